@@ -1,0 +1,77 @@
+// Package postgres opens posture's server store on PostgreSQL through a
+// pgx/v5 pool. Several posture replicas may share one database: migrations
+// run under an advisory lock, so replicas starting at once apply them one at
+// a time, and writers of the same key serialise on advisory locks.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/posture/posture"
+	"github.com/posture/posture/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLockID is an arbitrary constant naming posture's migration lock.
+const migrationLockID = 7_243_012_031
+
+// Open connects to the database at url (postgres://…) and migrates it.
+func Open(ctx context.Context, url string, now posture.Clock) (*sqlstore.Store, error) {
+	ms, err := sqlstore.LoadMigrations(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL, password included: say less.
+		return nil, errors.New("postgres: the database URL does not parse (expected postgres://user:password@host:port/db)")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	d := sqlstore.Dialect{
+		Name:          "postgres",
+		Numbered:      true,
+		ReadOnlyTx:    true,
+		Migrations:    ms,
+		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockID),
+		KeyLock:       "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+		Unavailable:   unavailable,
+	}
+	s, err := sqlstore.New(ctx, db, db, d, now)
+	if err != nil {
+		db.Close()
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return s, nil
+}
+
+// unavailable reports errors that mean the server cannot be reached or is
+// shutting down, as opposed to errors in what we asked.
+func unavailable(err error) bool {
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P01-57P03: shutdown, crash, cannot connect now.
+		return len(pe.Code) == 5 && (pe.Code[:2] == "08" || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03")
+	}
+	return pgconn.Timeout(err)
+}

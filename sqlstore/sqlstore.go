@@ -1,0 +1,223 @@
+// Package sqlstore implements posture.Store over database/sql. The SQL is
+// written once, with "?" placeholders, and runs on SQLite and PostgreSQL; a
+// Dialect carries what differs (placeholders, migrations, locks, bulk
+// writes). Packages sqlite and postgres open the databases and supply their
+// dialects; nothing else imports this package.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/posture/posture"
+)
+
+// Dialect is what differs between the SQL engines.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// Numbered placeholders ($1, $2, ...) instead of "?".
+	Numbered bool
+	// ReadOnlyTx asks the driver for read-only transactions in Read.
+	ReadOnlyTx bool
+	// Migrations are the schema migrations, applied in order.
+	Migrations []Migration
+	// MigrationLock, when not empty, runs first in the migration transaction
+	// so that replicas starting together migrate one at a time.
+	MigrationLock string
+	// KeyLock, when not empty, is a statement taking a transaction-scoped
+	// lock on the hash of its one argument.
+	KeyLock string
+	// Unavailable reports errors that mean the database cannot be reached.
+	Unavailable func(error) bool
+	// BulkUpsert, when set, writes many resources faster than row-by-row
+	// statements (COPY on PostgreSQL). It runs inside the transaction.
+	BulkUpsert func(ctx context.Context, tx *sql.Tx, rs []*posture.Resource) error
+}
+
+// Migration is one schema step.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Store is a posture.Store over database/sql.
+type Store struct {
+	wdb, rdb *sql.DB
+	d        Dialect
+	now      posture.Clock
+	queries  sync.Map // "?" query -> dialect query
+}
+
+var _ posture.Store = (*Store)(nil)
+
+// New returns a store writing through wdb and reading through rdb (they may
+// be the same pool) and applies pending migrations.
+func New(ctx context.Context, wdb, rdb *sql.DB, d Dialect, now posture.Clock) (*Store, error) {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Store{wdb: wdb, rdb: rdb, d: d, now: now}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Read implements posture.Store.
+func (s *Store) Read(ctx context.Context, fn func(posture.Tx) error) error {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.ReadOnlyTx})
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer tx.Rollback()
+	if err := fn(&Tx{s: s, tx: tx, ctx: ctx}); err != nil {
+		return err
+	}
+	return s.wrap(tx.Commit())
+}
+
+// Write implements posture.Store.
+func (s *Store) Write(ctx context.Context, fn func(posture.Tx) error) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer tx.Rollback()
+	if err := fn(&Tx{s: s, tx: tx, ctx: ctx, write: true}); err != nil {
+		return err
+	}
+	return s.wrap(tx.Commit())
+}
+
+// Ping implements posture.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.wrap(s.wdb.PingContext(ctx)) }
+
+// Close implements posture.Store.
+func (s *Store) Close() error {
+	err := s.wdb.Close()
+	if s.rdb != s.wdb {
+		err = errors.Join(err, s.rdb.Close())
+	}
+	return err
+}
+
+// DB returns the write pool, for packages sqlite and postgres.
+func (s *Store) DB() *sql.DB { return s.wdb }
+
+// q returns query with the dialect's placeholders.
+func (s *Store) q(query string) string {
+	if !s.d.Numbered {
+		return query
+	}
+	if v, ok := s.queries.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	out := b.String()
+	s.queries.Store(query, out)
+	return out
+}
+
+// wrap turns a database error into a posture error. Context cancellation
+// passes through unchanged so callers can tell it apart.
+func (s *Store) wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case s.d.Unavailable != nil && s.d.Unavailable(err):
+		return &posture.Error{Kind: posture.EUNAVAILABLE, Code: "ServiceUnavailable", Message: "The database is not reachable. Please retry the request.", Err: err}
+	}
+	var pe *posture.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	return posture.Internal(fmt.Errorf("sqlstore %s: %w", s.d.Name, err))
+}
+
+// Tx implements posture.Tx.
+type Tx struct {
+	s     *Store
+	tx    *sql.Tx
+	ctx   context.Context
+	write bool
+}
+
+var _ posture.Tx = (*Tx)(nil)
+
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	r, err := t.tx.ExecContext(t.ctx, t.s.q(query), args...)
+	return r, t.s.wrap(err)
+}
+
+func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	rows, err := t.tx.QueryContext(t.ctx, t.s.q(query), args...)
+	return rows, t.s.wrap(err)
+}
+
+func (t *Tx) queryRow(query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, t.s.q(query), args...)
+}
+
+// Lock implements posture.Tx.
+func (t *Tx) Lock(key string) error {
+	if t.s.d.KeyLock == "" {
+		return nil
+	}
+	_, err := t.exec(t.s.d.KeyLock, key)
+	return err
+}
+
+// Setting implements posture.Tx.
+func (t *Tx) Setting(key string) (string, error) {
+	var v string
+	err := t.queryRow(`SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, t.s.wrap(err)
+}
+
+// PutSetting implements posture.Tx.
+func (t *Tx) PutSetting(key, value string) error {
+	_, err := t.exec(`INSERT INTO settings (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func notFound(code, format string, args ...any) error {
+	return posture.Errorf(posture.ENOTFOUND, code, format, args...)
+}

@@ -1,0 +1,70 @@
+package posture
+
+import (
+	"context"
+	"time"
+)
+
+// Store is posture's durable storage. The services own their transactions:
+// an exported service method opens one Read or Write and composes Tx calls
+// inside it. Implementations: package sqlite (embedded, the default) and
+// package postgres (several replicas).
+type Store interface {
+	// Read runs fn in a read-only transaction over a consistent snapshot.
+	Read(ctx context.Context, fn func(Tx) error) error
+	// Write runs fn in a read-write transaction. When Write returns nil the
+	// transaction is committed durably; when fn returns an error nothing of
+	// it is kept.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
+
+// Tx is one transaction. Methods return *Error values: ENOTFOUND for missing
+// rows, EUNAVAILABLE when the database cannot be reached, EINTERNAL else.
+type Tx interface {
+	// Lock serialises writers that touch the same key until the transaction
+	// ends (an advisory lock on PostgreSQL; SQLite has one writer anyway).
+	Lock(key string) error
+
+	// Resource returns the resource with the given key.
+	Resource(key string) (*Resource, error)
+	// Resources returns the resources among keys that exist, by key.
+	Resources(keys []string) (map[string]*Resource, error)
+	// PutResources inserts or replaces resources by key.
+	PutResources(rs []*Resource) error
+	// DeleteResources deletes the resource with key and everything whose key
+	// lies under it, returning the number of rows deleted.
+	DeleteResources(key string) (int, error)
+	// ListResources returns up to f.Limit resources in key order.
+	ListResources(f ResourceFilter) ([]*Resource, error)
+	// CountResources counts the resources that f selects (ignoring paging).
+	CountResources(f ResourceFilter) (int, error)
+
+	// Setting returns a setting, "" when unset.
+	Setting(key string) (string, error)
+	// PutSetting sets a setting.
+	PutSetting(key, value string) error
+
+	// Principal returns a principal by id.
+	Principal(id string) (*Principal, error)
+	// PutPrincipal inserts or replaces a principal.
+	PutPrincipal(p *Principal) error
+	// CountPrincipals counts principals.
+	CountPrincipals() (int, error)
+
+	// TokenByHash returns the token whose hash is h.
+	TokenByHash(h string) (*Token, error)
+	// PutToken inserts or replaces a token.
+	PutToken(t *Token) error
+
+	// PutRoleAssignment inserts or replaces a role assignment.
+	PutRoleAssignment(a *RoleAssignment) error
+	// RoleAssignments lists the role assignments of a principal.
+	RoleAssignments(principalID string) ([]*RoleAssignment, error)
+}
+
+// Clock returns the current time; services take one so tests can move time.
+type Clock func() time.Time
