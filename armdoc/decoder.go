@@ -20,12 +20,12 @@ import (
 // resynchronised after one.
 type Decoder struct {
 	dec     *json.Decoder
-	inArray bool       // reading the elements of a document array
-	wrapper *wrapper   // reading the members of a top-level object
-	columns []string   // table format: the column names of rows
-	queued  []byte     // a document ready to return
-	index   int        // documents returned so far
-	err     error      // sticky error
+	inArray bool     // reading the elements of a document array
+	wrapper *wrapper // reading the members of a top-level object
+	columns []string // table format: the column names of rows
+	queued  []byte   // a document ready to return
+	index   int      // documents returned so far
+	err     error    // sticky error
 }
 
 // wrapper is a top-level object being read: a list wrapper if one of its
