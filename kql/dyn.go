@@ -395,7 +395,7 @@ type dynBuilder struct {
 	intern bool
 }
 
-func (e *dynBuilder) null()       { e.buf = append(e.buf, tagNull) }
+func (e *dynBuilder) null() { e.buf = append(e.buf, tagNull) }
 func (e *dynBuilder) bool(b bool) {
 	if b {
 		e.buf = append(e.buf, tagTrue)

@@ -13,23 +13,23 @@ type Code string
 // Error codes. The first group are the detail codes Azure Resource Graph
 // returns; the rest are posture's own, named in the same style.
 const (
-	CodeParserFailure          Code = "ParserFailure"                     // syntax error; positioned.
-	CodeInvalidQuery           Code = "InvalidQuery"                      // semantic error (unknown column, type mismatch); positioned.
-	CodeUnsupportedJoinFlavor  Code = "UnsupportedJoinFlavor"             // join kind not allowed in this mode.
-	CodeTooManyRemoteTables    Code = "DisallowedMaxNumberOfRemoteTables" // join/union limits of ARG.
-	CodeTooManyJoins           Code = "DisallowedMaxNumberOfJoins"        // more joins than allowed.
-	CodeTooManyUnionLegs       Code = "DisallowedMaxNumberOfUnionLegs"    // more union legs than allowed.
-	CodeTooManyMvExpand        Code = "DisallowedMaxNumberOfMvExpand"     // more mv-expand operators than allowed.
-	CodePayloadTooLarge        Code = "ResponsePayloadTooLarge"           // memory or output-bytes budget exceeded.
-	CodeRowLimitExceeded       Code = "ResultRowLimitExceeded"            // row budget exceeded.
-	CodeTimeout                Code = "QueryTimeout"                      // deadline reached.
-	CodeCanceled               Code = "QueryCanceled"                     // caller canceled the context.
-	CodeUnsupportedFunction    Code = "UnsupportedFunction"               // a KQL function posture does not implement.
-	CodeUnsupportedOperator    Code = "UnsupportedOperator"               // a KQL tabular operator posture does not implement.
-	CodeUnsupportedLet         Code = "UnsupportedLetStatement"           // let in strict ARG mode.
-	CodeUnknownTable           Code = "UnknownTable"                      // table not in the catalog.
-	CodeInternal               Code = "InternalError"                     // a bug: a recovered panic.
-	CodeInvalidArgument        Code = "InvalidArgument"                   // bad option passed by the Go caller.
+	CodeParserFailure         Code = "ParserFailure"                     // syntax error; positioned.
+	CodeInvalidQuery          Code = "InvalidQuery"                      // semantic error (unknown column, type mismatch); positioned.
+	CodeUnsupportedJoinFlavor Code = "UnsupportedJoinFlavor"             // join kind not allowed in this mode.
+	CodeTooManyRemoteTables   Code = "DisallowedMaxNumberOfRemoteTables" // join/union limits of ARG.
+	CodeTooManyJoins          Code = "DisallowedMaxNumberOfJoins"        // more joins than allowed.
+	CodeTooManyUnionLegs      Code = "DisallowedMaxNumberOfUnionLegs"    // more union legs than allowed.
+	CodeTooManyMvExpand       Code = "DisallowedMaxNumberOfMvExpand"     // more mv-expand operators than allowed.
+	CodePayloadTooLarge       Code = "ResponsePayloadTooLarge"           // memory or output-bytes budget exceeded.
+	CodeRowLimitExceeded      Code = "ResultRowLimitExceeded"            // row budget exceeded.
+	CodeTimeout               Code = "QueryTimeout"                      // deadline reached.
+	CodeCanceled              Code = "QueryCanceled"                     // caller canceled the context.
+	CodeUnsupportedFunction   Code = "UnsupportedFunction"               // a KQL function posture does not implement.
+	CodeUnsupportedOperator   Code = "UnsupportedOperator"               // a KQL tabular operator posture does not implement.
+	CodeUnsupportedLet        Code = "UnsupportedLetStatement"           // let in strict ARG mode.
+	CodeUnknownTable          Code = "UnknownTable"                      // table not in the catalog.
+	CodeInternal              Code = "InternalError"                     // a bug: a recovered panic.
+	CodeInvalidArgument       Code = "InvalidArgument"                   // bad option passed by the Go caller.
 )
 
 // Error is the one error type of package kql. Line and Column are 1-based and

@@ -21,7 +21,6 @@ var stringOperators = map[string]bool{
 	"has": true, "has_cs": true, "contains": true, "contains_cs": true,
 	"startswith": true, "startswith_cs": true, "endswith": true, "endswith_cs": true,
 	"hasprefix": true, "hasprefix_cs": true, "hassuffix": true, "hassuffix_cs": true,
-	"like": true, "like_cs": true,
 }
 
 func (p *parser) parseExpr() Expr {

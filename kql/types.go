@@ -77,7 +77,9 @@ func (t Type) ARGType() string {
 	return "string"
 }
 
-func (t Type) isNumeric() bool { return t == TypeInt || t == TypeLong || t == TypeReal || t == TypeDecimal }
+func (t Type) isNumeric() bool {
+	return t == TypeInt || t == TypeLong || t == TypeReal || t == TypeDecimal
+}
 func (t Type) isInteger() bool { return t == TypeInt || t == TypeLong }
 
 // Time is kept in ticks (100 ns) since 0001-01-01 UTC, as .NET and Kusto do,

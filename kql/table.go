@@ -1,0 +1,259 @@
+package kql
+
+import (
+	"strings"
+)
+
+// Table storage. A Table is an immutable snapshot made of chunks of up to
+// chunkRows rows. String columns are stored as dictionary codes; dynamic
+// columns of a row are stored together in one byte blob (each value in the
+// dynamic encoding, in column order), sub-sliced from a per-chunk arena when
+// bulk-loaded. A write copies only the chunks it touches.
+
+const chunkRows = 1024
+
+// colKind says how a column is stored.
+type colKind uint8
+
+const (
+	colString  colKind = iota // dictionary codes
+	colDynamic                // value in the row blob
+)
+
+// colDef is one column of a table's schema.
+type colDef struct {
+	Name string
+	Type Type // TypeString or TypeDynamic
+	kind colKind
+	ord  int // ordinal among columns of the same kind
+}
+
+// standard columns of ARG tables, in ARG's order. Dynamic ones come first in
+// the row blob in the order listed in dynOrder, properties first because it
+// is read most.
+var standardColumns = []struct {
+	name string
+	typ  Type
+}{
+	{"id", TypeString}, {"name", TypeString}, {"type", TypeString}, {"tenantId", TypeString},
+	{"kind", TypeString}, {"location", TypeString}, {"resourceGroup", TypeString},
+	{"subscriptionId", TypeString}, {"managedBy", TypeString}, {"sku", TypeDynamic},
+	{"plan", TypeDynamic}, {"properties", TypeDynamic}, {"tags", TypeDynamic},
+	{"identity", TypeDynamic}, {"zones", TypeDynamic}, {"extendedLocation", TypeDynamic},
+}
+
+var dynOrder = map[string]int{"properties": 0, "tags": 1, "sku": 2, "plan": 3, "identity": 4, "zones": 5, "extendedLocation": 6}
+
+// Table is an immutable snapshot of one table.
+type Table struct {
+	name   string
+	cols   []colDef
+	byName map[string]int
+	nStr   int
+	nDyn   int
+	chunks []*chunk
+	rows   int
+	dict   *Dict
+}
+
+// chunk holds up to chunkRows rows.
+type chunk struct {
+	n     int
+	codes [][]uint32 // [string ordinal][row]; an ordinal past len means "" for every row
+	blobs [][]byte   // [row] dynamic values in dynamic-ordinal order
+}
+
+// Name returns the table's name as first created.
+func (t *Table) Name() string { return t.name }
+
+// Len returns the number of rows.
+func (t *Table) Len() int { return t.rows }
+
+// Columns returns the column names and types.
+func (t *Table) Columns() []Column {
+	out := make([]Column, len(t.cols))
+	for i, c := range t.cols {
+		out[i] = Column{Name: c.Name, Type: c.Type}
+	}
+	return out
+}
+
+func newTable(name string, dict *Dict) *Table {
+	t := &Table{name: name, byName: map[string]int{}, dict: dict}
+	// Lay the dynamic ordinals out as dynOrder says.
+	for _, sc := range standardColumns {
+		c := colDef{Name: sc.name, Type: sc.typ}
+		if sc.typ == TypeString {
+			c.kind, c.ord = colString, t.nStr
+			t.nStr++
+		} else {
+			c.kind, c.ord = colDynamic, dynOrder[sc.name]
+			t.nDyn++
+		}
+		t.byName[sc.name] = len(t.cols)
+		t.cols = append(t.cols, c)
+	}
+	return t
+}
+
+// clone copies the table header (schema and chunk list), sharing chunks.
+func (t *Table) clone() *Table {
+	c := *t
+	c.cols = append([]colDef(nil), t.cols...)
+	c.byName = make(map[string]int, len(t.byName))
+	for k, v := range t.byName {
+		c.byName[k] = v
+	}
+	c.chunks = append([]*chunk(nil), t.chunks...)
+	return &c
+}
+
+// addColumn extends the schema with an extra column.
+func (t *Table) addColumn(name string, typ Type) int {
+	c := colDef{Name: name, Type: typ}
+	if typ == TypeString {
+		c.kind, c.ord = colString, t.nStr
+		t.nStr++
+	} else {
+		c.kind, c.ord = colDynamic, t.nDyn
+		t.nDyn++
+	}
+	t.byName[name] = len(t.cols)
+	t.cols = append(t.cols, c)
+	return len(t.cols) - 1
+}
+
+// stringCode returns the code of string column ord at row i.
+func (c *chunk) stringCode(ord, i int) uint32 {
+	if ord < len(c.codes) && c.codes[ord] != nil {
+		return c.codes[ord][i]
+	}
+	return 0 // code 0 is always ""
+}
+
+// dynamic returns the dynamic column ord of row i.
+func (c *chunk) dynamic(ord, i int, dict *Dict) Dyn {
+	b := c.blobs[i]
+	pos := 0
+	for k := 0; k < ord; k++ {
+		if pos >= len(b) {
+			return Dyn{}
+		}
+		pos = skipValue(b, pos)
+	}
+	if pos >= len(b) {
+		return Dyn{}
+	}
+	return Dyn{b: b[pos:skipValue(b, pos)], dict: dict}
+}
+
+// copyChunk returns a chunk that can be modified without affecting c.
+func (c *chunk) copyChunk(nStr int) *chunk {
+	out := &chunk{n: c.n, codes: make([][]uint32, nStr), blobs: make([][]byte, c.n, chunkRows)}
+	for k := 0; k < nStr; k++ {
+		col := make([]uint32, c.n, chunkRows)
+		if k < len(c.codes) && c.codes[k] != nil {
+			copy(col, c.codes[k])
+		}
+		out.codes[k] = col
+	}
+	copy(out.blobs, c.blobs)
+	return out
+}
+
+// decodedRow is one JSON row split into its columns.
+type decodedRow struct {
+	id    string // lower-case id, the key
+	codes []uint32
+	blob  []byte
+}
+
+// decodeRow converts a JSON object into codes and a blob, adding extra
+// columns to t's schema as they appear. It reuses b for encoding.
+func (t *Table) decodeRow(data []byte, b *dynBuilder) (decodedRow, error) {
+	b.buf = b.buf[:0]
+	b.dict, b.intern = t.dict, true
+	if err := decodeJSONValue(data, b); err != nil {
+		return decodedRow{}, newError(CodeInvalidArgument, "row is not valid JSON: %v", err)
+	}
+	doc := Dyn{b: b.buf, dict: t.dict}
+	if doc.kind() != dynObject {
+		return decodedRow{}, newError(CodeInvalidArgument, "row is not a JSON object")
+	}
+	dyns := make([]Dyn, 0, 8)
+	row := decodedRow{}
+	var codes [32]uint32
+	codeSlice := codes[:0]
+	setCode := func(ord int, code uint32) {
+		for len(codeSlice) <= ord {
+			codeSlice = append(codeSlice, 0)
+		}
+		codeSlice[ord] = code
+	}
+	var err error
+	doc.each(func(key string, v Dyn) bool {
+		ci, ok := t.byName[key]
+		if !ok {
+			typ := TypeDynamic
+			if v.kind() == dynString {
+				typ = TypeString
+			}
+			ci = t.addColumn(key, typ)
+		}
+		c := t.cols[ci]
+		if c.kind == colString {
+			var code uint32
+			switch v.kind() {
+			case dynString:
+				code, _ = v.strCode()
+			case dynNull:
+				code = 0
+			default:
+				code = t.dict.Intern(toStringValue(dynValue(v)))
+			}
+			if key == "type" {
+				// ARG returns type in lower case; store it so.
+				if s := t.dict.Get(code); s != strings.ToLower(s) {
+					code = t.dict.Intern(strings.ToLower(s))
+				}
+			}
+			if key == "id" {
+				row.id = strings.ToLower(t.dict.Get(code))
+			}
+			setCode(c.ord, code)
+		} else {
+			for len(dyns) <= c.ord {
+				dyns = append(dyns, Dyn{})
+			}
+			dyns[c.ord] = v
+		}
+		return err == nil
+	})
+	if row.id == "" {
+		return decodedRow{}, newError(CodeInvalidArgument, "row has no id")
+	}
+	row.codes = append([]uint32(nil), codeSlice...)
+	// Blob: dynamic values in ordinal order; trailing nulls are omitted.
+	last := len(dyns) - 1
+	for last >= 0 && len(dyns[last].b) == 0 {
+		last--
+	}
+	size := 0
+	for k := 0; k <= last; k++ {
+		if len(dyns[k].b) == 0 {
+			size++
+		} else {
+			size += len(dyns[k].b)
+		}
+	}
+	blob := make([]byte, 0, size)
+	for k := 0; k <= last; k++ {
+		if len(dyns[k].b) == 0 {
+			blob = append(blob, tagNull)
+		} else {
+			blob = append(blob, dyns[k].b...)
+		}
+	}
+	row.blob = blob
+	return row, err
+}
