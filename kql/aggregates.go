@@ -26,7 +26,7 @@ var aggregates map[string]*aggSpec
 
 func init() {
 	aggregates = map[string]*aggSpec{
-		"count":       {min: 0, max: 0, prefix: "count", typ: fixedT(TypeLong), factory: countAgg(false)},
+		"count":       {min: 0, max: 1, prefix: "count", typ: fixedT(TypeLong), factory: countAgg(false)},
 		"countif":     {min: 1, max: 1, prefix: "countif", typ: fixedT(TypeLong), factory: countAgg(true)},
 		"dcount":      {min: 1, max: 2, prefix: "dcount", typ: fixedT(TypeLong), factory: dcountAgg(false)},
 		"dcountif":    {min: 2, max: 3, prefix: "dcountif", typ: fixedT(TypeLong), factory: dcountAgg(true)},
@@ -94,6 +94,11 @@ func countAgg(withCond bool) func(*compiler, *CallExpr, []compiledExpr) func() a
 		var cond getter
 		if withCond {
 			cond = args[0].fn
+		} else if len(args) == 1 {
+			// count(x): posture counts rows where x is not null (Kusto
+			// accepts the argument; ARG samples use count(resourceId)).
+			x := args[0].fn
+			cond = func(r *row) Value { return boolValue(!x(r).Null) }
 		}
 		return func() aggState { return &countState{cond: cond} }
 	}

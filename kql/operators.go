@@ -425,7 +425,6 @@ func isAlnumBefore(s string, i int) bool {
 }
 func isAlnumAt(s string, i int) bool { r, _ := utf8.DecodeRuneInString(s[i:]); return isAlnumRune(r) }
 
-
 // tri-valued logic.
 func truth(v Value) (b bool, known bool) {
 	v = scalarOf(v)

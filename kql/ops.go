@@ -128,7 +128,6 @@ func (m *mapIter) next() (row, bool) {
 	return r, true
 }
 
-
 func (c *compiler) compileExtend(cols []NamedExpr, in *plan) *plan {
 	out := derive(in)
 	out.valsWidth = in.valsWidth
