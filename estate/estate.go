@@ -9,9 +9,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armdoc"
@@ -414,4 +417,44 @@ func parseID(s string) (armid.ID, error) {
 func Describe(s posture.ImportSummary) string {
 	return fmt.Sprintf("%d read, %d created, %d updated, %d implied containers, %d rejected",
 		s.Read, s.Created, s.Updated, s.Implied, len(s.Rejected))
+}
+
+// EnsureTenant returns the store's tenant id. On first use it records want
+// (or a new GUID when want is empty) and creates the tenant root management
+// group, the top of the hierarchy, named after the tenant.
+func (s *Service) EnsureTenant(ctx context.Context, want string) (string, error) {
+	var tenant string
+	err := s.Store.Write(ctx, func(tx posture.Tx) error {
+		var err error
+		if tenant, err = tx.Setting("tenant_id"); err != nil || tenant != "" {
+			return err
+		}
+		tenant = want
+		if tenant == "" {
+			tenant = uuid.NewString()
+		}
+		if err := tx.PutSetting("tenant_id", tenant); err != nil {
+			return err
+		}
+		body, _ := json.Marshal(map[string]any{
+			"id":   armid.ManagementGroupScope(tenant).String(),
+			"type": armid.ManagementGroupType,
+			"name": tenant,
+			"properties": map[string]any{
+				"tenantId":    tenant,
+				"displayName": "Tenant Root Group",
+				"details":     map[string]any{"version": 1},
+			},
+		})
+		root, err := armdoc.Normalize(body)
+		if err != nil {
+			return err
+		}
+		s.stamp(root, nil)
+		return tx.PutResources([]*posture.Resource{root})
+	})
+	if err == nil {
+		s.TenantID = tenant
+	}
+	return tenant, err
 }

@@ -1,0 +1,174 @@
+// Package api serves posture's HTTP interface: /healthz, /metrics and the
+// ARM-shaped API. ARM scopes sit in the middle of paths
+// ({scope}/providers/Microsoft.Authorization/policyExemptions/{name}), which
+// no router handles, so every ARM path goes through one dispatcher built on
+// package armid: it authenticates, checks api-version, finds the handler by
+// resource type and writes the ARM envelopes (errors, lists with nextLink).
+// Errors are mapped to HTTP statuses in exactly one function, writeError.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/posture/posture"
+)
+
+// MaxBody is the largest request body of an ordinary ARM call (ARM's own
+// limit is 4 MiB).
+const MaxBody = 4 << 20
+
+// MaxImportBody is the largest body of an import call; it is streamed.
+const MaxImportBody = 256 << 20
+
+// Server is posture's HTTP server. Fill the fields, then call Handler.
+type Server struct {
+	Resources posture.ResourceService
+	Auth      posture.Authenticator
+	Logger    *slog.Logger
+	// Registry receives the HTTP metrics; /metrics serves Gatherer.
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	// Ready reports whether the server can serve (the store answers).
+	Ready func(context.Context) error
+	Now   posture.Clock
+
+	routes  map[string]*typeRoutes
+	metrics *httpMetrics
+}
+
+// Handler returns the root handler. It must be called once, after the
+// fields are set.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Registry == nil {
+		reg := prometheus.NewRegistry()
+		s.Registry, s.Gatherer = reg, reg
+	}
+	s.metrics = newHTTPMetrics(s.Registry)
+	s.routes = map[string]*typeRoutes{}
+	s.registerEstate()
+	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, metrics)
+	})
+}
+
+// serve wraps every request: request id, panic recovery, logs and metrics.
+// It does not use http.ServeMux on purpose: the mux redirects paths with
+// double slashes, and Azure SDKs send "//subscriptions/…" when a scope
+// starting with "/" is pasted into "/{scope}/providers/…".
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Handler) {
+	start := time.Now()
+	reqID := uuid.NewString()
+	h := w.Header()
+	h.Set("x-ms-request-id", reqID)
+	h.Set("x-ms-correlation-request-id", reqID)
+	if c := r.Header.Get("x-ms-client-request-id"); c != "" && len(c) <= 128 {
+		h.Set("x-ms-client-request-id", c)
+	}
+	ctx := posture.NewContextWithRequestID(r.Context(), reqID)
+	r = r.WithContext(ctx)
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	route := "arm"
+	defer func() {
+		if v := recover(); v != nil {
+			s.Logger.Error("panic", "request_id", reqID, "panic", v, "stack", string(debug.Stack()))
+			if !rec.wrote {
+				s.writeError(rec, r, posture.Internal(errPanic))
+			}
+		}
+		d := time.Since(start)
+		s.metrics.observe(route, r.Method, rec.status, d)
+		attrs := []any{"request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration_ms", float64(d.Microseconds()) / 1000, "route", route}
+		if p := rec.principal; p != "" {
+			attrs = append(attrs, "principal", p)
+		}
+		if rec.status >= 500 {
+			s.Logger.Error("request", attrs...)
+		} else {
+			s.Logger.Info("request", attrs...)
+		}
+	}()
+	switch r.URL.Path {
+	case "/healthz":
+		route = "healthz"
+		s.health(rec, r)
+		return
+	case "/metrics":
+		route = "metrics"
+		metrics.ServeHTTP(rec, r)
+		return
+	}
+	route = s.dispatch(rec, r)
+}
+
+type panicError struct{}
+
+func (panicError) Error() string { return "panic while serving the request" }
+
+var errPanic = panicError{}
+
+// health answers 200 once the store answers, 503 otherwise; no auth.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("unavailable\n"))
+			return
+		}
+	}
+	w.Write([]byte("ok\n"))
+}
+
+// recorder remembers the status for logs and metrics.
+type recorder struct {
+	http.ResponseWriter
+	status    int
+	wrote     bool
+	principal string
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// bearer returns the token of an "Authorization: Bearer …" header.
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}

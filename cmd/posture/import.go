@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/posture/posture"
+	"github.com/posture/posture/armdoc"
+	"github.com/posture/posture/client"
+	"github.com/posture/posture/estate"
+)
+
+// ImportCmd imports ARM documents from files.
+type ImportCmd struct {
+	Paths  []string `arg:"" help:"Files or directories (read recursively: *.json, *.jsonl, *.ndjson)."`
+	Server string   `default:"http://127.0.0.1:8080" help:"posture server to import into." env:"POSTURE_SERVER"`
+	Token  string   `help:"Bearer token (default: the bootstrap token in --data)." env:"POSTURE_TOKEN"`
+	Direct bool     `help:"Write into the store (--data / --database-url) directly instead of through a server; the server must not be running on SQLite."`
+	StoreFlags
+	Batch int `default:"1000" help:"Documents per write."`
+}
+
+// importWriter writes one batch of raw documents.
+type importWriter func(ctx context.Context, docs []json.RawMessage) (posture.ImportSummary, error)
+
+// Run imports the files. Exit status 1 when anything was rejected.
+func (c *ImportCmd) Run(ctx context.Context, io *IO) error {
+	files, err := importFiles(c.Paths)
+	if err != nil {
+		return usageError{err}
+	}
+	if c.Batch < 1 || c.Batch > 5000 {
+		return usageError{fmt.Errorf("--batch must be between 1 and 5000")}
+	}
+	write, closeFn, err := c.writer(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+
+	start := time.Now()
+	bar := newProgress(io.Err, "importing")
+	var total posture.ImportSummary
+	for _, f := range files {
+		sum, err := importFile(ctx, f, c.Batch, write, bar)
+		if err != nil {
+			bar.done()
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		total.Add(sum)
+	}
+	bar.done()
+	secs := time.Since(start).Seconds()
+	fmt.Fprintf(io.Out, "imported %d file(s) in %.1fs (%s documents/s): %s\n", len(files), secs, group(int(float64(total.Read)/max(secs, 1e-9))), estate.Describe(total))
+	for i, r := range total.Rejected {
+		if i == 50 {
+			fmt.Fprintf(io.Out, "  … and %d more rejected\n", len(total.Rejected)-50)
+			break
+		}
+		where := r.Source
+		if r.Index >= 0 {
+			where = fmt.Sprintf("%s document %d", r.Source, r.Index+1)
+		}
+		fmt.Fprintf(io.Out, "  rejected %s (%s): %s: %s\n", where, r.ID, r.Code, r.Message)
+	}
+	if len(total.Rejected) > 0 {
+		return errors.New("some documents were rejected; the others were imported")
+	}
+	return nil
+}
+
+// writer returns how batches are written: through the server's import API
+// or straight into the store.
+func (c *ImportCmd) writer(ctx context.Context) (importWriter, func(), error) {
+	if !c.Direct {
+		token := c.Token
+		if token == "" {
+			b, err := os.ReadFile(filepath.Join(c.Data, BootstrapTokenFile))
+			if err != nil {
+				return nil, nil, usageError{fmt.Errorf("no --token / POSTURE_TOKEN given and no bootstrap token in %s", c.Data)}
+			}
+			token = strings.TrimSpace(string(b))
+		}
+		cl := client.New(c.Server, token)
+		return cl.Import, func() {}, nil
+	}
+	store, err := c.open(ctx, time.Now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the store (%s): %w", c.describe(), err)
+	}
+	svc := &estate.Service{Store: store, Now: time.Now}
+	if _, err := svc.EnsureTenant(ctx, ""); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	write := func(ctx context.Context, docs []json.RawMessage) (posture.ImportSummary, error) {
+		var rs []*posture.Resource
+		var rejected []*posture.ImportRejected
+		for i, d := range docs {
+			r, err := armdoc.Normalize(d)
+			if err != nil {
+				rejected = append(rejected, &posture.ImportRejected{Index: i, ID: armdoc.Describe(d), Code: posture.ErrorCode(err), Message: message(err)})
+				continue
+			}
+			rs = append(rs, r)
+		}
+		sum, err := svc.ImportResources(ctx, rs)
+		sum.Read += len(rejected)
+		sum.Rejected = rejected
+		return sum, err
+	}
+	return write, func() { store.Close() }, nil
+}
+
+// importFile checks that a file is JSON throughout, then writes its
+// documents in batches while the next batch is being read. A file that is
+// not valid JSON is rejected whole: none of its documents is written.
+func importFile(ctx context.Context, path string, batchSize int, write importWriter, bar *progress) (posture.ImportSummary, error) {
+	if err := checkJSON(path); err != nil {
+		return posture.ImportSummary{Rejected: []*posture.ImportRejected{{
+			Index: -1, Source: path, Code: "InvalidRequestContent", Message: "the file is not valid JSON, none of it was imported: " + err.Error(),
+		}}}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return posture.ImportSummary{}, err
+	}
+	defer f.Close()
+	type batch struct {
+		docs  []json.RawMessage
+		first int
+	}
+	batches := make(chan batch, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		dec := armdoc.NewDecoder(f)
+		var cur batch
+		for {
+			raw, err := dec.Next()
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					readErr <- err
+				}
+				break
+			}
+			cur.docs = append(cur.docs, raw)
+			if len(cur.docs) == batchSize {
+				select {
+				case batches <- cur:
+				case <-ctx.Done():
+					return
+				}
+				cur = batch{first: dec.Index()}
+			}
+		}
+		if len(cur.docs) > 0 {
+			batches <- cur
+		}
+	}()
+	var sum posture.ImportSummary
+	for b := range batches {
+		part, err := write(ctx, b.docs)
+		if err != nil {
+			for range batches { // let the reader finish
+			}
+			return sum, err
+		}
+		for _, r := range part.Rejected {
+			r.Index += b.first
+			r.Source = path
+		}
+		sum.Add(part)
+		bar.add(len(b.docs), filepath.Base(path))
+	}
+	select {
+	case err := <-readErr:
+		return sum, err
+	default:
+	}
+	return sum, ctx.Err()
+}
+
+// checkJSON reads a file through once to find syntax errors.
+func checkJSON(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := armdoc.NewDecoder(f)
+	for {
+		if _, err := dec.Next(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// importFiles expands directories into the JSON files under them.
+func importFiles(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			switch strings.ToLower(filepath.Ext(path)) {
+			case ".json", ".jsonl", ".ndjson":
+				if !d.IsDir() {
+					found = append(found, path)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		slices.Sort(found)
+		files = append(files, found...)
+	}
+	if len(files) == 0 {
+		return nil, errors.New("no JSON files to import")
+	}
+	return files, nil
+}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+
+	"github.com/posture/posture/client"
+	"github.com/posture/posture/demo"
+)
+
+// safeBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// server is a running `posture serve`.
+type server struct {
+	url, token, data string
+	out, err         *safeBuffer
+	exit             chan int
+	stop             context.CancelFunc
+}
+
+// startServer runs Main with serve args on a free port until the test ends.
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{data: data, out: &safeBuffer{}, err: &safeBuffer{}, exit: make(chan int, 1), stop: cancel}
+	ready := make(chan string, 1)
+	io := &IO{Out: s.out, Err: s.err, Ready: func(url string) { ready <- url }}
+	go func() {
+		s.exit <- Main(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...), io)
+	}()
+	select {
+	case s.url = <-ready:
+	case code := <-s.exit:
+		t.Fatalf("serve exited with %d:\n%s\n%s", code, s.out, s.err)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("serve did not start:\n%s", s.err)
+	}
+	b, err := os.ReadFile(filepath.Join(data, BootstrapTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.token = strings.TrimSpace(string(b))
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.exit:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not shut down")
+		}
+	})
+	return s
+}
+
+func TestServeDemo(t *testing.T) {
+	s := startServer(t, "--demo")
+	if !strings.Contains(s.out.String(), s.token) || !strings.Contains(s.out.String(), s.url) {
+		t.Errorf("serve does not print where to connect and the token:\n%s", s.out)
+	}
+	st, err := os.Stat(filepath.Join(s.data, BootstrapTokenFile))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("bootstrap token file mode: %v %v", st.Mode(), err)
+	}
+	if strings.Contains(s.err.String(), s.token) {
+		t.Error("the bootstrap token reached the logs")
+	}
+	resp, err := http.Get(s.url + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	c := client.New(s.url, s.token)
+	var subs struct{ Value []json.RawMessage }
+	if _, err := c.Do(context.Background(), "GET", "/subscriptions", "2022-12-01", nil, nil, &subs); err != nil || len(subs.Value) < 2 {
+		t.Fatalf("subscriptions: %d %v", len(subs.Value), err)
+	}
+	// Stop: the server shuts down cleanly and exits 0.
+	s.stop()
+	select {
+	case code := <-s.exit:
+		s.exit <- code // for the cleanup
+		if code != 0 {
+			t.Errorf("exit code %d after SIGTERM-like stop:\n%s", code, s.err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no clean shutdown")
+	}
+}
+
+// tokenCredential hands the posture token to the Azure SDK.
+type tokenCredential string
+
+func (t tokenCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(t), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+func sdkOptions(url string) *arm.ClientOptions {
+	return &arm.ClientOptions{ClientOptions: policy.ClientOptions{
+		Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+			cloud.ResourceManager: {Endpoint: url, Audience: "https://management.core.windows.net/"},
+		}},
+		InsecureAllowCredentialWithHTTP: true,
+		Retry:                           policy.RetryOptions{MaxRetries: -1},
+	}}
+}
+
+// TestAzureSDKResources drives the estate with the unchanged official Azure
+// SDK for Go (armresources): our ARM shapes are the contract.
+func TestAzureSDKResources(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	c := client.New(s.url, s.token)
+	if _, err := c.Import(ctx, []json.RawMessage{json.RawMessage(`{"id":"/subscriptions/00000000-0000-0000-0000-000000000001","displayName":"SDK"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	sub := "00000000-0000-0000-0000-000000000001"
+	cred := tokenCredential(s.token)
+	groups, err := armresources.NewResourceGroupsClient(sub, cred, sdkOptions(s.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg, err := groups.CreateOrUpdate(ctx, "rg-sdk", armresources.ResourceGroup{Location: to.Ptr("westeurope"), Tags: map[string]*string{"env": to.Ptr("test")}}, nil)
+	if err != nil {
+		t.Fatalf("create resource group: %v", err)
+	}
+	if *rg.Name != "rg-sdk" || *rg.Location != "westeurope" || *rg.Tags["env"] != "test" {
+		t.Errorf("created group: %+v", rg.ResourceGroup)
+	}
+	if ex, err := groups.CheckExistence(ctx, "rg-sdk", nil); err != nil || !ex.Success {
+		t.Errorf("CheckExistence: %v %v", ex.Success, err)
+	}
+	if ex, err := groups.CheckExistence(ctx, "rg-missing", nil); err != nil || ex.Success {
+		t.Errorf("CheckExistence of a missing group: %v %v", ex.Success, err)
+	}
+	resources, err := armresources.NewClient(sub, cred, sdkOptions(s.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "/subscriptions/" + sub + "/resourceGroups/rg-sdk/providers/Microsoft.KeyVault/vaults/kv-sdk"
+	poller, err := resources.BeginCreateOrUpdateByID(ctx, id, "2023-07-01", armresources.GenericResource{
+		Location:   to.Ptr("westeurope"),
+		Properties: map[string]any{"enableSoftDelete": true, "tenantId": sub},
+	}, nil)
+	if err != nil {
+		t.Fatalf("create resource: %v", err)
+	}
+	created, err := poller.PollUntilDone(ctx, nil)
+	if err != nil || *created.ID != id || *created.Type != "Microsoft.KeyVault/vaults" {
+		t.Fatalf("created resource: %+v %v", created, err)
+	}
+	got, err := resources.GetByID(ctx, id, "2023-07-01", nil)
+	if err != nil || got.Properties.(map[string]any)["enableSoftDelete"] != true {
+		t.Errorf("GetByID: %+v %v", got, err)
+	}
+	pager := resources.NewListByResourceGroupPager("rg-sdk", nil)
+	n := 0
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Value)
+	}
+	if n != 1 {
+		t.Errorf("resources in rg-sdk: %d", n)
+	}
+	var missing *azcore.ResponseError
+	_, err = resources.GetByID(ctx, id+"-nope", "2023-07-01", nil)
+	if !asResponseError(err, &missing) || missing.StatusCode != 404 || missing.ErrorCode != "ResourceNotFound" {
+		t.Errorf("missing resource: %v", err)
+	}
+	del, err := groups.BeginDelete(ctx, "rg-sdk", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := del.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("delete group: %v", err)
+	}
+	if _, err := resources.GetByID(ctx, id, "2023-07-01", nil); !asResponseError(err, &missing) || missing.StatusCode != 404 {
+		t.Errorf("resource survived its group: %v", err)
+	}
+}
+
+func asResponseError(err error, target **azcore.ResponseError) bool {
+	re, ok := err.(*azcore.ResponseError)
+	if ok {
+		*target = re
+	}
+	return ok
+}
+
+func TestImportCommand(t *testing.T) {
+	dir := t.TempDir()
+	if code := Main(context.Background(), []string{"demo", "generate", "--resources", "500", "--out", dir, "--per-file", "300"}, &IO{Out: &safeBuffer{}, Err: &safeBuffer{}}); code != 0 {
+		t.Fatalf("demo generate exit %d", code)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) < 2 {
+		t.Fatalf("generated %d files", len(files))
+	}
+	// A broken file is rejected whole and reported; the others import.
+	os.WriteFile(filepath.Join(dir, "zz-broken.json"), []byte(`[{"id":"/subscriptions/x/resourceGroups/y"}, {`), 0o644)
+
+	s := startServer(t)
+	out := &safeBuffer{}
+	code := Main(context.Background(), []string{"import", dir, "--server", s.url, "--token", s.token}, &IO{Out: out, Err: &safeBuffer{}})
+	if code != 1 || !strings.Contains(out.String(), "zz-broken.json") || !strings.Contains(out.String(), "InvalidRequestContent") {
+		t.Errorf("import through the server: exit %d\n%s", code, out)
+	}
+	c := client.New(s.url, s.token)
+	if _, err := c.Do(context.Background(), "GET", "/subscriptions/x/resourceGroups/y", "2021-04-01", nil, nil, nil); err == nil {
+		t.Error("a document of the broken file was imported")
+	}
+	var n int
+	countAll(t, c, "/subscriptions", &n)
+	if n < 3 {
+		t.Errorf("%d subscriptions after import", n)
+	}
+
+	// The same files straight into a store.
+	out = &safeBuffer{}
+	data := t.TempDir()
+	code = Main(context.Background(), []string{"import", dir, "--direct", "--data", data}, &IO{Out: out, Err: &safeBuffer{}})
+	if code != 1 || !strings.Contains(out.String(), "created") {
+		t.Errorf("direct import: exit %d\n%s", code, out)
+	}
+}
+
+func countAll(t *testing.T, c *client.Client, path string, n *int) {
+	t.Helper()
+	var page struct {
+		Value    []json.RawMessage
+		NextLink string
+	}
+	if _, err := c.Do(context.Background(), "GET", path, "2022-12-01", nil, nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	*n += len(page.Value)
+}
+
+func TestBootstrapTokenFromEnv(t *testing.T) {
+	t.Setenv("POSTURE_BOOTSTRAP_TOKEN", "operator-chosen-token-123")
+	s := startServer(t)
+	if s.token != "operator-chosen-token-123" {
+		t.Errorf("bootstrap token %q", s.token)
+	}
+	c := client.New(s.url, s.token)
+	if _, err := c.Do(context.Background(), "GET", "/subscriptions", "2022-12-01", nil, nil, nil); err != nil {
+		t.Errorf("the operator's token does not work: %v", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--addr", "nonsense", "--data", t.TempDir()}, "--addr"},
+		{[]string{"serve", "--database-url", "mysql://x", "--data", t.TempDir()}, "--database-url"},
+		{[]string{"serve", "--log-level", "loud"}, "log-level"},
+		{[]string{"import", "/does/not/exist"}, "no such file"},
+		{[]string{"frobnicate"}, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		errOut := &safeBuffer{}
+		code := Main(context.Background(), tt.args, &IO{Out: &safeBuffer{}, Err: errOut})
+		if code != 2 || !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("%v: exit %d, stderr %q (want 2 and %q)", tt.args, code, errOut, tt.want)
+		}
+		if strings.Contains(errOut.String(), "panic") {
+			t.Errorf("%v panicked", tt.args)
+		}
+	}
+}
+
+func TestDemoTenant(t *testing.T) {
+	s := startServer(t, "--demo")
+	if !strings.Contains(s.out.String(), demo.TenantID) {
+		t.Errorf("demo tenant not used:\n%s", s.out)
+	}
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/posture/posture"
+	"github.com/posture/posture/api"
+	"github.com/posture/posture/armdoc"
+	"github.com/posture/posture/auth"
+	"github.com/posture/posture/demo"
+	"github.com/posture/posture/estate"
+)
+
+// ServeCmd runs the server.
+type ServeCmd struct {
+	Addr string `default:"127.0.0.1:8080" help:"Address to listen on." env:"POSTURE_ADDR"`
+	StoreFlags
+	Demo     bool   `help:"Load the demo estate when the store is empty." env:"POSTURE_DEMO"`
+	LogLevel string `default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)." env:"POSTURE_LOG_LEVEL"`
+}
+
+// BootstrapTokenFile is the file in the data directory that holds the
+// bootstrap token created with a new store.
+const BootstrapTokenFile = "bootstrap-token"
+
+// Run runs the server until ctx is done (SIGINT or SIGTERM).
+func (c *ServeCmd) Run(ctx context.Context, io *IO) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return usageError{err}
+	}
+	log := slog.New(slog.NewJSONHandler(io.Err, &slog.HandlerOptions{Level: level}))
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return usageError{fmt.Errorf("--addr %q: %v (expected host:port, e.g. 127.0.0.1:8080)", c.Addr, err)}
+	}
+
+	store, err := c.open(ctx, time.Now)
+	if err != nil {
+		return fmt.Errorf("opening the store (%s): %w", c.describe(), err)
+	}
+	defer store.Close()
+	resources := &estate.Service{Store: store, Now: time.Now}
+	wantTenant := ""
+	if c.Demo {
+		wantTenant = demo.TenantID
+	}
+	tenant, err := resources.EnsureTenant(ctx, wantTenant)
+	if err != nil {
+		return fmt.Errorf("initialising the tenant: %w", err)
+	}
+	authn := &auth.Service{Store: store, Now: time.Now}
+	token, err := authn.Bootstrap(ctx, os.Getenv("POSTURE_BOOTSTRAP_TOKEN"))
+	if err != nil {
+		return fmt.Errorf("creating the bootstrap principal: %w", err)
+	}
+	tokenFile := filepath.Join(c.Data, BootstrapTokenFile)
+	if token != "" {
+		if err := os.MkdirAll(c.Data, 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+			return fmt.Errorf("writing the bootstrap token: %w", err)
+		}
+	}
+	if c.Demo && tenant != demo.TenantID {
+		log.Warn("not loading the demo estate: this store belongs to another tenant; start with an empty --data directory", "tenant", tenant)
+	} else if c.Demo {
+		n, err := loadDemo(ctx, resources)
+		if err != nil {
+			return fmt.Errorf("loading the demo estate: %w", err)
+		}
+		if n > 0 {
+			log.Info("demo estate loaded", "documents", n)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := &api.Server{
+		Resources: resources,
+		Auth:      authn,
+		Logger:    log,
+		Registry:  reg,
+		Gatherer:  reg,
+		Ready:     store.Ping,
+		Now:       time.Now,
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", c.Addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections open
+		ReadTimeout:       5 * time.Minute,  // imports stream large bodies
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(io.Out, "posture is listening on %s (tenant %s, store: %s)\n", url, tenant, c.describe())
+	if token != "" {
+		fmt.Fprintf(io.Out, "bootstrap token (shown once, also saved to %s):\n  %s\n", tokenFile, token)
+	} else if _, err := os.Stat(tokenFile); err == nil {
+		fmt.Fprintf(io.Out, "bootstrap token: in %s\n", tokenFile)
+	}
+	fmt.Fprintf(io.Out, "try: curl -H \"Authorization: Bearer $(cat %s)\" '%s/subscriptions?api-version=2022-12-01'\n", tokenFile, url)
+	log.Info("listening", "url", url, "tenant", tenant, "store", c.describe())
+	if io.Ready != nil {
+		io.Ready(url)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// loadDemo imports the demo estate when the store holds no subscription
+// yet, and returns the number of documents loaded.
+func loadDemo(ctx context.Context, svc *estate.Service) (int, error) {
+	page, err := svc.ListResources(ctx, posture.ResourceFilter{Under: "/subscriptions", Limit: 1})
+	if err != nil || len(page.Resources) > 0 {
+		return 0, err
+	}
+	var batch []*posture.Resource
+	n := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := svc.ImportResources(ctx, batch)
+		n += len(batch)
+		batch = batch[:0]
+		return err
+	}
+	err = demo.Demo().Each(func(raw []byte) error {
+		r, err := armdoc.Normalize(raw)
+		if err != nil {
+			return fmt.Errorf("demo document %s: %w", strings.SplitN(string(raw), ",", 2)[0], err)
+		}
+		batch = append(batch, r)
+		if len(batch) == 1000 {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, flush()
+}
