@@ -63,7 +63,7 @@ func splitAnd(s string) []string {
 	return append(out, s[start:])
 }
 
-// parseEq parses "field eq 'value'" (” escapes a quote, as in OData).
+// parseEq parses "field eq 'value'"; a doubled single quote stands for one, as in OData.
 func parseEq(clause string) (string, string, error) {
 	clause = strings.TrimSpace(clause)
 	field, rest, ok := strings.Cut(clause, " ")
