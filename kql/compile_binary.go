@@ -17,33 +17,38 @@ func (c *compiler) compileBinary(e *BinaryExpr, in *plan) compiledExpr {
 				c.errorf(x.node.Position(), CodeInvalidQuery, "the operands of %s must be bool, not %s", op, x.typ)
 			}
 		}
-		isAnd := op == "and"
-		out = compiledExpr{typ: TypeBool, fn: func(row *row) Value {
-			a, aok := truth(lf(row))
-			if isAnd && aok && !a {
-				return boolValue(false)
-			}
-			if !isAnd && aok && a {
-				return boolValue(true)
-			}
-			b, bok := truth(rf(row))
-			if isAnd {
-				if bok && !b {
-					return boolValue(false)
+		lp, rp := predOf(l), predOf(r)
+		if op == "and" {
+			out = withPred(func(row *row) int8 {
+				a := lp(row)
+				if a == 0 {
+					return 0
 				}
-				if aok && bok {
-					return boolValue(true)
+				b := rp(row)
+				if b == 0 {
+					return 0
 				}
-			} else {
-				if bok && b {
-					return boolValue(true)
+				if a == 1 && b == 1 {
+					return 1
 				}
-				if aok && bok {
-					return boolValue(false)
+				return -1
+			})
+		} else {
+			out = withPred(func(row *row) int8 {
+				a := lp(row)
+				if a == 1 {
+					return 1
 				}
-			}
-			return nullOf(TypeBool)
-		}}
+				b := rp(row)
+				if b == 1 {
+					return 1
+				}
+				if a == 0 && b == 0 {
+					return 0
+				}
+				return -1
+			})
+		}
 	case "+", "-", "*", "/", "%":
 		typ, ok := arithType(op, l.typ, r.typ)
 		if !ok {
@@ -199,19 +204,22 @@ func (c *compiler) fastStringEquality(l, r compiledExpr, not bool) (compiledExpr
 	needle := kv.s
 	dict := l.dict
 	code, present := dict.Lookup(needle)
-	lf, sc := l.fn, l.strCode
+	lf, sc, isNull := l.fn, l.strCode, l.isNull
 	isDyn := l.typ == TypeDynamic
-	return compiledExpr{typ: TypeBool, fn: func(row *row) Value {
+	return withPred(func(row *row) int8 {
 		if got, ok := sc(row); ok {
-			return boolValue((present && got == code) != not)
+			return b2i((present && got == code) != not)
+		}
+		if isNull != nil && isNull(row) {
+			return b2i(not)
 		}
 		v := lf(row)
 		if isDyn && v.Null {
-			return boolValue(not) // null == 'x' is false, null != 'x' is true
+			return b2i(not) // null == 'x' is false, null != 'x' is true
 		}
 		eq, _ := equalValues(v, kv)
-		return boolValue(eq != not)
-	}}, true
+		return b2i(eq != not)
+	}), true
 }
 
 // fastFoldEquality compiles "x =~ 'const'" with a per-code memo.

@@ -18,6 +18,57 @@ type compiledExpr struct {
 	strCode func(r *row) (uint32, bool)
 	dict    *Dict
 	node    Expr
+	// isNull, when set, tells whether the value is null without building it
+	// (set together with a cached strCode).
+	isNull func(r *row) bool
+	// pred, when set, evaluates a bool expression without building a Value
+	// (the hot path of where): 1 true, 0 false, -1 null.
+	pred func(r *row) int8
+}
+
+// predOf returns a predicate for a compiled bool expression.
+func predOf(ce compiledExpr) func(r *row) int8 {
+	if ce.pred != nil {
+		return ce.pred
+	}
+	f := ce.fn
+	return func(r *row) int8 {
+		v := f(r)
+		if v.T == TypeBool {
+			if v.Null {
+				return -1
+			}
+			return int8(v.n)
+		}
+		b, ok := truth(v)
+		if !ok {
+			return -1
+		}
+		if b {
+			return 1
+		}
+		return 0
+	}
+}
+
+// withPred fills fn from pred.
+func withPred(p func(r *row) int8) compiledExpr {
+	return compiledExpr{typ: TypeBool, pred: p, fn: func(r *row) Value {
+		switch p(r) {
+		case 1:
+			return boolValue(true)
+		case 0:
+			return boolValue(false)
+		}
+		return nullOf(TypeBool)
+	}}
+}
+
+func b2i(b bool) int8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func constExpr(v Value, node Expr) compiledExpr {
@@ -199,6 +250,38 @@ func (c *compiler) compilePath(e Expr, in *plan) compiledExpr {
 	if in.base != nil {
 		ce.dict = in.base.dict
 	}
+	// A constant path on a stored dynamic column reads its codes from the
+	// chunk's path cache: after the first query, an integer per row.
+	if cacheKey, ok := c.pathCacheKey(cur, steps, in); ok {
+		var lastCh *chunk
+		var lastCol []uint32
+		walkRow := func(ch *chunk, i int) Dyn { return walk(&row{ch: ch, i: int32(i)}) }
+		ce.strCode = func(r *row) (uint32, bool) {
+			if r.ch != lastCh {
+				lastCh, lastCol = r.ch, r.ch.pathCodes(cacheKey, walkRow)
+			}
+			if lastCol != nil {
+				switch code := lastCol[r.i]; code {
+				case pathNotString:
+				case pathNull:
+					return 0, false
+				default:
+					return code, true
+				}
+			}
+			return walk(r).strCode()
+		}
+		ce.isNull = func(r *row) bool {
+			if r.ch != lastCh {
+				lastCh, lastCol = r.ch, r.ch.pathCodes(cacheKey, walkRow)
+			}
+			if lastCol != nil {
+				return lastCol[r.i] == pathNull
+			}
+			d := walk(r)
+			return len(d.b) == 0 || d.b[0] == tagNull
+		}
+	}
 	if root.konst != nil {
 		return foldConst(ce, root)
 	}
@@ -259,4 +342,31 @@ func (c *compiler) compileBetween(e *BetweenExpr, in *plan) compiledExpr {
 		return boolValue((a >= 0 && b <= 0) != not)
 	}}
 	return foldConst(out, x, lo, hi)
+}
+
+// pathCacheKey returns the cache key of a constant member path rooted at a
+// stored dynamic column, or false.
+func (c *compiler) pathCacheKey(root Expr, steps []pathStep, in *plan) (string, bool) {
+	id, ok := root.(*Ident)
+	if !ok || in.base == nil {
+		return "", false
+	}
+	i := in.colIndex(id.Name)
+	if i < 0 || in.baseCol[i] < 0 {
+		return "", false
+	}
+	col := in.base.cols[in.baseCol[i]]
+	if col.kind != colDynamic {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(itoa(col.ord))
+	for _, s := range steps {
+		if s.key == nil {
+			return "", false
+		}
+		b.WriteByte(0)
+		b.WriteString(s.key.name)
+	}
+	return b.String(), true
 }

@@ -64,6 +64,14 @@ func (c *compiler) compileCall(e *CallExpr, in *plan) compiledExpr {
 		}
 		args[i] = c.compileExpr(a, in)
 	}
+	if e.Name == "tostring" && len(args) == 1 && args[0].strCode != nil && args[0].dict != nil {
+		// tostring of an interned string is that string: keep the code path
+		// so that comparisons and grouping stay integer operations.
+		a := args[0]
+		f := a.fn
+		return compiledExpr{typ: TypeString, fn: func(r *row) Value { return stringValue(toStringValue(f(r))) },
+			strCode: a.strCode, dict: a.dict}
+	}
 	if spec.compile != nil {
 		out := spec.compile(c, e, args)
 		if spec.volatile {

@@ -370,45 +370,73 @@ func extractCompile(c *compiler, call *CallExpr, args []compiledExpr) compiledEx
 	return inner
 }
 
-// trim(regex, text): the first argument is a regular expression removed at
-// the start and/or end.
+// trim(regex, text): the first argument is a regular expression removed,
+// repeatedly, at the start and/or end. A pattern without metacharacters is
+// trimmed as a literal without the regexp engine.
 func trimFunc(start, end bool) func(c *compiler, call *CallExpr, args []compiledExpr) compiledExpr {
 	return func(c *compiler, call *CallExpr, args []compiledExpr) compiledExpr {
-		build := func(pat string) (*regexp.Regexp, error) {
-			expr := ""
+		type trimmer struct {
+			literal    string
+			isLiteral  bool
+			head, tail *regexp.Regexp
+		}
+		build := func(pat string) (*trimmer, error) {
+			if regexp.QuoteMeta(pat) == pat {
+				return &trimmer{literal: pat, isLiteral: true}, nil
+			}
+			t := &trimmer{}
+			var err error
+			if t.head, err = compileRegex("^(?:" + pat + ")+"); err != nil {
+				return nil, err
+			}
+			if t.tail, err = compileRegex("(?:" + pat + ")+$"); err != nil {
+				return nil, err
+			}
+			return t, nil
+		}
+		apply := func(t *trimmer, s string) string {
+			if t.isLiteral {
+				if t.literal == "" {
+					return s
+				}
+				for start && strings.HasPrefix(s, t.literal) {
+					s = s[len(t.literal):]
+				}
+				for end && strings.HasSuffix(s, t.literal) {
+					s = s[:len(s)-len(t.literal)]
+				}
+				return s
+			}
 			if start {
-				expr = "^(?:" + pat + ")+"
+				if loc := t.head.FindStringIndex(s); loc != nil {
+					s = s[loc[1]:]
+				}
 			}
 			if end {
-				if expr != "" {
-					expr += "|"
+				if loc := t.tail.FindStringIndex(s); loc != nil {
+					s = s[:loc[0]]
 				}
-				expr += "(?:" + pat + ")+$"
 			}
-			return compileRegex(expr)
+			return s
 		}
-		var fixedRe *regexp.Regexp
+		var fixed *trimmer
 		if k := args[0].konst; k != nil {
-			re, err := build(str(*k))
+			t, err := build(str(*k))
 			if err != nil {
 				c.errorf(call.Args[0].Position(), CodeInvalidQuery, "%s(): invalid regular expression: %v", call.Name, err)
 			}
-			fixedRe = re
+			fixed = t
 		}
 		pf, tf := args[0].fn, args[1].fn
 		return compiledExpr{typ: TypeString, fn: func(r *row) Value {
-			re := fixedRe
-			if re == nil {
+			t := fixed
+			if t == nil {
 				var err error
-				if re, err = build(str(pf(r))); err != nil {
+				if t, err = build(str(pf(r))); err != nil {
 					return emptyString
 				}
 			}
-			s := str(tf(r))
-			if s == "" {
-				return emptyString
-			}
-			return stringValue(re.ReplaceAllString(s, ""))
+			return stringValue(apply(t, str(tf(r))))
 		}}
 	}
 }

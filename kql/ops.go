@@ -62,7 +62,8 @@ func derive(in *plan) *plan {
 
 type filterIter struct {
 	in   iterator
-	pred getter
+	pred func(r *row) int8
+	cur  row // the row being tested; a field so &cur does not escape per row
 }
 
 func (f *filterIter) next() (row, bool) {
@@ -71,12 +72,8 @@ func (f *filterIter) next() (row, bool) {
 		if !ok {
 			return r, false
 		}
-		v := f.pred(&r)
-		if v.T == TypeBool {
-			if !v.Null && v.n != 0 {
-				return r, true
-			}
-		} else if b, ok := truth(v); ok && b {
+		f.cur = r
+		if f.pred(&f.cur) == 1 {
 			return r, true
 		}
 	}
@@ -89,7 +86,7 @@ func (c *compiler) compileWhere(op *WhereOp, in *plan) *plan {
 	}
 	out := derive(in)
 	prev := in.open
-	pf := pred.fn
+	pf := predOf(pred)
 	out.open = func(st *execState) iterator { return &filterIter{in: prev(st), pred: pf} }
 	return out
 }
@@ -112,6 +109,7 @@ type mapIter struct {
 	fns   []getter
 	nvals int // number of vals the input rows carry
 	st    *execState
+	cur   row
 }
 
 func (m *mapIter) next() (row, bool) {
@@ -121,8 +119,9 @@ func (m *mapIter) next() (row, bool) {
 	}
 	vals := make([]Value, m.nvals+len(m.fns))
 	copy(vals, r.vals)
+	m.cur = r
 	for i, f := range m.fns {
-		vals[m.nvals+i] = f(&r)
+		vals[m.nvals+i] = f(&m.cur)
 	}
 	r.vals = vals
 	return r, true

@@ -108,8 +108,10 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 	}
 	counter := 0
 	var keys []getter
+	var keyExprs []compiledExpr
 	for _, ne := range op.By {
 		ce := c.compileExpr(ne.Expr, in)
+		keyExprs = append(keyExprs, ce)
 		name := ne.Name
 		if name == "" {
 			name = ce.name
@@ -159,6 +161,11 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 	out := valsPlan(outCols)
 	prev := in.open
 	nkeys := len(keys)
+	// One string key read from storage: group by dictionary code first.
+	var keyCode func(r *row) (uint32, bool)
+	if nkeys == 1 && keyExprs[0].strCode != nil && keyExprs[0].dict != nil && keyExprs[0].typ == TypeString {
+		keyCode = keyExprs[0].strCode
+	}
 	out.open = func(st *execState) iterator {
 		type group struct {
 			keyVals []Value
@@ -183,32 +190,50 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 		index := map[string]*group{}
 		it := prev(st)
 		var kb []byte
+		byCode := map[uint32]*group{}
+		cur := new(row)
 		for {
 			r, ok := it.next()
 			if !ok {
 				break
 			}
+			*cur = r
 			var g *group
 			if nkeys == 0 {
 				if len(groups) == 0 {
-					groups = append(groups, newGroup(&r))
+					groups = append(groups, newGroup(cur))
 				}
 				g = groups[0]
 			} else {
+				if keyCode != nil {
+					if code, ok := keyCode(cur); ok {
+						if g = byCode[code]; g != nil {
+							for _, s := range g.states {
+								s.add(cur)
+							}
+							continue
+						}
+					}
+				}
 				kb = kb[:0]
 				for _, k := range keys {
-					kb = appendKey(kb, k(&r))
+					kb = appendKey(kb, k(cur))
 				}
 				g = index[string(kb)]
 				if g == nil {
-					g = newGroup(&r)
+					g = newGroup(cur)
 					index[string(kb)] = g
 					groups = append(groups, g)
 					st.chargeRows(len(groups))
 				}
+				if keyCode != nil {
+					if code, ok := keyCode(cur); ok {
+						byCode[code] = g
+					}
+				}
 			}
 			for _, s := range g.states {
-				s.add(&r)
+				s.add(cur)
 			}
 		}
 		if nkeys == 0 && len(groups) == 0 {
@@ -377,6 +402,7 @@ type distinctIter struct {
 	fns  []getter
 	seen map[string]bool
 	kb   []byte
+	cur  row
 }
 
 func (d *distinctIter) next() (row, bool) {
@@ -385,10 +411,11 @@ func (d *distinctIter) next() (row, bool) {
 		if !ok {
 			return r, false
 		}
+		d.cur = r
 		vals := make([]Value, len(d.fns))
 		d.kb = d.kb[:0]
 		for i, f := range d.fns {
-			vals[i] = f(&r)
+			vals[i] = f(&d.cur)
 			d.kb = appendKey(d.kb, vals[i])
 		}
 		if d.seen[string(d.kb)] {

@@ -75,17 +75,19 @@ func (c *compiler) compileMvExpand(op *MvExpandOp, in *plan) *plan {
 	out.open = func(st *execState) iterator {
 		src := prev(st)
 		var pending []row
+		cur := new(row)
 		return iterFunc(func() (row, bool) {
 			for len(pending) == 0 {
 				r, ok := src.next()
 				if !ok {
 					return r, false
 				}
+				*cur = r
 				// Expand each item into its element list.
 				lists := make([][]Value, len(items))
 				n := 0
 				for k, it := range items {
-					v := it.fn(&r)
+					v := it.fn(cur)
 					var els []Value
 					switch {
 					case v.Null:
@@ -188,14 +190,16 @@ func (c *compiler) compileParse(op *ParseOp, in *plan) *plan {
 	prev := in.open
 	out.open = func(st *execState) iterator {
 		it := prev(st)
+		cur := new(row)
 		return iterFunc(func() (row, bool) {
 			r, ok := it.next()
+			*cur = r
 			if !ok {
 				return r, false
 			}
 			vals := make([]Value, nv+len(caps))
 			copy(vals, r.vals)
-			texts, matched := matchParsePattern(pattern, toStringValue(sf(&r)))
+			texts, matched := matchParsePattern(pattern, toStringValue(sf(cur)))
 			k := 0
 			for i, part := range pattern {
 				if part.IsLit || part.Star {

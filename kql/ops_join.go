@@ -176,15 +176,17 @@ func (c *compiler) compileJoin(op *JoinOp, left *plan) *plan {
 		}
 		seenLeftKey := map[string]bool{}
 		lit := lopen(st)
+		lp := new(row)
 		for {
 			l, ok := lit.next()
 			if !ok {
 				break
 			}
+			*lp = l
 			kb = kb[:0]
 			null := false
 			for _, k := range lk {
-				v := k(&l)
+				v := k(lp)
 				null = null || v.Null
 				kb = appendKey(kb, v)
 			}
@@ -199,29 +201,27 @@ func (c *compiler) compileJoin(op *JoinOp, left *plan) *plan {
 				}
 				seenLeftKey[string(kb)] = true
 				for _, m := range matches {
-					emit(&l, &rrows[m])
+					emit(lp, &rrows[m])
 				}
 			case "inner":
 				for _, m := range matches {
-					emit(&l, &rrows[m])
+					emit(lp, &rrows[m])
 				}
 			case "leftouter", "fullouter", "rightouter":
 				for _, m := range matches {
 					matchedRight[m] = true
-					if kind != "rightouter" || true {
-						emit(&l, &rrows[m])
-					}
+					emit(lp, &rrows[m])
 				}
 				if len(matches) == 0 && kind != "rightouter" {
-					emit(&l, nil)
+					emit(lp, nil)
 				}
 			case "leftsemi":
 				if len(matches) > 0 {
-					emit(&l, nil)
+					emit(lp, nil)
 				}
 			case "leftanti":
 				if len(matches) == 0 {
-					emit(&l, nil)
+					emit(lp, nil)
 				}
 			case "rightsemi", "rightanti":
 				for _, m := range matches {
@@ -366,6 +366,7 @@ type unionIter struct {
 	cols  []Column
 	cur   int
 	it    iterator
+	row   row
 }
 
 func (u *unionIter) next() (row, bool) {
@@ -379,12 +380,13 @@ func (u *unionIter) next() (row, bool) {
 			u.it = nil
 			continue
 		}
+		u.row = r
 		vals := make([]Value, len(u.cols))
 		for i, g := range u.maps[u.cur] {
 			if g == nil {
 				vals[i] = nullOf(u.cols[i].Type)
 			} else {
-				vals[i] = g(&r)
+				vals[i] = g(&u.row)
 			}
 		}
 		return row{vals: vals}, true

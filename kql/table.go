@@ -2,6 +2,8 @@ package kql
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Table storage. A Table is an immutable snapshot made of chunks of up to
@@ -61,6 +63,46 @@ type chunk struct {
 	n     int
 	codes [][]uint32 // [string ordinal][row]; an ordinal past len means "" for every row
 	blobs [][]byte   // [row] dynamic values in dynamic-ordinal order
+	// paths caches, per dynamic path read by queries, the dictionary code
+	// of each row's value (see pathCodes). It is filled lazily and dies with
+	// the chunk, so a write (which copies the chunk) invalidates it.
+	paths sync.Map // string → *[]uint32
+	npath atomic.Int32
+}
+
+// Sentinels in a path-code column.
+const (
+	pathNotString = ^uint32(0)     // the value is not an interned string: walk the document
+	pathNull      = ^uint32(0) - 1 // the value is null or missing
+	maxPathCaches = 16             // per chunk; beyond this paths are walked every time
+)
+
+// pathCodes returns the cached code column of a path, computing it on first
+// use with walk; nil when the cache is full.
+func (c *chunk) pathCodes(key string, walk func(ch *chunk, i int) Dyn) []uint32 {
+	if v, ok := c.paths.Load(key); ok {
+		return *v.(*[]uint32)
+	}
+	if c.npath.Load() >= maxPathCaches {
+		return nil
+	}
+	col := make([]uint32, c.n)
+	for i := 0; i < c.n; i++ {
+		d := walk(c, i)
+		switch code, ok := d.strCode(); {
+		case ok:
+			col[i] = code
+		case len(d.b) == 0 || d.b[0] == tagNull:
+			col[i] = pathNull
+		default:
+			col[i] = pathNotString
+		}
+	}
+	if v, loaded := c.paths.LoadOrStore(key, &col); loaded {
+		return *v.(*[]uint32)
+	}
+	c.npath.Add(1)
+	return col
 }
 
 // Name returns the table's name as first created.
@@ -149,7 +191,7 @@ func (c *chunk) dynamic(ord, i int, dict *Dict) Dyn {
 
 // copyChunk returns a chunk that can be modified without affecting c.
 func (c *chunk) copyChunk(nStr int) *chunk {
-	out := &chunk{n: c.n, codes: make([][]uint32, nStr), blobs: make([][]byte, c.n, chunkRows)}
+	out := &chunk{n: c.n, codes: make([][]uint32, nStr), blobs: make([][]byte, c.n, chunkRows)} // paths start empty
 	for k := 0; k < nStr; k++ {
 		col := make([]uint32, c.n, chunkRows)
 		if k < len(c.codes) && c.codes[k] != nil {
