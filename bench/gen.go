@@ -43,8 +43,8 @@ func makeTypes(r *rand.Rand, n int) []assessmentType {
 		t := assessmentType{
 			key:            guid(r),
 			displayName:    sentence(r, 6+r.IntN(5)),
-			description:    sentence(r, 25+r.IntN(15)),
-			remediation:    sentence(r, 18+r.IntN(10)),
+			description:    sentence(r, 14+r.IntN(10)),
+			remediation:    sentence(r, 12+r.IntN(8)),
 			severity:       severities[r.IntN(3)],
 			userImpact:     severities[r.IntN(3)],
 			effort:         severities[r.IntN(3)],
@@ -109,7 +109,7 @@ func (g *Generator) Row() []byte {
 	status["firstEvaluationDate"] = fmt.Sprintf("2024-%02d-%02dT%02d:%02d:%02d.%07dZ", 1+r.IntN(6), day, r.IntN(24), r.IntN(60), r.IntN(60), r.IntN(10000000))
 	status["statusChangeDate"] = fmt.Sprintf("2024-%02d-%02dT%02d:%02d:%02d.%07dZ", 7+r.IntN(5), day, r.IntN(24), r.IntN(60), r.IntN(60), r.IntN(10000000))
 	props := map[string]any{
-		"resourceDetails": map[string]any{"Source": "Azure", "Id": resourceID, "ResourceProvider": strings.Split(rt, "/")[0], "ResourceType": rt, "ResourceName": resName, "NativeResourceId": resourceID},
+		"resourceDetails": map[string]any{"Source": "Azure", "Id": resourceID, "ResourceProvider": strings.Split(rt, "/")[0], "ResourceType": rt, "ResourceName": resName},
 		"displayName":     t.displayName,
 		"status":          status,
 		"metadata": map[string]any{

@@ -23,9 +23,11 @@ type row struct {
 // getter reads one column of a row.
 type getter func(r *row) Value
 
-// iterator is a pull-based operator: next returns false when exhausted.
+// iterator is a pull-based operator: next fills *r and returns true, or
+// returns false when exhausted. Filling the caller's row (instead of
+// returning one) keeps the per-row cost to a few stores.
 type iterator interface {
-	next() (row, bool)
+	next(r *row) bool
 }
 
 // plan is a compiled tabular expression.
@@ -155,22 +157,26 @@ type scanIter struct {
 	ci, ri int
 }
 
-func (s *scanIter) next() (row, bool) {
+func (s *scanIter) next(r *row) bool {
 	for s.ci < len(s.t.chunks) {
 		ch := s.t.chunks[s.ci]
 		s.ri++
 		if s.ri >= ch.n {
 			s.ci++
 			s.ri = -1
+			// The context is checked once per chunk.
+			if s.st.ctx.Err() != nil {
+				panic(ctxError(s.st.ctx))
+			}
 			continue
 		}
-		s.st.check()
 		if s.filter != nil && !s.filter(ch, s.ri) {
 			continue
 		}
-		return row{ch: ch, i: int32(s.ri)}, true
+		r.ch, r.i, r.vals = ch, int32(s.ri), nil
+		return true
 	}
-	return row{}, false
+	return false
 }
 
 // compileRowFilter prepares the authorization filter for one table.
@@ -234,28 +240,27 @@ type sliceIter struct {
 	i    int
 }
 
-func (s *sliceIter) next() (row, bool) {
+func (s *sliceIter) next(r *row) bool {
 	if s.i >= len(s.rows) {
-		return row{}, false
+		return false
 	}
 	s.st.check()
 	s.i++
-	return s.rows[s.i-1], true
+	*r = s.rows[s.i-1]
+	return true
 }
 
 // drain reads all rows of an iterator, charging the memory budget.
 func drain(st *execState, it iterator, width int) []row {
 	var rows []row
 	per := int64(40 + 64*width)
-	for {
-		r, ok := it.next()
-		if !ok {
-			return rows
-		}
+	var r row
+	for it.next(&r) {
 		rows = append(rows, r)
 		st.charge(per)
 		st.chargeRows(len(rows))
 	}
+	return rows
 }
 
 // valsPlan builds a plan whose columns are all in row.vals.

@@ -63,20 +63,15 @@ func derive(in *plan) *plan {
 type filterIter struct {
 	in   iterator
 	pred func(r *row) int8
-	cur  row // the row being tested; a field so &cur does not escape per row
 }
 
-func (f *filterIter) next() (row, bool) {
-	for {
-		r, ok := f.in.next()
-		if !ok {
-			return r, false
-		}
-		f.cur = r
-		if f.pred(&f.cur) == 1 {
-			return r, true
+func (f *filterIter) next(r *row) bool {
+	for f.in.next(r) {
+		if f.pred(r) == 1 {
+			return true
 		}
 	}
+	return false
 }
 
 func (c *compiler) compileWhere(op *WhereOp, in *plan) *plan {
@@ -109,22 +104,19 @@ type mapIter struct {
 	fns   []getter
 	nvals int // number of vals the input rows carry
 	st    *execState
-	cur   row
 }
 
-func (m *mapIter) next() (row, bool) {
-	r, ok := m.in.next()
-	if !ok {
-		return r, false
+func (m *mapIter) next(r *row) bool {
+	if !m.in.next(r) {
+		return false
 	}
 	vals := make([]Value, m.nvals+len(m.fns))
 	copy(vals, r.vals)
-	m.cur = r
 	for i, f := range m.fns {
-		vals[m.nvals+i] = f(&m.cur)
+		vals[m.nvals+i] = f(r)
 	}
 	r.vals = vals
-	return r, true
+	return true
 }
 
 func (c *compiler) compileExtend(cols []NamedExpr, in *plan) *plan {
@@ -319,15 +311,15 @@ type takeIter struct {
 	left int64
 }
 
-func (t *takeIter) next() (row, bool) {
+func (t *takeIter) next(r *row) bool {
 	if t.left <= 0 {
-		return row{}, false
+		return false
 	}
-	r, ok := t.in.next()
+	ok := t.in.next(r)
 	if ok {
 		t.left--
 	}
-	return r, ok
+	return ok
 }
 
 func (c *compiler) compileTake(n Expr, in *plan) *plan {

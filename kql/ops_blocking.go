@@ -191,13 +191,15 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 		it := prev(st)
 		var kb []byte
 		byCode := map[uint32]*group{}
+		// Most group-bys have few groups: a short list is checked before
+		// the map.
+		type codeGroup struct {
+			code uint32
+			g    *group
+		}
+		var few []codeGroup
 		cur := new(row)
-		for {
-			r, ok := it.next()
-			if !ok {
-				break
-			}
-			*cur = r
+		for it.next(cur) {
 			var g *group
 			if nkeys == 0 {
 				if len(groups) == 0 {
@@ -207,7 +209,17 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 			} else {
 				if keyCode != nil {
 					if code, ok := keyCode(cur); ok {
-						if g = byCode[code]; g != nil {
+						g = nil
+						for k := range few {
+							if few[k].code == code {
+								g = few[k].g
+								break
+							}
+						}
+						if g == nil {
+							g = byCode[code]
+						}
+						if g != nil {
 							for _, s := range g.states {
 								s.add(cur)
 							}
@@ -229,6 +241,9 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 				if keyCode != nil {
 					if code, ok := keyCode(cur); ok {
 						byCode[code] = g
+						if len(few) < 8 {
+							few = append(few, codeGroup{code, g})
+						}
 					}
 				}
 			}
@@ -347,10 +362,8 @@ func (c *compiler) compileCount(in *plan) *plan {
 	out.open = func(st *execState) iterator {
 		it := prev(st)
 		var n int64
-		for {
-			if _, ok := it.next(); !ok {
-				break
-			}
+		var r row
+		for it.next(&r) {
 			n++
 		}
 		return &sliceIter{st: st, rows: []row{{vals: []Value{longValue(n)}}}}
@@ -402,20 +415,14 @@ type distinctIter struct {
 	fns  []getter
 	seen map[string]bool
 	kb   []byte
-	cur  row
 }
 
-func (d *distinctIter) next() (row, bool) {
-	for {
-		r, ok := d.in.next()
-		if !ok {
-			return r, false
-		}
-		d.cur = r
+func (d *distinctIter) next(r *row) bool {
+	for d.in.next(r) {
 		vals := make([]Value, len(d.fns))
 		d.kb = d.kb[:0]
 		for i, f := range d.fns {
-			vals[i] = f(&d.cur)
+			vals[i] = f(r)
 			d.kb = appendKey(d.kb, vals[i])
 		}
 		if d.seen[string(d.kb)] {
@@ -424,8 +431,10 @@ func (d *distinctIter) next() (row, bool) {
 		d.seen[string(d.kb)] = true
 		d.st.charge(int64(len(d.kb) + 64*len(vals) + 48))
 		d.st.chargeRows(len(d.seen))
-		return row{vals: vals}, true
+		*r = row{vals: vals}
+		return true
 	}
+	return false
 }
 
 // compileOrder implements order/sort, and top when limit is set.

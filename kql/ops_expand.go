@@ -76,13 +76,12 @@ func (c *compiler) compileMvExpand(op *MvExpandOp, in *plan) *plan {
 		src := prev(st)
 		var pending []row
 		cur := new(row)
-		return iterFunc(func() (row, bool) {
+		return iterFunc(func(out *row) bool {
 			for len(pending) == 0 {
-				r, ok := src.next()
-				if !ok {
-					return r, false
+				if !src.next(cur) {
+					return false
 				}
-				*cur = r
+				r := *cur
 				// Expand each item into its element list.
 				lists := make([][]Value, len(items))
 				n := 0
@@ -137,18 +136,18 @@ func (c *compiler) compileMvExpand(op *MvExpandOp, in *plan) *plan {
 					pending = append(pending, row{ch: r.ch, i: r.i, vals: vals})
 				}
 			}
-			r := pending[0]
+			*out = pending[0]
 			pending = pending[1:]
-			return r, true
+			return true
 		})
 	}
 	return out
 }
 
 // iterFunc adapts a function to the iterator interface.
-type iterFunc func() (row, bool)
+type iterFunc func(r *row) bool
 
-func (f iterFunc) next() (row, bool) { return f() }
+func (f iterFunc) next(r *row) bool { return f(r) }
 
 // compileParse implements parse kind=simple: literals must appear in order;
 // a capture takes the text up to the next literal (or the rest); "*"
@@ -190,13 +189,11 @@ func (c *compiler) compileParse(op *ParseOp, in *plan) *plan {
 	prev := in.open
 	out.open = func(st *execState) iterator {
 		it := prev(st)
-		cur := new(row)
-		return iterFunc(func() (row, bool) {
-			r, ok := it.next()
-			*cur = r
-			if !ok {
-				return r, false
+		return iterFunc(func(r *row) bool {
+			if !it.next(r) {
+				return false
 			}
+			cur := r
 			vals := make([]Value, nv+len(caps))
 			copy(vals, r.vals)
 			texts, matched := matchParsePattern(pattern, toStringValue(sf(cur)))
@@ -213,7 +210,7 @@ func (c *compiler) compileParse(op *ParseOp, in *plan) *plan {
 				k++
 			}
 			r.vals = vals
-			return r, true
+			return true
 		})
 	}
 	return out

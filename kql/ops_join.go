@@ -177,12 +177,7 @@ func (c *compiler) compileJoin(op *JoinOp, left *plan) *plan {
 		seenLeftKey := map[string]bool{}
 		lit := lopen(st)
 		lp := new(row)
-		for {
-			l, ok := lit.next()
-			if !ok {
-				break
-			}
-			*lp = l
+		for lit.next(lp) {
 			kb = kb[:0]
 			null := false
 			for _, k := range lk {
@@ -369,18 +364,16 @@ type unionIter struct {
 	row   row
 }
 
-func (u *unionIter) next() (row, bool) {
+func (u *unionIter) next(out *row) bool {
 	for u.cur < len(u.plans) {
 		if u.it == nil {
 			u.it = u.plans[u.cur].open(u.st)
 		}
-		r, ok := u.it.next()
-		if !ok {
+		if !u.it.next(&u.row) {
 			u.cur++
 			u.it = nil
 			continue
 		}
-		u.row = r
 		vals := make([]Value, len(u.cols))
 		for i, g := range u.maps[u.cur] {
 			if g == nil {
@@ -389,9 +382,10 @@ func (u *unionIter) next() (row, bool) {
 				vals[i] = g(&u.row)
 			}
 		}
-		return row{vals: vals}, true
+		*out = row{vals: vals}
+		return true
 	}
-	return row{}, false
+	return false
 }
 
 func (c *compiler) compileDatatable(s *DatatableSource) *plan {
