@@ -196,6 +196,13 @@ func (p *ruleParser) parseLeaf(m map[string]any, path string, depth int) condNod
 	opKey := operators[0]
 	leaf.op = operatorByName[strings.ToLower(opKey)]
 	leaf.rhs = p.parseValueExpr(m[opKey], path+"."+opKey)
+	if lit, ok := leaf.rhs.(*litExpr); ok {
+		// A literal of the wrong shape is a rule error; one that comes from
+		// a parameter is caught when the assignment is compiled.
+		if err := checkOperand(leaf.op, lit.v, strings.EqualFold(firstOperand(m), "count")); err != nil {
+			p.errorf(CodeInvalidPolicyRule, path+"."+opKey, "%v", err)
+		}
+	}
 	operandKey := operands[0]
 	operandPath := path + "." + operandKey
 	switch strings.ToLower(operandKey) {
@@ -221,6 +228,17 @@ func (p *ruleParser) parseLeaf(m map[string]any, path string, depth int) condNod
 		}
 	}
 	return leaf
+}
+
+// firstOperand returns the operand key of a leaf condition object.
+func firstOperand(m map[string]any) string {
+	for k := range m {
+		switch strings.ToLower(k) {
+		case "field", "value", "count":
+			return k
+		}
+	}
+	return ""
 }
 
 func (p *ruleParser) parseCount(v any, path string, depth int) *countSpec {

@@ -25,7 +25,7 @@ type Reason struct {
 	Value     string `json:"value,omitempty"`    // the value expression, for value conditions
 	Count     string `json:"count,omitempty"`    // what was counted, for count conditions
 	Operator  string `json:"operator,omitempty"` // the condition operator
-	Actual    any    `json:"actual"`             // the value found (null when missing)
+	Actual    any    `json:"actual,omitempty"`   // the value found (absent when missing or null)
 	Missing   bool   `json:"missing,omitempty"`  // the field does not exist in the document
 	Expected  any    `json:"expected,omitempty"` // the value compared with
 	Result    bool   `json:"result"`             // the condition's outcome
@@ -237,9 +237,8 @@ func checkOperand(op opKind, v any, isCount bool) error {
 	case opEquals, opNotEquals, opContains, opNotContains, opContainsKey, opNotContainsKey:
 		switch v.(type) {
 		case []any, map[string]any:
-			if op == opEquals || op == opNotEquals {
-				return nil // deep comparison of objects is accepted
-			}
+			// "Evaluation result of language expression ... is type 'Array',
+			// expected type is 'String'" (author-policies-for-arrays).
 			return fmt.Errorf("'%s' needs a string, the value is type '%s'", op, typeName(v))
 		}
 	case opLess, opLessOrEquals, opGreater, opGreaterOrEquals:
