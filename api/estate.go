@@ -291,7 +291,7 @@ func importDocuments(c *call) error {
 	}
 	sum := posture.ImportSummary{}
 	for len(batch) > 0 {
-		n := min(len(batch), 2000)
+		n := min(len(batch), 5000)
 		part, err := c.s.Resources.ImportResources(c.ctx, batch[:n])
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package armdoc_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armdoc"
@@ -247,6 +249,61 @@ func FuzzDecode(f *testing.F) {
 			again, err := armdoc.Normalize(r.Body)
 			if err != nil || again.Key != r.Key {
 				t.Fatalf("normalised body does not normalise again: %v (%s)", err, r.Body)
+			}
+		}
+	})
+}
+
+func decodeRaw(r io.Reader) ([]string, error) {
+	d := armdoc.NewDecoder(r)
+	var out []string
+	for {
+		raw, err := d.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, string(raw))
+	}
+}
+
+// FuzzDecoderChunking checks that where the reads split the input does not
+// matter, that every document is valid JSON, and that an array of objects
+// decodes to its elements.
+func FuzzDecoderChunking(f *testing.F) {
+	for _, s := range []string{
+		`[{"id":"/a"},{"id":"/b","x":"]}\"{"}]`, `{"value":[{"a":1}],"nextLink":"n"}`, "{\"a\":1}\n{\"b\":[2]}",
+		`{"data":{"columns":[{"name":"id"}],"rows":[["/a"],["/b"]]},"count":2}`, `{"data":{"x":{"y":[1]}},"id":"/z"}`,
+		`[{"a":"\u00e9\\"}]`, `[1, {"a":true}]`, `[{"a":1},`, `{"value":[{"a":1}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		whole, errWhole := decodeRaw(bytes.NewReader(in))
+		bytewise, errByte := decodeRaw(iotest.OneByteReader(bytes.NewReader(in)))
+		if (errWhole == nil) != (errByte == nil) || strings.Join(whole, "\x00") != strings.Join(bytewise, "\x00") {
+			t.Fatalf("chunking changes the result for %q:\n%q %v\n%q %v", in, whole, errWhole, bytewise, errByte)
+		}
+		for _, d := range whole {
+			if !json.Valid([]byte(d)) {
+				t.Fatalf("document %q is not valid JSON (input %q)", d, in)
+			}
+		}
+		var arr []map[string]any
+		if errWhole == nil && json.Unmarshal(in, &arr) == nil {
+			if len(arr) != len(whole) {
+				t.Fatalf("array of %d objects gave %d documents", len(arr), len(whole))
+			}
+			for i, d := range whole {
+				var got map[string]any
+				json.Unmarshal([]byte(d), &got)
+				a, _ := json.Marshal(got)
+				b, _ := json.Marshal(arr[i])
+				if string(a) != string(b) {
+					t.Fatalf("element %d: %s, want %s", i, a, b)
+				}
 			}
 		}
 	})

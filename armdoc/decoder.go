@@ -2,9 +2,9 @@ package armdoc
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Decoder streams documents out of a reader holding any of:
@@ -16,30 +16,29 @@ import (
 //     prints it) or {"data":{"columns":[…],"rows":[[…]]}} (table format).
 //
 // Arrays are read element by element, so a file of a million documents
-// never sits in memory whole. A syntax error ends the stream: JSON cannot be
-// resynchronised after one.
+// never sits in memory whole. Every document is checked to be valid JSON. A
+// syntax error ends the stream: JSON cannot be resynchronised after one.
 type Decoder struct {
-	dec     *json.Decoder
-	inArray bool     // reading the elements of a document array
-	wrapper *wrapper // reading the members of a top-level object
-	columns []string // table format: the column names of rows
-	queued  []byte   // a document ready to return
-	index   int      // documents returned so far
-	err     error    // sticky error
+	in      *reader
+	stack   []frame // where we are: the arrays and wrapper objects entered
+	columns []string
+	queued  []byte
+	index   int
+	err     error
 }
 
-// wrapper is a top-level object being read: a list wrapper if one of its
-// members is a document array, else a document.
-type wrapper struct {
-	fields   object
-	hadArray bool
+// frame is an array of documents or a top-level object being read.
+type frame struct {
+	array    bool
+	table    bool   // array of table-format rows
+	fields   object // object: members kept so far
+	hadArray bool   // object: a document array was found in it (a list wrapper)
+	first    bool   // array or object: no element read yet
 }
 
 // NewDecoder returns a Decoder reading r.
 func NewDecoder(r io.Reader) *Decoder {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	return &Decoder{dec: dec}
+	return &Decoder{in: &reader{r: r, buf: make([]byte, 0, 64<<10)}}
 }
 
 // Index returns the number of documents returned so far.
@@ -53,7 +52,7 @@ func (d *Decoder) Next() (json.RawMessage, error) {
 	doc, err := d.next()
 	if err != nil {
 		if err != io.EOF {
-			err = fmt.Errorf("invalid JSON near byte %d: %w", d.dec.InputOffset(), err)
+			err = fmt.Errorf("invalid JSON near byte %d: %w", d.in.offset(), err)
 		}
 		d.err = err
 		return nil, err
@@ -62,256 +61,257 @@ func (d *Decoder) Next() (json.RawMessage, error) {
 	return doc, nil
 }
 
+var errUnexpectedEOF = errors.New("unexpected end of input")
+
 func (d *Decoder) next() (json.RawMessage, error) {
 	for {
-		switch {
-		case d.queued != nil:
+		if d.queued != nil {
 			doc := d.queued
 			d.queued = nil
 			return doc, nil
-		case d.inArray:
-			if d.dec.More() {
-				var raw json.RawMessage
-				if err := d.dec.Decode(&raw); err != nil {
-					return nil, err
-				}
-				if d.columns != nil {
-					return tableRow(d.columns, raw)
-				}
-				return raw, nil
+		}
+		if len(d.stack) == 0 {
+			c, err := d.in.peek()
+			if err == io.EOF {
+				return nil, io.EOF
 			}
-			if _, err := d.dec.Token(); err != nil { // ']'
-				return nil, err
-			}
-			d.inArray = false
-			if d.columns != nil {
-				// Finish the {"columns":…,"rows":…} object.
-				if err := d.skipRest(); err != nil {
-					return nil, err
-				}
-				d.columns = nil
-			}
-		case d.wrapper != nil:
-			if err := d.readWrapperMember(); err != nil {
-				return nil, err
-			}
-		default:
-			tok, err := d.dec.Token()
 			if err != nil {
 				return nil, err
 			}
-			switch tok {
-			case json.Delim('['):
-				d.inArray = true
-			case json.Delim('{'):
-				d.wrapper = &wrapper{}
+			switch c {
+			case '[':
+				d.in.skip()
+				d.stack = append(d.stack, frame{array: true, first: true})
+			case '{':
+				d.in.skip()
+				d.stack = append(d.stack, frame{first: true})
 			default:
-				return nil, fmt.Errorf("expected a JSON object or array, found %v", tok)
+				return nil, fmt.Errorf("expected a JSON object or array, found %q", c)
 			}
+			continue
+		}
+		top := &d.stack[len(d.stack)-1]
+		if top.array {
+			doc, done, err := d.element(top)
+			if err != nil || doc != nil {
+				return doc, err
+			}
+			if done {
+				d.stack = d.stack[:len(d.stack)-1]
+				if top.table {
+					d.columns = nil
+					if err := d.skipMembers(); err != nil { // rest of {"columns":…,"rows":…}
+						return nil, err
+					}
+				}
+			}
+			continue
+		}
+		if err := d.member(top); err != nil {
+			return nil, err
 		}
 	}
 }
 
-// readWrapperMember reads one member of a top-level object, entering a
-// document array under "value" or "data", or finishes the object.
-func (d *Decoder) readWrapperMember() error {
-	w := d.wrapper
-	if !d.dec.More() {
-		if _, err := d.dec.Token(); err != nil { // '}'
-			return err
+// element reads the next element of an array, or its end.
+func (d *Decoder) element(f *frame) ([]byte, bool, error) {
+	c, err := d.in.peek()
+	if err != nil {
+		return nil, false, eof(err)
+	}
+	if c == ']' {
+		d.in.skip()
+		return nil, true, nil
+	}
+	if !f.first {
+		if c != ',' {
+			return nil, false, fmt.Errorf("expected ',' or ']' in an array, found %q", c)
 		}
-		d.wrapper = nil
-		if !w.hadArray {
-			d.queued = w.fields.marshal()
+		d.in.skip()
+	}
+	f.first = false
+	v, err := d.in.value()
+	if err != nil {
+		return nil, false, err
+	}
+	if f.table {
+		doc, err := tableRow(d.columns, v)
+		return doc, false, err
+	}
+	return v, false, nil
+}
+
+// member reads one member of a top-level object, entering a document array
+// under "value" or "data", or finishes the object.
+func (d *Decoder) member(f *frame) error {
+	c, err := d.in.peek()
+	if err != nil {
+		return eof(err)
+	}
+	if c == '}' {
+		d.in.skip()
+		d.stack = d.stack[:len(d.stack)-1]
+		if !f.hadArray {
+			d.queued = f.fields.marshal()
 		}
 		return nil
 	}
-	tok, err := d.dec.Token()
+	if !f.first {
+		if c != ',' {
+			return fmt.Errorf("expected ',' or '}' in an object, found %q", c)
+		}
+		d.in.skip()
+	}
+	f.first = false
+	key, err := d.in.key()
 	if err != nil {
 		return err
 	}
-	key, _ := tok.(string)
-	if key != "value" && key != "data" {
-		var raw json.RawMessage
-		if err := d.dec.Decode(&raw); err != nil {
-			return err
+	if key == "value" || key == "data" {
+		c, err := d.in.peek()
+		if err != nil {
+			return eof(err)
 		}
-		w.fields = append(w.fields, field{key, raw})
-		return nil
-	}
-	first, err := d.dec.Token()
-	if err != nil {
-		return err
-	}
-	switch {
-	case first == json.Delim('['):
-		w.hadArray = true
-		d.inArray = true
-	case first == json.Delim('{') && key == "data":
-		// Resource Graph's table format starts {"columns":…; anything else
-		// is a document's own member named data.
-		var inner json.Token = json.Delim('}')
-		if d.dec.More() {
-			if inner, err = d.dec.Token(); err != nil {
-				return err
-			}
-		}
-		if inner == "columns" {
-			if err := d.readTableColumns(); err != nil {
-				return err
-			}
-			w.hadArray = true
-			d.inArray = true
+		if c == '[' {
+			d.in.skip()
+			f.hadArray = true
+			d.stack = append(d.stack, frame{array: true, first: true})
 			return nil
 		}
-		raw, err := d.rebuildObject(inner)
-		if err != nil {
-			return err
+		if c == '{' && key == "data" {
+			return d.dataObject(f)
 		}
-		w.fields = append(w.fields, field{key, raw})
-	default:
-		// A document with a member named value or data: keep it.
-		raw, err := d.rebuild(first)
-		if err != nil {
-			return err
-		}
-		w.fields = append(w.fields, field{key, raw})
 	}
+	v, err := d.in.value()
+	if err != nil {
+		return err
+	}
+	f.fields = append(f.fields, field{key, v})
 	return nil
 }
 
-// readTableColumns reads the rest of {"columns":[…],"rows": up to the rows
-// array's '[', the "columns" key having been read.
-func (d *Decoder) readTableColumns() error {
-	for tok := json.Token("columns"); ; {
-		switch tok {
-		case "columns":
-			var cols []struct {
-				Name string `json:"name"`
-			}
-			if err := d.dec.Decode(&cols); err != nil {
-				return err
-			}
-			d.columns = make([]string, len(cols))
-			for i, c := range cols {
-				d.columns[i] = c.Name
-			}
-		case "rows":
-			if d.columns == nil {
-				return fmt.Errorf("table result: \"columns\" must come before \"rows\"")
-			}
-			if tok, err := d.dec.Token(); err != nil || tok != json.Delim('[') {
-				return fmt.Errorf("table result: \"rows\" must be an array")
-			}
-			return nil
-		default:
-			var skip json.RawMessage
-			if err := d.dec.Decode(&skip); err != nil {
-				return err
-			}
-		}
-		if !d.dec.More() {
-			return fmt.Errorf("table result without \"rows\"")
-		}
-		var err error
-		if tok, err = d.dec.Token(); err != nil {
-			return err
-		}
+// dataObject reads the object under "data": Resource Graph's table format
+// {"columns":[…],"rows":[…]} when it starts with columns, else a member of
+// a document that happens to be named data.
+func (d *Decoder) dataObject(f *frame) error {
+	d.in.skip() // '{'
+	c, err := d.in.peek()
+	if err != nil {
+		return eof(err)
 	}
-}
-
-// skipRest consumes the members left in the current object and its '}'.
-func (d *Decoder) skipRest() error {
-	for d.dec.More() {
-		if _, err := d.dec.Token(); err != nil {
-			return err
-		}
-		var skip json.RawMessage
-		if err := d.dec.Decode(&skip); err != nil {
-			return err
-		}
+	if c == '}' {
+		d.in.skip()
+		f.fields = append(f.fields, field{"data", []byte("{}")})
+		return nil
 	}
-	_, err := d.dec.Token()
-	return err
-}
-
-// rebuildObject re-encodes an object whose '{' and first token (a key, or
-// the closing '}') have been read.
-func (d *Decoder) rebuildObject(first json.Token) (json.RawMessage, error) {
-	var b strings.Builder
-	b.WriteByte('{')
-	for tok := first; tok != json.Delim('}'); {
-		if b.Len() > 1 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(tok)
-		b.Write(k)
-		b.WriteByte(':')
-		v, err := d.dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		if err := d.rebuildInto(&b, v); err != nil {
-			return nil, err
-		}
-		if tok, err = d.dec.Token(); err != nil {
-			return nil, err
-		}
+	key, err := d.in.key()
+	if err != nil {
+		return err
 	}
-	b.WriteByte('}')
-	return json.RawMessage(b.String()), nil
-}
-
-// rebuild re-encodes the value starting with tok from the token stream.
-func (d *Decoder) rebuild(tok json.Token) (json.RawMessage, error) {
-	var b strings.Builder
-	if err := d.rebuildInto(&b, tok); err != nil {
-		return nil, err
-	}
-	return json.RawMessage(b.String()), nil
-}
-
-func (d *Decoder) rebuildInto(b *strings.Builder, tok json.Token) error {
-	switch tok {
-	case json.Delim('{'), json.Delim('['):
-		b.WriteString(tok.(json.Delim).String())
-		for i := 0; d.dec.More(); i++ {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			next, err := d.dec.Token()
-			if err != nil {
-				return err
-			}
-			if tok == json.Delim('{') {
-				k, _ := json.Marshal(next)
-				b.Write(k)
-				b.WriteByte(':')
-				if next, err = d.dec.Token(); err != nil {
+	if key != "columns" {
+		// Rebuild the member from its parts.
+		inner := object{}
+		for first := true; ; first = false {
+			if !first {
+				if key, err = d.in.key(); err != nil {
 					return err
 				}
 			}
-			if err := d.rebuildInto(b, next); err != nil {
+			v, err := d.in.value()
+			if err != nil {
 				return err
 			}
+			inner = append(inner, field{key, v})
+			c, err := d.in.peek()
+			if err != nil {
+				return eof(err)
+			}
+			d.in.skip()
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return fmt.Errorf("expected ',' or '}' in an object, found %q", c)
+			}
 		}
-		end, err := d.dec.Token()
-		if err != nil {
-			return err
-		}
-		b.WriteString(end.(json.Delim).String())
+		f.fields = append(f.fields, field{"data", inner.marshal()})
 		return nil
 	}
-	v, err := json.Marshal(tok)
+	v, err := d.in.value()
 	if err != nil {
 		return err
 	}
-	b.Write(v)
-	return nil
+	var cols []struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(v, &cols); err != nil {
+		return fmt.Errorf("table result: \"columns\" is not an array of {name, type}")
+	}
+	d.columns = make([]string, len(cols))
+	for i, col := range cols {
+		d.columns[i] = col.Name
+	}
+	for {
+		c, err := d.in.peek()
+		if err != nil {
+			return eof(err)
+		}
+		if c != ',' {
+			return fmt.Errorf("table result without \"rows\"")
+		}
+		d.in.skip()
+		key, err := d.in.key()
+		if err != nil {
+			return err
+		}
+		if key == "rows" {
+			if c, err := d.in.peek(); err != nil || c != '[' {
+				return fmt.Errorf("table result: \"rows\" must be an array")
+			}
+			d.in.skip()
+			f.hadArray = true
+			d.stack = append(d.stack, frame{array: true, table: true, first: true})
+			return nil
+		}
+		if _, err := d.in.value(); err != nil {
+			return err
+		}
+	}
+}
+
+// skipMembers consumes the members left in an object after a value and its
+// closing '}'.
+func (d *Decoder) skipMembers() error {
+	for {
+		c, err := d.in.peek()
+		if err != nil {
+			return eof(err)
+		}
+		d.in.skip()
+		if c == '}' {
+			return nil
+		}
+		if c != ',' {
+			return fmt.Errorf("expected ',' or '}' in an object, found %q", c)
+		}
+		if _, err := d.in.key(); err != nil {
+			return err
+		}
+		if _, err := d.in.value(); err != nil {
+			return err
+		}
+	}
+}
+
+func eof(err error) error {
+	if err == io.EOF {
+		return errUnexpectedEOF
+	}
+	return err
 }
 
 // tableRow turns a table-format row into an object with the column names.
-func tableRow(columns []string, raw json.RawMessage) (json.RawMessage, error) {
+func tableRow(columns []string, raw []byte) ([]byte, error) {
 	var cells []json.RawMessage
 	if err := json.Unmarshal(raw, &cells); err != nil {
 		return nil, fmt.Errorf("table result: a row is not an array")

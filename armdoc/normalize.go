@@ -37,7 +37,7 @@ func Normalize(raw []byte) (*posture.Resource, error) {
 	if len(raw) > MaxDocument {
 		return nil, invalid("RequestTooLarge", "The document is larger than %d bytes.", MaxDocument)
 	}
-	o, err := parseObject(raw)
+	o, compact, err := parseObject(raw)
 	if err != nil {
 		return nil, badJSON(err)
 	}
@@ -55,14 +55,21 @@ func Normalize(raw []byte) (*posture.Resource, error) {
 	if id.Kind() == armid.Resource && id.SubscriptionID() == "" {
 		return nil, invalid("InvalidResourceId", "The resource '%s' is not in a subscription: only management groups, subscriptions and what is in them belong to the estate.", id)
 	}
-	return build(id, o)
+	r, rewrite, err := build(id, o)
+	if err != nil {
+		return nil, err
+	}
+	if !rewrite && compact && idText == r.ID {
+		r.Body = raw // already in ARM's shape: keep the bytes as they came
+	}
+	return r, nil
 }
 
 // FromPut builds the resource for an ARM PUT of body at id. The document
 // takes its id, name and type from the path; an id or type in the body that
 // names something else is an error.
 func FromPut(id armid.ID, body []byte) (*posture.Resource, error) {
-	o, err := parseObject(body)
+	o, _, err := parseObject(body)
 	if err != nil {
 		return nil, badJSON(err)
 	}
@@ -74,14 +81,18 @@ func FromPut(id armid.ID, body []byte) (*posture.Resource, error) {
 	}
 	o.del("id")
 	o.del("name")
-	return build(id, o)
+	r, _, err := build(id, o)
+	return r, err
 }
 
-// build fills in and checks what every document needs.
-func build(id armid.ID, o object) (*posture.Resource, error) {
-	typ, err := checkType(id, o.getString("type"))
+// build fills in and checks what every document needs. It sets Body to the
+// rewritten document and reports whether the rewrite changed anything that
+// matters (a document already in ARM's shape can keep its own bytes).
+func build(id armid.ID, o object) (*posture.Resource, bool, error) {
+	docType := o.getString("type")
+	typ, err := checkType(id, docType)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	r := &posture.Resource{
 		ID:             id.String(),
@@ -95,14 +106,15 @@ func build(id armid.ID, o object) (*posture.Resource, error) {
 	}
 	if raw := o.get("tags"); !isNull(raw) {
 		if err := json.Unmarshal(raw, &r.Tags); err != nil {
-			return nil, invalid("InvalidTag", "The tags of '%s' must be an object of string values.", id)
+			return nil, false, invalid("InvalidTag", "The tags of '%s' must be an object of string values.", id)
 		}
 	}
 	if name := o.getString("name"); name != "" && id.Kind() != armid.Subscription &&
 		!strings.EqualFold(name, id.Name()) && !strings.EqualFold(name, id.FullName()) {
-		return nil, invalid("InvalidResourceName", "The name '%s' in the document does not match the name '%s' of its id '%s'.", name, id.Name(), id)
+		return nil, false, invalid("InvalidResourceName", "The name '%s' in the document does not match the name '%s' of its id '%s'.", name, id.Name(), id)
 	}
-	dropGraphColumns(id, &o)
+	rewrite := o.getString("name") != id.Name() || docType != typ
+	rewrite = dropGraphColumns(id, &o) || rewrite
 	switch id.Kind() {
 	case armid.ManagementGroup:
 		r.ParentKey = managementGroupParent(o)
@@ -119,6 +131,7 @@ func build(id armid.ID, o object) (*posture.Resource, error) {
 		}
 		o.del("name")
 		o.del("type")
+		rewrite = true
 	default:
 		r.ParentKey = id.Parent().Key()
 		r.Tracked = id.Kind() == armid.Resource && !id.IsChild() && id.Scope().Kind() == armid.ResourceGroup
@@ -131,7 +144,7 @@ func build(id armid.ID, o object) (*posture.Resource, error) {
 		o.set("id", id.String())
 	}
 	r.Body = o.front("id", "name", "type", "kind", "location").marshal()
-	return r, nil
+	return r, rewrite, nil
 }
 
 // checkType returns the type to keep: the document's spelling when it has
@@ -158,24 +171,22 @@ func checkType(id armid.ID, docType string) (string, error) {
 
 // dropGraphColumns removes what Resource Graph adds to every row but ARM does
 // not put in a document, and the nulls and empty strings it fills columns
-// with.
-func dropGraphColumns(id armid.ID, o *object) {
-	o.del("resourceGroup")
-	if id.Kind() != armid.Subscription {
-		o.del("subscriptionId")
-		o.del("tenantId")
-	}
+// with. It reports whether it removed anything.
+func dropGraphColumns(id armid.ID, o *object) bool {
 	out := (*o)[:0]
 	for _, f := range *o {
-		if isNull(f.raw) {
-			continue
+		switch {
+		case f.key == "resourceGroup":
+		case (f.key == "subscriptionId" || f.key == "tenantId") && id.Kind() != armid.Subscription:
+		case isNull(f.raw):
+		case (f.key == "kind" || f.key == "managedBy") && string(f.raw) == `""`:
+		default:
+			out = append(out, f)
 		}
-		if (f.key == "kind" || f.key == "managedBy") && string(f.raw) == `""` {
-			continue
-		}
-		out = append(out, f)
 	}
+	dropped := len(out) != len(*o)
 	*o = out
+	return dropped
 }
 
 func managementGroupParent(o object) string {

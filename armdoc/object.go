@@ -8,7 +8,6 @@ package armdoc
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 )
 
 // field is one top-level member of a JSON object, its value kept raw.
@@ -22,37 +21,17 @@ type field struct {
 type object []field
 
 // parseObject splits a JSON object into its top-level members without
-// decoding the values. It fails on anything that is not one JSON object.
-func parseObject(b []byte) (object, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, errNotObject
-	}
-	var o object
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
+// decoding the values, and reports whether it is compact. It fails on
+// anything that is not exactly one JSON object.
+func parseObject(b []byte) (object, bool, error) {
+	if !json.Valid(b) {
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, false, err
 		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, err
-		}
-		o = append(o, field{key, raw})
+		return nil, false, errTrailing
 	}
-	if _, err := dec.Token(); err != nil { // closing '}'
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errTrailing
-	}
-	return o, nil
+	return splitTop(b)
 }
 
 // get returns the raw value of key (exact match first, then ignoring case,
@@ -73,11 +52,10 @@ func (o object) get(key string) json.RawMessage {
 
 // getString returns the string value of key, "" when absent or not a string.
 func (o object) getString(key string) string {
-	var s string
-	if raw := o.get(key); raw != nil {
-		_ = json.Unmarshal(raw, &s)
+	if raw := o.get(key); len(raw) > 0 && raw[0] == '"' {
+		return unquote(raw)
 	}
-	return s
+	return ""
 }
 
 // set replaces key's value, or appends key.

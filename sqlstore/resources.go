@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/posture/posture"
@@ -80,6 +81,11 @@ func (t *Tx) PutResources(rs []*posture.Resource) error {
 	if len(rs) == 0 {
 		return nil
 	}
+	// Writing in key order keeps B-tree inserts local: about twice as fast
+	// as arrival order for large imports.
+	if !slices.IsSortedFunc(rs, byKey) {
+		rs = slices.SortedFunc(slices.Values(rs), byKey)
+	}
 	if t.s.d.BulkUpsert != nil && len(rs) > 50 {
 		return t.s.wrap(t.s.d.BulkUpsert(t.ctx, t.tx, rs))
 	}
@@ -93,49 +99,25 @@ func (t *Tx) PutResources(rs []*posture.Resource) error {
 	return nil
 }
 
+func byKey(a, b *posture.Resource) int { return strings.Compare(a.Key, b.Key) }
+
 func (t *Tx) upsert(rs []*posture.Resource) error {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO resources (` + resourceColumns + `) VALUES `)
 	args := make([]any, 0, len(rs)*16)
-	keys := make([]any, 0, len(rs))
-	var tagArgs []any
 	for i, r := range rs {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 		args = append(args, ResourceRow(r)...)
-		keys = append(keys, r.Key)
-		seen := make(map[string]bool, len(r.Tags))
-		for k, v := range r.Tags {
-			// Tag names are case-insensitive in ARM: keep one per lower-case name.
-			lk := strings.ToLower(k)
-			if !seen[lk] {
-				seen[lk] = true
-				tagArgs = append(tagArgs, r.Key, lk, v)
-			}
-		}
 	}
 	b.WriteString(` ON CONFLICT (key) DO UPDATE SET id = excluded.id, type = excluded.type, type_key = excluded.type_key,
 		name = excluded.name, kind = excluded.kind, location = excluded.location, subscription_id = excluded.subscription_id,
 		resource_group = excluded.resource_group, parent_key = excluded.parent_key, tracked = excluded.tracked,
 		tags = excluded.tags, body = excluded.body, etag = excluded.etag, changed_at = excluded.changed_at`)
-	if _, err := t.exec(b.String(), args...); err != nil {
-		return err
-	}
-	if _, err := t.exec(`DELETE FROM resource_tags WHERE key IN (`+placeholders(len(keys))+`)`, keys...); err != nil {
-		return err
-	}
-	for len(tagArgs) > 0 {
-		n := min(len(tagArgs)/3, 3*maxInsertRows)
-		q := `INSERT INTO resource_tags (key, tag_key, tag_value) VALUES ` + repeatTuple(`(?,?,?)`, n) +
-			` ON CONFLICT (key, tag_key) DO UPDATE SET tag_value = excluded.tag_value`
-		if _, err := t.exec(q, tagArgs[:n*3]...); err != nil {
-			return err
-		}
-		tagArgs = tagArgs[n*3:]
-	}
-	return nil
+	_, err := t.exec(b.String(), args...)
+	return err
 }
 
 // ResourceRow returns the column values of r in resourceColumns order; the
@@ -162,9 +144,6 @@ func ResourceColumns() []string {
 // DeleteResources implements posture.Tx.
 func (t *Tx) DeleteResources(key string) (int, error) {
 	lo, hi := subtree(key)
-	if _, err := t.exec(`DELETE FROM resource_tags WHERE key = ? OR (key > ? AND key < ?)`, key, lo, hi); err != nil {
-		return 0, err
-	}
 	res, err := t.exec(`DELETE FROM resources WHERE key = ? OR (key > ? AND key < ?)`, key, lo, hi)
 	if err != nil {
 		return 0, err
@@ -185,8 +164,55 @@ func subtree(key string) (lo, hi string) {
 
 // ListResources implements posture.Tx.
 func (t *Tx) ListResources(f posture.ResourceFilter) ([]*posture.Resource, error) {
+	if f.TagName == "" {
+		return t.list(f)
+	}
+	var out []*posture.Resource
+	err := t.scanTagged(f, func(r *posture.Resource) bool {
+		out = append(out, r)
+		return f.Limit <= 0 || len(out) < f.Limit
+	})
+	return out, err
+}
+
+// scanTagged calls fn with the resources f selects, tag filter included,
+// until fn returns false. Tags are a JSON column, so the tag test runs here,
+// a chunk of the scope at a time.
+func (t *Tx) scanTagged(f posture.ResourceFilter, fn func(*posture.Resource) bool) error {
+	const chunk = 1000
+	q := f
+	q.TagName, q.TagValue, q.Limit = "", "", chunk
+	for {
+		rs, err := t.list(q)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if hasTag(r, f.TagName, f.TagValue) && !fn(r) {
+				return nil
+			}
+		}
+		if len(rs) < chunk {
+			return nil
+		}
+		q.After = rs[len(rs)-1].Key
+	}
+}
+
+// hasTag reports whether r has the tag name (case-insensitive, as ARM
+// treats tag names) with value (exact; "" = any value).
+func hasTag(r *posture.Resource, name, value string) bool {
+	for k, v := range r.Tags {
+		if strings.EqualFold(k, name) && (value == "" || v == value) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Tx) list(f posture.ResourceFilter) ([]*posture.Resource, error) {
 	where, args := resourceWhere(f)
-	q := `SELECT ` + prefixed("r.", resourceColumns) + ` FROM resources r` + where + ` ORDER BY r.key`
+	q := `SELECT ` + resourceColumns + ` FROM resources` + where + ` ORDER BY key`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
@@ -210,9 +236,14 @@ func (t *Tx) ListResources(f posture.ResourceFilter) ([]*posture.Resource, error
 // CountResources implements posture.Tx.
 func (t *Tx) CountResources(f posture.ResourceFilter) (int, error) {
 	f.After = ""
+	if f.TagName != "" {
+		n := 0
+		err := t.scanTagged(f, func(*posture.Resource) bool { n++; return true })
+		return n, err
+	}
 	where, args := resourceWhere(f)
 	var n int
-	err := t.queryRow(`SELECT COUNT(*) FROM resources r`+where, args...).Scan(&n)
+	err := t.queryRow(`SELECT COUNT(*) FROM resources`+where, args...).Scan(&n)
 	return n, t.s.wrap(err)
 }
 
@@ -221,44 +252,35 @@ func resourceWhere(f posture.ResourceFilter) (string, []any) {
 	var args []any
 	if f.Under != "" {
 		lo, hi := subtree(f.Under)
-		conds = append(conds, `r.key > ? AND r.key < ?`)
+		conds = append(conds, `key > ? AND key < ?`)
 		args = append(args, lo, hi)
 		// A subscription-wide list can use the (subscription_id, type_key)
 		// index as well as the key range.
 		if sub := subscriptionOf(f.Under); sub != "" {
-			conds = append(conds, `r.subscription_id = ?`)
+			conds = append(conds, `subscription_id = ?`)
 			args = append(args, sub)
 		}
 	}
 	if f.Parent != "" {
-		conds = append(conds, `r.parent_key = ?`)
+		conds = append(conds, `parent_key = ?`)
 		args = append(args, f.Parent)
 	}
 	if len(f.Types) > 0 {
-		conds = append(conds, `r.type_key IN (`+placeholders(len(f.Types))+`)`)
+		conds = append(conds, `type_key IN (`+placeholders(len(f.Types))+`)`)
 		for _, ty := range f.Types {
 			args = append(args, strings.ToLower(ty))
 		}
 	}
 	if f.TrackedOnly {
-		conds = append(conds, `r.tracked = ?`)
+		conds = append(conds, `tracked = ?`)
 		args = append(args, true)
 	}
 	if f.Location != "" {
-		conds = append(conds, `r.location = ?`)
+		conds = append(conds, `location = ?`)
 		args = append(args, f.Location)
 	}
-	if f.TagName != "" {
-		if f.TagValue != "" {
-			conds = append(conds, `EXISTS (SELECT 1 FROM resource_tags t WHERE t.key = r.key AND t.tag_key = ? AND t.tag_value = ?)`)
-			args = append(args, strings.ToLower(f.TagName), f.TagValue)
-		} else {
-			conds = append(conds, `EXISTS (SELECT 1 FROM resource_tags t WHERE t.key = r.key AND t.tag_key = ?)`)
-			args = append(args, strings.ToLower(f.TagName))
-		}
-	}
 	if f.After != "" {
-		conds = append(conds, `r.key > ?`)
+		conds = append(conds, `key > ?`)
 		args = append(args, f.After)
 	}
 	if len(conds) == 0 {
@@ -293,12 +315,4 @@ func repeatTuple(tuple string, n int) string {
 		b.WriteString(tuple)
 	}
 	return b.String()
-}
-
-func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = p + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
 }

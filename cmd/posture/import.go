@@ -26,11 +26,17 @@ type ImportCmd struct {
 	Token  string   `help:"Bearer token (default: the bootstrap token in --data)." env:"POSTURE_TOKEN"`
 	Direct bool     `help:"Write into the store (--data / --database-url) directly instead of through a server; the server must not be running on SQLite."`
 	StoreFlags
-	Batch int `default:"1000" help:"Documents per write."`
+	Batch int `default:"5000" help:"Documents per write (one transaction)."`
 }
 
-// importWriter writes one batch of raw documents.
-type importWriter func(ctx context.Context, docs []json.RawMessage) (posture.ImportSummary, error)
+// importer writes batches of documents. prepare runs in the goroutine that
+// reads the file, write in another, so that on two cores decoding and
+// normalising overlap with the database's work.
+type importer struct {
+	prepare func(docs []json.RawMessage) any
+	write   func(ctx context.Context, prepared any) (posture.ImportSummary, error)
+	close   func()
+}
 
 // Run imports the files. Exit status 1 when anything was rejected.
 func (c *ImportCmd) Run(ctx context.Context, io *IO) error {
@@ -38,20 +44,20 @@ func (c *ImportCmd) Run(ctx context.Context, io *IO) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if c.Batch < 1 || c.Batch > 5000 {
-		return usageError{fmt.Errorf("--batch must be between 1 and 5000")}
+	if c.Batch < 1 || c.Batch > 20000 {
+		return usageError{fmt.Errorf("--batch must be between 1 and 20000")}
 	}
-	write, closeFn, err := c.writer(ctx)
+	imp, err := c.importer(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer imp.close()
 
 	start := time.Now()
 	bar := newProgress(io.Err, "importing")
 	var total posture.ImportSummary
 	for _, f := range files {
-		sum, err := importFile(ctx, f, c.Batch, write, bar)
+		sum, err := importFile(ctx, f, c.Batch, imp, bar)
 		if err != nil {
 			bar.done()
 			return fmt.Errorf("%s: %w", f, err)
@@ -78,53 +84,68 @@ func (c *ImportCmd) Run(ctx context.Context, io *IO) error {
 	return nil
 }
 
-// writer returns how batches are written: through the server's import API
-// or straight into the store.
-func (c *ImportCmd) writer(ctx context.Context) (importWriter, func(), error) {
+// importer returns how batches are written: through the server's import
+// API or straight into the store.
+func (c *ImportCmd) importer(ctx context.Context) (*importer, error) {
 	if !c.Direct {
 		token := c.Token
 		if token == "" {
 			b, err := os.ReadFile(filepath.Join(c.Data, BootstrapTokenFile))
 			if err != nil {
-				return nil, nil, usageError{fmt.Errorf("no --token / POSTURE_TOKEN given and no bootstrap token in %s", c.Data)}
+				return nil, usageError{fmt.Errorf("no --token / POSTURE_TOKEN given and no bootstrap token in %s", c.Data)}
 			}
 			token = strings.TrimSpace(string(b))
 		}
 		cl := client.New(c.Server, token)
-		return cl.Import, func() {}, nil
+		return &importer{
+			prepare: func(docs []json.RawMessage) any { return docs },
+			write: func(ctx context.Context, p any) (posture.ImportSummary, error) {
+				return cl.Import(ctx, p.([]json.RawMessage))
+			},
+			close: func() {},
+		}, nil
 	}
 	store, err := c.open(ctx, time.Now)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening the store (%s): %w", c.describe(), err)
+		return nil, fmt.Errorf("opening the store (%s): %w", c.describe(), err)
 	}
 	svc := &estate.Service{Store: store, Now: time.Now}
 	if _, err := svc.EnsureTenant(ctx, ""); err != nil {
 		store.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	write := func(ctx context.Context, docs []json.RawMessage) (posture.ImportSummary, error) {
-		var rs []*posture.Resource
-		var rejected []*posture.ImportRejected
-		for i, d := range docs {
-			r, err := armdoc.Normalize(d)
-			if err != nil {
-				rejected = append(rejected, &posture.ImportRejected{Index: i, ID: armdoc.Describe(d), Code: posture.ErrorCode(err), Message: message(err)})
-				continue
+	type normalized struct {
+		rs       []*posture.Resource
+		rejected []*posture.ImportRejected
+	}
+	return &importer{
+		prepare: func(docs []json.RawMessage) any {
+			var n normalized
+			for i, d := range docs {
+				r, err := armdoc.Normalize(d)
+				if err != nil {
+					n.rejected = append(n.rejected, &posture.ImportRejected{Index: i, ID: armdoc.Describe(d), Code: posture.ErrorCode(err), Message: message(err)})
+					continue
+				}
+				n.rs = append(n.rs, r)
 			}
-			rs = append(rs, r)
-		}
-		sum, err := svc.ImportResources(ctx, rs)
-		sum.Read += len(rejected)
-		sum.Rejected = rejected
-		return sum, err
-	}
-	return write, func() { store.Close() }, nil
+			return n
+		},
+		write: func(ctx context.Context, p any) (posture.ImportSummary, error) {
+			n := p.(normalized)
+			sum, err := svc.ImportResources(ctx, n.rs)
+			sum.Read += len(n.rejected)
+			sum.Rejected = n.rejected
+			return sum, err
+		},
+		close: func() { store.Close() },
+	}, nil
 }
 
 // importFile checks that a file is JSON throughout, then writes its
 // documents in batches while the next batch is being read. A file that is
 // not valid JSON is rejected whole: none of its documents is written.
-func importFile(ctx context.Context, path string, batchSize int, write importWriter, bar *progress) (posture.ImportSummary, error) {
+func importFile(ctx context.Context, path string, batchSize int, imp *importer, bar *progress) (posture.ImportSummary, error) {
 	if err := checkJSON(path); err != nil {
 		return posture.ImportSummary{Rejected: []*posture.ImportRejected{{
 			Index: -1, Source: path, Code: "InvalidRequestContent", Message: "the file is not valid JSON, none of it was imported: " + err.Error(),
@@ -136,15 +157,26 @@ func importFile(ctx context.Context, path string, batchSize int, write importWri
 	}
 	defer f.Close()
 	type batch struct {
-		docs  []json.RawMessage
-		first int
+		prepared any
+		n, first int
 	}
 	batches := make(chan batch, 2)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
 		dec := armdoc.NewDecoder(f)
-		var cur batch
+		var docs []json.RawMessage
+		first := 0
+		send := func() bool {
+			b := batch{prepared: imp.prepare(docs), n: len(docs), first: first}
+			docs, first = nil, dec.Index()
+			select {
+			case batches <- b:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
 		for {
 			raw, err := dec.Next()
 			if err != nil {
@@ -153,23 +185,18 @@ func importFile(ctx context.Context, path string, batchSize int, write importWri
 				}
 				break
 			}
-			cur.docs = append(cur.docs, raw)
-			if len(cur.docs) == batchSize {
-				select {
-				case batches <- cur:
-				case <-ctx.Done():
-					return
-				}
-				cur = batch{first: dec.Index()}
+			docs = append(docs, raw)
+			if len(docs) == batchSize && !send() {
+				return
 			}
 		}
-		if len(cur.docs) > 0 {
-			batches <- cur
+		if len(docs) > 0 {
+			send()
 		}
 	}()
 	var sum posture.ImportSummary
 	for b := range batches {
-		part, err := write(ctx, b.docs)
+		part, err := imp.write(ctx, b.prepared)
 		if err != nil {
 			for range batches { // let the reader finish
 			}
@@ -180,7 +207,7 @@ func importFile(ctx context.Context, path string, batchSize int, write importWri
 			r.Source = path
 		}
 		sum.Add(part)
-		bar.add(len(b.docs), filepath.Base(path))
+		bar.add(b.n, filepath.Base(path))
 	}
 	select {
 	case err := <-readErr:

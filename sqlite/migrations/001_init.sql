@@ -17,7 +17,7 @@ CREATE TABLE resources (
 	resource_group  TEXT NOT NULL,        -- lower case
 	parent_key      TEXT NOT NULL,        -- parent scope in the hierarchy
 	tracked         INTEGER NOT NULL,     -- top-level resource in a resource group
-	tags            TEXT NOT NULL,        -- JSON object
+	tags            TEXT NOT NULL,        -- JSON object, as in the document
 	body            TEXT NOT NULL,        -- the ARM document
 	etag            TEXT NOT NULL,
 	created_at      INTEGER NOT NULL,     -- unix microseconds
@@ -25,14 +25,8 @@ CREATE TABLE resources (
 );
 CREATE INDEX resources_parent ON resources (parent_key, key);
 CREATE INDEX resources_subscription_type ON resources (subscription_id, type_key, key);
-
-CREATE TABLE resource_tags (
-	key       TEXT NOT NULL,
-	tag_key   TEXT NOT NULL, -- lower case: tag names are case-insensitive
-	tag_value TEXT NOT NULL,
-	PRIMARY KEY (key, tag_key)
-) WITHOUT ROWID;
-CREATE INDEX resource_tags_tag ON resource_tags (tag_key, tag_value);
+-- Tag filters scan the scope they are asked for (tags are a JSON column):
+-- ARM lists filter by tag rarely, and Resource Graph queries run in memory.
 
 CREATE TABLE principals (
 	id           TEXT PRIMARY KEY,
