@@ -407,7 +407,7 @@ func appendValueJSON(buf []byte, v Value) []byte {
 		case math.IsInf(f, -1):
 			return append(buf, `"-Infinity"`...)
 		}
-		return strconv.AppendFloat(buf, f, 'g', -1, 64)
+		return appendReal(buf, f)
 	case TypeString, TypeGuid:
 		return appendJSONString(buf, v.s)
 	case TypeDateTime:
@@ -418,4 +418,17 @@ func appendValueJSON(buf []byte, v Value) []byte {
 		return v.d.appendJSON(buf)
 	}
 	return append(buf, "null"...)
+}
+
+// appendReal writes a finite real so that it reads back as a real: an
+// integral value keeps a ".0" (as Kusto prints reals).
+func appendReal(buf []byte, f float64) []byte {
+	start := len(buf)
+	buf = strconv.AppendFloat(buf, f, 'g', -1, 64)
+	for _, c := range buf[start:] {
+		if c == '.' || c == 'e' || c == 'E' || c == 'N' || c == 'I' {
+			return buf
+		}
+	}
+	return append(buf, '.', '0')
 }

@@ -246,7 +246,7 @@ func (l *lexer) number(start int) token {
 		for l.pos < len(s) && isDigit(s[l.pos]) {
 			l.pos++
 		}
-	} else if l.pos < len(s) && s[l.pos] == '.' && (l.pos+1 == len(s) || !isIdentPartAt(s, l.pos+1)) {
+	} else if l.pos < len(s) && s[l.pos] == '.' && (l.pos+1 == len(s) || !isIdentPartAt(s, l.pos+1) && s[l.pos+1] != '[' && s[l.pos+1] != '.') {
 		// "1." is a real.
 		isReal = true
 		l.pos++

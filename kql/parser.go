@@ -2,6 +2,7 @@ package kql
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // ParseOptions select the dialect.
@@ -27,6 +28,11 @@ const maxNesting = 200
 func Parse(text string, opts ParseOptions) (q *Query, err error) {
 	if len(text) > MaxQueryLength {
 		return nil, newError(CodeParserFailure, "query is longer than %d bytes", MaxQueryLength)
+	}
+	if !utf8.ValidString(text) {
+		// Queries arrive in JSON, which cannot carry invalid UTF-8; rejecting
+		// it here keeps literals printable exactly.
+		return nil, newError(CodeParserFailure, "query text is not valid UTF-8")
 	}
 	p := &parser{lex: lexer{src: text}, src: text, opts: opts}
 	defer func() {
@@ -89,11 +95,9 @@ func (p *parser) advance() {
 // peek returns the token n positions after the current one (n >= 1).
 func (p *parser) peek(n int) token {
 	for len(p.ahead) < n {
-		t := p.lex.next()
-		for t.kind == tokError {
-			t = p.lex.next()
-		}
-		p.ahead = append(p.ahead, t)
+		// Error tokens stay in the buffer: advance reports them when they
+		// become current.
+		p.ahead = append(p.ahead, p.lex.next())
 	}
 	return p.ahead[n-1]
 }

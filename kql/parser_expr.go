@@ -318,7 +318,7 @@ func (p *parser) parsePrimary() Expr {
 				d := b.done()
 				_ = start
 				_ = end
-				return &Literal{P: pos, Text: "dynamic(" + string(d.appendJSON(nil)) + ")", Val: dynValue(d)}
+				return &Literal{P: pos, Text: "dynamic(" + dynLiteralText(d) + ")", Val: dynValue(d)}
 			}
 		case "typeof":
 			if n := p.peek(1); n.kind == tokPunct && n.val == "(" {
@@ -510,4 +510,66 @@ func (p *parser) parseDynamicLiteral(b *dynBuilder) {
 	default:
 		p.fail("expected a constant in dynamic literal, found %s", p.describe())
 	}
+}
+
+// dynLiteralText renders a dynamic value in the syntax of dynamic(...)
+// literals: JSON-like, but typed scalars keep their KQL literal form so the
+// printed text parses back to the same value.
+func dynLiteralText(d Dyn) string {
+	var b strings.Builder
+	var walk func(d Dyn)
+	walk = func(d Dyn) {
+		switch d.kind() {
+		case dynArray:
+			b.WriteByte('[')
+			first := true
+			d.each(func(_ string, v Dyn) bool {
+				if !first {
+					b.WriteString(", ")
+				}
+				first = false
+				walk(v)
+				return true
+			})
+			b.WriteByte(']')
+		case dynObject:
+			b.WriteByte('{')
+			first := true
+			d.each(func(k string, v Dyn) bool {
+				if !first {
+					b.WriteString(", ")
+				}
+				first = false
+				b.WriteString(quoteString(k))
+				b.WriteString(": ")
+				walk(v)
+				return true
+			})
+			b.WriteByte('}')
+		case dynNull:
+			b.WriteString("null")
+		case dynString:
+			b.WriteString(quoteString(d.str()))
+		case dynReal:
+			f := d.scalar().Float()
+			switch {
+			case math.IsNaN(f):
+				b.WriteString("real(nan)")
+			case math.IsInf(f, 1):
+				b.WriteString("real(+inf)")
+			case math.IsInf(f, -1):
+				b.WriteString("real(-inf)")
+			default:
+				b.Write(appendReal(nil, f))
+			}
+		case dynDatetime:
+			b.WriteString("datetime(" + formatDatetimeISO(int64(d.fixed())) + ")")
+		case dynTimespan:
+			b.WriteString("timespan(" + formatTimespan(int64(d.fixed())) + ")")
+		default:
+			b.WriteString(toStringValue(d.scalar()))
+		}
+	}
+	walk(d)
+	return b.String()
 }

@@ -225,6 +225,9 @@ func (p *parser) parseOption(name string) (string, bool) {
 	}
 	p.advance()
 	p.advance()
+	if p.isPunct("[") {
+		return p.parseBracketName(), true
+	}
 	if p.tok.kind != tokIdent && p.tok.kind != tokString && p.tok.kind != tokInt {
 		p.fail("expected a value for %s, found %s", name, p.describe())
 	}
