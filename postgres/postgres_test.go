@@ -124,3 +124,8 @@ func TestBadURLHidesPassword(t *testing.T) {
 		t.Errorf("error shows the password: %v", err)
 	}
 }
+
+// BenchmarkImport100k: POSTURE_TEST_POSTGRES_URL=… go test ./postgres -run '^$' -bench Import -benchtime 3x
+func BenchmarkImport100k(b *testing.B) {
+	storetest.BenchmarkImport(b, 100_000, func(tb testing.TB) posture.Store { return mustOpen(tb, newSchema(tb)) })
+}

@@ -51,3 +51,8 @@ func TestOpenTwiceMigratesOnce(t *testing.T) {
 		t.Error("opening below a file succeeded")
 	}
 }
+
+// BenchmarkImport100k: go test ./sqlite -run '^$' -bench Import -benchtime 3x
+func BenchmarkImport100k(b *testing.B) {
+	storetest.BenchmarkImport(b, 100_000, func(tb testing.TB) posture.Store { return MustOpen(tb, b.TempDir()) })
+}

@@ -25,7 +25,7 @@ type DemoGenerateCmd struct {
 
 // Run streams the estate to files: nothing but the current document is held
 // in memory, so a million resources work.
-func (c *DemoGenerateCmd) Run(ctx context.Context, io *IO) error {
+func (c *DemoGenerateCmd) Run(ctx context.Context, streams *IO) error {
 	if c.Resources < 1 || c.PerFile < 1 {
 		return usageError{fmt.Errorf("--resources and --per-file must be positive")}
 	}
@@ -49,7 +49,7 @@ func (c *DemoGenerateCmd) Run(ctx context.Context, io *IO) error {
 		f = nil
 		return err
 	}
-	bar := newProgress(io.Err, "generating")
+	bar := newProgress(streams.Err, "generating")
 	err := (&demo.Generator{Seed: c.Seed, Resources: c.Resources}).Each(func(doc []byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -86,6 +86,6 @@ func (c *DemoGenerateCmd) Run(ctx context.Context, io *IO) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(io.Out, "wrote %s documents (%s top-level resources) in %d file(s) to %s\n", group(total), group(c.Resources), files, c.Out)
+	fmt.Fprintf(streams.Out, "wrote %s documents (%s top-level resources) in %d file(s) to %s\n", group(total), group(c.Resources), files, c.Out)
 	return nil
 }

@@ -39,7 +39,7 @@ type importer struct {
 }
 
 // Run imports the files. Exit status 1 when anything was rejected.
-func (c *ImportCmd) Run(ctx context.Context, io *IO) error {
+func (c *ImportCmd) Run(ctx context.Context, streams *IO) error {
 	files, err := importFiles(c.Paths)
 	if err != nil {
 		return usageError{err}
@@ -54,7 +54,7 @@ func (c *ImportCmd) Run(ctx context.Context, io *IO) error {
 	defer imp.close()
 
 	start := time.Now()
-	bar := newProgress(io.Err, "importing")
+	bar := newProgress(streams.Err, "importing")
 	var total posture.ImportSummary
 	for _, f := range files {
 		sum, err := importFile(ctx, f, c.Batch, imp, bar)
@@ -66,17 +66,17 @@ func (c *ImportCmd) Run(ctx context.Context, io *IO) error {
 	}
 	bar.done()
 	secs := time.Since(start).Seconds()
-	fmt.Fprintf(io.Out, "imported %d file(s) in %.1fs (%s documents/s): %s\n", len(files), secs, group(int(float64(total.Read)/max(secs, 1e-9))), estate.Describe(total))
+	fmt.Fprintf(streams.Out, "imported %d file(s) in %.1fs (%s documents/s): %s\n", len(files), secs, group(int(float64(total.Read)/max(secs, 1e-9))), estate.Describe(total))
 	for i, r := range total.Rejected {
 		if i == 50 {
-			fmt.Fprintf(io.Out, "  … and %d more rejected\n", len(total.Rejected)-50)
+			fmt.Fprintf(streams.Out, "  … and %d more rejected\n", len(total.Rejected)-50)
 			break
 		}
 		where := r.Source
 		if r.Index >= 0 {
 			where = fmt.Sprintf("%s document %d", r.Source, r.Index+1)
 		}
-		fmt.Fprintf(io.Out, "  rejected %s (%s): %s: %s\n", where, r.ID, r.Code, r.Message)
+		fmt.Fprintf(streams.Out, "  rejected %s (%s): %s: %s\n", where, r.ID, r.Code, r.Message)
 	}
 	if len(total.Rejected) > 0 {
 		return errors.New("some documents were rejected; the others were imported")

@@ -22,6 +22,7 @@ type CLI struct {
 	Serve   ServeCmd   `cmd:"" help:"Run the posture server."`
 	Import  ImportCmd  `cmd:"" help:"Import ARM documents (GET bodies, arrays, {\"value\":[…]} lists, Resource Graph results) into the estate."`
 	Demo    DemoCmd    `cmd:"" help:"Demo and benchmark estates."`
+	Load    LoadCmd    `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
 }
 
@@ -32,8 +33,8 @@ var Version = "dev"
 type VersionCmd struct{}
 
 // Run prints the version.
-func (VersionCmd) Run(io *IO) error {
-	fmt.Fprintln(io.Out, "posture", Version)
+func (VersionCmd) Run(streams *IO) error {
+	fmt.Fprintln(streams.Out, "posture", Version)
 	return nil
 }
 

@@ -36,12 +36,12 @@ type ServeCmd struct {
 const BootstrapTokenFile = "bootstrap-token"
 
 // Run runs the server until ctx is done (SIGINT or SIGTERM).
-func (c *ServeCmd) Run(ctx context.Context, io *IO) error {
+func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return usageError{err}
 	}
-	log := slog.New(slog.NewJSONHandler(io.Err, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewJSONHandler(streams.Err, &slog.HandlerOptions{Level: level}))
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return usageError{fmt.Errorf("--addr %q: %v (expected host:port, e.g. 127.0.0.1:8080)", c.Addr, err)}
 	}
@@ -110,16 +110,16 @@ func (c *ServeCmd) Run(ctx context.Context, io *IO) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(io.Out, "posture is listening on %s (tenant %s, store: %s)\n", url, tenant, c.describe())
+	fmt.Fprintf(streams.Out, "posture is listening on %s (tenant %s, store: %s)\n", url, tenant, c.describe())
 	if token != "" {
-		fmt.Fprintf(io.Out, "bootstrap token (shown once, also saved to %s):\n  %s\n", tokenFile, token)
+		fmt.Fprintf(streams.Out, "bootstrap token (shown once, also saved to %s):\n  %s\n", tokenFile, token)
 	} else if _, err := os.Stat(tokenFile); err == nil {
-		fmt.Fprintf(io.Out, "bootstrap token: in %s\n", tokenFile)
+		fmt.Fprintf(streams.Out, "bootstrap token: in %s\n", tokenFile)
 	}
-	fmt.Fprintf(io.Out, "try: curl -H \"Authorization: Bearer $(cat %s)\" '%s/subscriptions?api-version=2022-12-01'\n", tokenFile, url)
+	fmt.Fprintf(streams.Out, "try: curl -H \"Authorization: Bearer $(cat %s)\" '%s/subscriptions?api-version=2022-12-01'\n", tokenFile, url)
 	log.Info("listening", "url", url, "tenant", tenant, "store", c.describe())
-	if io.Ready != nil {
-		io.Ready(url)
+	if streams.Ready != nil {
+		streams.Ready(url)
 	}
 
 	errc := make(chan error, 1)
