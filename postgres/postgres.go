@@ -50,6 +50,7 @@ func Open(ctx context.Context, url string, now posture.Clock) (*sqlstore.Store, 
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockID),
 		KeyLock:       "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
 		Unavailable:   unavailable,
+		BulkUpsert:    bulkUpsert,
 	}
 	s, err := sqlstore.New(ctx, db, db, d, now)
 	if err != nil {

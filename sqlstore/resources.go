@@ -86,8 +86,8 @@ func (t *Tx) PutResources(rs []*posture.Resource) error {
 	if !slices.IsSortedFunc(rs, byKey) {
 		rs = slices.SortedFunc(slices.Values(rs), byKey)
 	}
-	if t.s.d.BulkUpsert != nil && len(rs) > 50 {
-		return t.s.wrap(t.s.d.BulkUpsert(t.ctx, t.tx, rs))
+	if t.s.d.BulkUpsert != nil && t.conn != nil && len(rs) > 50 {
+		return t.s.wrap(t.s.d.BulkUpsert(t.ctx, t.conn, rs))
 	}
 	for len(rs) > 0 {
 		n := min(len(rs), maxInsertRows)

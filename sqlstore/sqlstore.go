@@ -36,9 +36,10 @@ type Dialect struct {
 	KeyLock string
 	// Unavailable reports errors that mean the database cannot be reached.
 	Unavailable func(error) bool
-	// BulkUpsert, when set, writes many resources faster than row-by-row
-	// statements (COPY on PostgreSQL). It runs inside the transaction.
-	BulkUpsert func(ctx context.Context, tx *sql.Tx, rs []*posture.Resource) error
+	// BulkUpsert, when set, writes many resources faster than multi-row
+	// INSERTs (COPY on PostgreSQL). It runs on the connection that holds the
+	// write transaction, inside it.
+	BulkUpsert func(ctx context.Context, conn *sql.Conn, rs []*posture.Resource) error
 }
 
 // Migration is one schema step.
@@ -86,12 +87,19 @@ func (s *Store) Read(ctx context.Context, fn func(posture.Tx) error) error {
 
 // Write implements posture.Store.
 func (s *Store) Write(ctx context.Context, fn func(posture.Tx) error) error {
-	tx, err := s.wdb.BeginTx(ctx, nil)
+	// The transaction runs on a dedicated connection so that BulkUpsert can
+	// reach the driver connection inside it.
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap(err)
 	}
 	defer tx.Rollback()
-	if err := fn(&Tx{s: s, tx: tx, ctx: ctx, write: true}); err != nil {
+	if err := fn(&Tx{s: s, tx: tx, conn: conn, ctx: ctx, write: true}); err != nil {
 		return err
 	}
 	return s.wrap(tx.Commit())
@@ -158,6 +166,7 @@ func (s *Store) wrap(err error) error {
 type Tx struct {
 	s     *Store
 	tx    *sql.Tx
+	conn  *sql.Conn // write transactions only
 	ctx   context.Context
 	write bool
 }

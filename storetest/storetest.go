@@ -39,6 +39,7 @@ func Run(t *testing.T, b Backend) {
 		{"DeleteCascades", testDeleteCascades},
 		{"ListFiltersAndPaging", testListFiltersAndPaging},
 		{"Import", testImport},
+		{"BulkImport", testBulkImport},
 		{"IfMatch", testIfMatch},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ManagementGroups", testManagementGroups},
@@ -333,6 +334,42 @@ func testImport(t *testing.T, b Backend) {
 	sum, err = svc.ImportResources(ctx, batch[:2])
 	if err != nil || sum.Created != 0 || sum.Updated != 2 || sum.Implied != 0 {
 		t.Errorf("re-import: %+v %v", sum, err)
+	}
+}
+
+// testBulkImport goes through the stores' bulk paths (COPY on PostgreSQL)
+// with a batch of new documents and then the same keys updated.
+func testBulkImport(t *testing.T, b Backend) {
+	svc := service(b.Open(t))
+	ctx := context.Background()
+	seed(t, svc)
+	batch := func(env string) []*posture.Resource {
+		var rs []*posture.Resource
+		for i := range 300 {
+			rs = append(rs, vm(t, "rg1", fmt.Sprintf("bulk%03d", i), `{"env":"`+env+`"}`))
+		}
+		return rs
+	}
+	sum, err := svc.ImportResources(ctx, batch("one"))
+	if err != nil || sum.Created != 300 {
+		t.Fatalf("first import: %+v %v", sum, err)
+	}
+	before, _ := svc.GetResource(ctx, "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/bulk123")
+	sum, err = svc.ImportResources(ctx, batch("two"))
+	if err != nil || sum.Updated != 300 || sum.Created != 0 {
+		t.Fatalf("second import: %+v %v", sum, err)
+	}
+	after, _ := svc.GetResource(ctx, "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/bulk123")
+	if after.Tags["env"] != "two" || !after.CreatedAt.Equal(before.CreatedAt) || after.ETag == before.ETag || !strings.Contains(string(after.Body), `"two"`) {
+		t.Errorf("after bulk update: %+v", after)
+	}
+	var n int
+	svc.Store.Read(ctx, func(tx posture.Tx) error {
+		n, err = tx.CountResources(posture.ResourceFilter{Under: "/subscriptions/s1/resourcegroups/rg1", TrackedOnly: true})
+		return err
+	})
+	if n != 300 {
+		t.Errorf("%d resources after two bulk imports of the same 300", n)
 	}
 }
 
