@@ -6,6 +6,9 @@ import (
 )
 
 func (c *compiler) compileBinary(e *BinaryExpr, in *plan) compiledExpr {
+	if _, star := e.L.(*StarExpr); star {
+		return c.compileStarSearch(e, in)
+	}
 	l := c.compileExpr(e.L, in)
 	r := c.compileExpr(e.R, in)
 	lf, rf := l.fn, r.fn
@@ -402,5 +405,28 @@ func (c *compiler) compileIn(e *InExpr, in *plan) compiledExpr {
 			}
 		}
 		return boolValue(hit != not)
+	}}
+}
+
+// compileStarSearch implements "* has 'x'" / "* contains 'x'": true when
+// the operator holds for any column's string value.
+func (c *compiler) compileStarSearch(e *BinaryExpr, in *plan) compiledExpr {
+	base := strings.TrimSuffix(strings.TrimPrefix(e.Op, "!"), "_cs")
+	if !stringOperators[base] || strings.HasPrefix(e.Op, "!") {
+		c.errorf(e.P, CodeInvalidQuery, "'*' can only be searched with a positive string operator such as has or contains")
+	}
+	r := c.compileExpr(e.R, in)
+	if r.konst == nil {
+		c.errorf(e.R.Position(), CodeInvalidQuery, "the term searched in '*' must be a constant")
+	}
+	m := newStringMatcher(e.Op, toStringValue(*r.konst))
+	gets := append([]getter(nil), in.get...)
+	return compiledExpr{typ: TypeBool, fn: func(row *row) Value {
+		for _, g := range gets {
+			if m.match(toStringValue(g(row))) {
+				return boolValue(true)
+			}
+		}
+		return boolValue(false)
 	}}
 }

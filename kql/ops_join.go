@@ -153,6 +153,7 @@ func (c *compiler) compileJoin(op *JoinOp, left *plan) *plan {
 		matchedRight := make([]bool, len(rrows))
 		var result []row
 		emit := func(l *row, r *row) {
+			st.check()
 			vals := make([]Value, len(cols))
 			for i, g := range gets {
 				switch {

@@ -189,3 +189,18 @@ func (st *execState) chargeRows(n int) {
 }
 
 var _ = fmt.Sprint
+
+// LimitsRows reports whether the query's final pipeline uses take, limit or
+// top. ARG ignores $skip and returns no $skipToken for such queries.
+func (q *Query) LimitsRows() bool {
+	if q == nil || q.Body == nil {
+		return false
+	}
+	for _, op := range q.Body.Ops {
+		switch op.(type) {
+		case *TakeOp, *TopOp:
+			return true
+		}
+	}
+	return false
+}
