@@ -56,7 +56,6 @@ func init() {
 	aggregates["arg_min"] = &aggSpec{min: 1, max: -1}
 	aggregates["makeset"] = aggregates["make_set"]
 	aggregates["makelist"] = aggregates["make_list"]
-	aggregates["any"] = aggregates["any"]
 }
 
 func fixedT(t Type) func([]compiledExpr) Type { return func([]compiledExpr) Type { return t } }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"sort"
-	"strings"
 )
 
 // Dyn is a KQL dynamic value held in posture's compact binary encoding. Table
@@ -538,6 +537,3 @@ func dynFromString(s string) Dyn {
 	e.str(s)
 	return e.done()
 }
-
-// trimLower is a helper shared by several functions.
-func trimLower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -126,8 +126,6 @@ func arityText(s *fnSpec) string {
 	return sprintf("%d to %d arguments", s.min, s.max)
 }
 
-func fixed(t Type) Type { return t }
-
 // firstArgType is the result type of functions returning their input type.
 func firstArgType(args []compiledExpr) Type {
 	if len(args) == 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/bits"
 	"sort"
-	"strings"
 )
 
 // dynOf returns the Dyn of a value, wrapping scalars.
@@ -389,5 +388,3 @@ func xxhash64(b []byte) uint64 {
 	h ^= h >> 32
 	return h
 }
-
-var _ = strings.ToLower

@@ -131,7 +131,7 @@ func (c *compiler) compileJoin(op *JoinOp, left *plan) *plan {
 	}
 	out := valsPlan(cols)
 	lopen, ropen := left.open, right.open
-	lwidth, rwidth := len(left.cols), len(right.cols)
+	rwidth := len(right.cols)
 	out.open = func(st *execState) iterator {
 		rrows := drain(st, ropen(st), rwidth)
 		index := map[string][]int{}
@@ -239,7 +239,6 @@ func (c *compiler) compileJoin(op *JoinOp, left *plan) *plan {
 				}
 			}
 		}
-		_ = lwidth
 		return &sliceIter{st: st, rows: result}
 	}
 	return out
@@ -282,9 +281,10 @@ func (c *compiler) compileUnion(op *UnionOp, in *plan) *plan {
 		plans = append(plans, in)
 		names = append(names, "union_arg0")
 	}
-	for i, l := range op.Legs {
+	for _, l := range op.Legs {
 		if c.primary != "" {
-			c.checkRemoteUnion(op.P, l)
+			// Unions across tables follow the same family rule as joins.
+			c.checkRemote(op.P, l)
 		}
 		plans = append(plans, c.compilePipeline(l))
 		name := "union_arg" + itoa(len(names))
@@ -294,7 +294,6 @@ func (c *compiler) compileUnion(op *UnionOp, in *plan) *plan {
 				name = tb.name
 			}
 		}
-		_ = i
 		names = append(names, name)
 	}
 	// Unified schema: by name in order of appearance; a name seen with two
@@ -348,11 +347,6 @@ func (c *compiler) compileUnion(op *UnionOp, in *plan) *plan {
 		return &unionIter{st: st, plans: plans, maps: maps, cols: cols}
 	}
 	return out
-}
-
-func (c *compiler) checkRemoteUnion(pos Pos, leg *Pipeline) {
-	// Unions across tables follow the same family rule as joins.
-	c.checkRemote(pos, leg)
 }
 
 type unionIter struct {

@@ -311,13 +311,9 @@ func (p *parser) parsePrimary() Expr {
 				p.advance()
 				p.advance()
 				var b dynBuilder
-				start := p.tok.pos
 				p.parseDynamicLiteral(&b)
-				end := p.tok.pos
 				p.expectPunct(")")
 				d := b.done()
-				_ = start
-				_ = end
 				return &Literal{P: pos, Text: "dynamic(" + dynLiteralText(d) + ")", Val: dynValue(d)}
 			}
 		case "typeof":

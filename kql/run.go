@@ -3,7 +3,6 @@ package kql
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -187,8 +186,6 @@ func (st *execState) chargeRows(n int) {
 		panic(newError(CodeRowLimitExceeded, "the query produces more than %d rows", st.maxRows))
 	}
 }
-
-var _ = fmt.Sprint
 
 // LimitsRows reports whether the query's final pipeline uses take, limit or
 // top. ARG ignores $skip and returns no $skipToken for such queries.

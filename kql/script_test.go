@@ -1,7 +1,6 @@
 package kql
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -265,5 +264,3 @@ func TestScripts(t *testing.T) {
 		})
 	}
 }
-
-var _ = bufio.NewReader
