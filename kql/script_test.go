@@ -188,6 +188,13 @@ func normNumbers(v any) any {
 }
 
 func (c *scriptCase) run(t *testing.T) {
+	if err := c.check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// check runs the case and describes the first mismatch.
+func (c *scriptCase) check() error {
 	q, err := Parse(c.query, ParseOptions{Superset: c.superset})
 	var res *Result
 	if err == nil {
@@ -203,15 +210,15 @@ func (c *scriptCase) run(t *testing.T) {
 	}
 	if c.wantErr != "" {
 		if err == nil {
-			t.Fatalf("%s: want error %s, got a result with %d rows", c.name, c.wantErr, res.Len())
+			return fmt.Errorf("%s: want error %s, got a result with %d rows", c.name, c.wantErr, res.Len())
 		}
 		if got := string(ErrorCode(err)); got != c.wantErr {
-			t.Fatalf("%s: want error %s, got %v", c.name, c.wantErr, err)
+			return fmt.Errorf("%s: want error %s, got %v", c.name, c.wantErr, err)
 		}
-		return
+		return nil
 	}
 	if err != nil {
-		t.Fatalf("%s: %v\nquery:\n%s", c.name, err, c.query)
+		return fmt.Errorf("%s: %v\nquery:\n%s", c.name, err, c.query)
 	}
 	var gotCols []string
 	for j, col := range res.Columns() {
@@ -222,7 +229,7 @@ func (c *scriptCase) run(t *testing.T) {
 		}
 	}
 	if !reflect.DeepEqual(gotCols, c.wantCols) {
-		t.Errorf("%s: columns\n got %v\nwant %v", c.name, gotCols, c.wantCols)
+		return fmt.Errorf("%s: columns\n got %v\nwant %v", c.name, gotCols, c.wantCols)
 	}
 	var got, want []string
 	for i := 0; i < res.Len(); i++ {
@@ -236,14 +243,14 @@ func (c *scriptCase) run(t *testing.T) {
 		b = append(b, ']')
 		n, err := normJSON(string(b))
 		if err != nil {
-			t.Fatalf("%s: result row %d is not JSON: %s", c.name, i, b)
+			return fmt.Errorf("%s: result row %d is not JSON: %s", c.name, i, b)
 		}
 		got = append(got, n)
 	}
 	for _, r := range c.wantRows {
 		n, err := normJSON(r)
 		if err != nil {
-			t.Fatalf("%s: expected row %q is not JSON: %v", c.name, r, err)
+			return fmt.Errorf("%s: expected row %q is not JSON: %v", c.name, r, err)
 		}
 		want = append(want, n)
 	}
@@ -252,8 +259,9 @@ func (c *scriptCase) run(t *testing.T) {
 		sort.Strings(want)
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s: rows\n got %s\nwant %s\nquery:\n%s", c.name, strings.Join(got, "\n     "), strings.Join(want, "\n     "), c.query)
+		return fmt.Errorf("%s: rows\n got %s\nwant %s\nquery:\n%s", c.name, strings.Join(got, "\n     "), strings.Join(want, "\n     "), c.query)
 	}
+	return nil
 }
 
 func TestScripts(t *testing.T) {
@@ -262,5 +270,30 @@ func TestScripts(t *testing.T) {
 			t.Parallel()
 			c.run(t)
 		})
+	}
+}
+
+// TestScriptRunnerDetectsMismatches: a wrong expectation must fail, so a
+// passing corpus means something.
+func TestScriptRunnerDetectsMismatches(t *testing.T) {
+	base := scriptCase{name: "self", query: `datatable(a:long)[1, 2]`, snap: NewDatabase().Snapshot(), wantCols: []string{"a:long"}}
+	good := base
+	good.wantRows = []string{"[1]", "[2]"}
+	if err := good.check(); err != nil {
+		t.Fatalf("correct expectation failed: %v", err)
+	}
+	for name, mutate := range map[string]func(c *scriptCase){
+		"row value":   func(c *scriptCase) { c.wantRows = []string{"[1]", "[3]"} },
+		"row count":   func(c *scriptCase) { c.wantRows = []string{"[1]"} },
+		"column name": func(c *scriptCase) { c.wantCols = []string{"b:long"}; c.wantRows = []string{"[1]", "[2]"} },
+		"column type": func(c *scriptCase) { c.wantCols = []string{"a:string"}; c.wantRows = []string{"[1]", "[2]"} },
+		"order":       func(c *scriptCase) { c.ordered = true; c.wantRows = []string{"[2]", "[1]"} },
+		"error code":  func(c *scriptCase) { c.wantErr = "ParserFailure" },
+	} {
+		c := base
+		mutate(&c)
+		if err := c.check(); err == nil {
+			t.Errorf("%s: a wrong expectation passed", name)
+		}
 	}
 }
