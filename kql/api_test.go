@@ -259,3 +259,16 @@ func TestConcurrentReadsDuringWrites(t *testing.T) {
 		}
 	}
 }
+
+func TestValueSizeGuard(t *testing.T) {
+	relaxed := RelaxedLimits()
+	for _, text := range []string{
+		`datatable(a:string)["x"] | extend b = strrep("abcdefgh", 60000) | extend c = replace_string(b, "a", strrep("z", 1000))`,
+		`datatable(a:string)["x"] | extend b = strrep("abcdefgh", 60000) | extend c = pack_array(b, b) | extend c = pack_array(c, c) | extend c = pack_array(c, c) | extend c = pack_array(c, c) | extend c = pack_array(c, c) | extend c = pack_array(c, c)`,
+	} {
+		_, err := mustParse(t, text).Run(context.Background(), nil, RunOptions{Limits: &relaxed})
+		if ErrorCode(err) != CodePayloadTooLarge {
+			t.Errorf("%s: %v", text, err)
+		}
+	}
+}

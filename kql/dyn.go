@@ -457,7 +457,19 @@ func (e *dynBuilder) begin(tag byte) int {
 	return len(e.buf)
 }
 func (e *dynBuilder) end(start int) {
+	guardSize(len(e.buf))
 	binary.LittleEndian.PutUint32(e.buf[start-4:], uint32(len(e.buf)-start))
+}
+
+// maxValueBytes bounds one string or dynamic value built by a query, so
+// that doubling tricks (pack_array(x, x) over and over, replace_string with
+// a long replacement) fail cleanly instead of exhausting memory.
+const maxValueBytes = 16 << 20
+
+func guardSize(n int) {
+	if n > maxValueBytes {
+		panic(newError(CodePayloadTooLarge, "a value built by the query is larger than %d bytes", maxValueBytes))
+	}
 }
 
 // dyn appends an existing dynamic value. Bytes are copied as they are when

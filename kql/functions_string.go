@@ -29,14 +29,18 @@ func registerStringFunctions() {
 		var b strings.Builder
 		for _, v := range a {
 			b.WriteString(str(v))
+			guardSize(b.Len())
 		}
 		return stringValue(b.String())
 	}})
 	reg("strcat_delim", &fnSpec{min: 3, max: 65, typ: TypeString, en: func(a []Value) Value {
 		parts := make([]string, len(a)-1)
+		n := 0
 		for i, v := range a[1:] {
 			parts[i] = str(v)
+			n += len(parts[i]) + len(str(a[0]))
 		}
+		guardSize(n)
 		return stringValue(strings.Join(parts, str(a[0])))
 	}})
 	reg("strcat_array", &fnSpec{min: 2, max: 2, typ: TypeString, e2: func(arr, delim Value) Value {
@@ -44,7 +48,13 @@ func registerStringFunctions() {
 			return emptyString
 		}
 		var parts []string
-		arr.d.each(func(_ string, v Dyn) bool { parts = append(parts, toStringValue(dynValue(v))); return true })
+		n := 0
+		arr.d.each(func(_ string, v Dyn) bool {
+			parts = append(parts, toStringValue(dynValue(v)))
+			n += len(parts[len(parts)-1]) + len(str(delim))
+			return true
+		})
+		guardSize(n)
 		return stringValue(strings.Join(parts, str(delim)))
 	}})
 	reg("strrep", &fnSpec{min: 2, max: 3, typ: TypeString, en: func(a []Value) Value {
@@ -163,12 +173,15 @@ func registerStringFunctions() {
 		if str(old) == "" {
 			return stringValue(str(s))
 		}
+		guardSize(len(str(s)) + strings.Count(str(s), str(old))*len(str(repl)))
 		return stringValue(strings.ReplaceAll(str(s), str(old), str(repl)))
 	}})
 	reg("replace_regex", &fnSpec{min: 3, max: 3, typ: TypeString, compile: regexFunc(1, func(re *regexp.Regexp, a []Value) Value {
+		guardSize(len(str(a[0])) * max(1, len(str(a[2]))))
 		return stringValue(re.ReplaceAllString(str(a[0]), kustoRewrite(str(a[2]))))
 	})})
 	reg("replace", &fnSpec{min: 3, max: 3, typ: TypeString, compile: regexFunc(0, func(re *regexp.Regexp, a []Value) Value {
+		guardSize(len(str(a[2])) * max(1, len(str(a[1]))))
 		return stringValue(re.ReplaceAllString(str(a[2]), kustoRewrite(str(a[1]))))
 	})})
 	reg("extract", &fnSpec{min: 3, max: 4, compile: extractCompile})
