@@ -2,6 +2,7 @@ package kql
 
 import (
 	"bufio"
+	"context"
 	"io"
 )
 
@@ -78,7 +79,8 @@ func (p *payloadWriter) flushBuf() error {
 
 // WriteObjectArray writes rows [skip, skip+top) in ARG's objectArray
 // format: [{"col": value, ...}, ...]. top < 0 means all rows.
-func (r *Result) WriteObjectArray(w io.Writer, skip, top int) error {
+func (r *Result) WriteObjectArray(w io.Writer, skip, top int) (err error) {
+	defer recoverWrite(&err)
 	start, end := r.window(skip, top)
 	pw := &payloadWriter{w: bufio.NewWriterSize(w, 64<<10), limit: r.MaxPayloadBytes}
 	keys := make([][]byte, len(r.cols))
@@ -114,7 +116,8 @@ func (r *Result) WriteObjectArray(w io.Writer, skip, top int) error {
 
 // WriteTable writes rows [skip, skip+top) in ARG's table format:
 // {"columns":[{"name","type"}],"rows":[[...]]}.
-func (r *Result) WriteTable(w io.Writer, skip, top int) error {
+func (r *Result) WriteTable(w io.Writer, skip, top int) (err error) {
+	defer recoverWrite(&err)
 	start, end := r.window(skip, top)
 	pw := &payloadWriter{w: bufio.NewWriterSize(w, 64<<10), limit: r.MaxPayloadBytes}
 	pw.buf = append(pw.buf, `{"columns":[`...)
@@ -152,4 +155,12 @@ func (r *Result) WriteTable(w io.Writer, skip, top int) error {
 		return err
 	}
 	return pw.w.Flush()
+}
+
+// recoverWrite turns a panic while rendering cells into an internal error:
+// the server must never crash on a result.
+func recoverWrite(err *error) {
+	if r := recover(); r != nil {
+		*err = recoveredError(r, context.Background())
+	}
 }
