@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // Blocking operators: summarize, count, distinct, order/sort and top. They
@@ -126,11 +128,75 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 		keys = append(keys, ce.fn)
 	}
 	var aggs []aggCol
+	// Expressions over aggregates (round(100.0 * countif(p) / count(), 1))
+	// are split: each aggregate call becomes a hidden column, and a final
+	// projection computes the expression from them.
+	var finals []NamedExpr
+	hasComputed := false
+	var hiddenAggs []NamedExpr
 	for _, ne := range op.Aggs {
-		call, ok := unparen(ne.Expr).(*CallExpr)
-		if !ok {
+		if call, ok := unparen(ne.Expr).(*CallExpr); ok && aggregates[call.Name] != nil {
+			hiddenAggs = append(hiddenAggs, ne)
+			continue
+		}
+		n := 0
+		rewritten := rewriteAggCalls(ne.Expr, func(call *CallExpr) Expr {
+			n++
+			name := "__agg" + itoa(len(hiddenAggs))
+			hiddenAggs = append(hiddenAggs, NamedExpr{Name: name, Expr: call})
+			return &Ident{P: call.P, Name: name}
+		})
+		if n == 0 {
+			if call, ok := unparen(ne.Expr).(*CallExpr); ok && functions[call.Name] == nil {
+				c.errorf(call.P, CodeUnsupportedFunction, "aggregate function %s() is not supported", call.Name)
+			}
 			c.errorf(ne.Expr.Position(), CodeInvalidQuery, "summarize: expected an aggregate function call")
 		}
+		hasComputed = true
+		name := ne.Name
+		if inferred := inferName(rewritten); name == "" && strings.HasPrefix(inferred, "__agg") {
+			// todouble(count()) is named like count(): count_.
+			if k, err := strconv.Atoi(strings.TrimPrefix(inferred, "__agg")); err == nil {
+				h := unparen(hiddenAggs[k].Expr).(*CallExpr)
+				name = aggResultName(h.Name, aggregates[h.Name], h.Args)
+			}
+		}
+		finals = append(finals, NamedExpr{Name: name, Expr: rewritten})
+	}
+	produced := map[Expr][2]int{} // aggregate entry → its output columns
+	for _, ne := range hiddenAggs {
+		start := len(outCols)
+		c.compileAggregate(ne, in, &outCols, &aggs, taken, unique)
+		produced[ne.Expr] = [2]int{start, len(outCols)}
+	}
+	out := valsPlan(outCols)
+	out.open = c.summarizeOpen(in, keys, keyExprs, aggs, outCols)
+	if !hasComputed {
+		return out
+	}
+	// Final projection: by columns, then each aggregate entry in order.
+	proj := &ProjectOp{P: op.P}
+	for _, col := range outCols[:len(keys)] {
+		proj.Cols = append(proj.Cols, NamedExpr{Expr: &Ident{P: op.P, Name: col.Name}})
+	}
+	fi := 0
+	for _, ne := range op.Aggs {
+		if r, ok := produced[ne.Expr]; ok {
+			for _, col := range outCols[r[0]:r[1]] {
+				proj.Cols = append(proj.Cols, NamedExpr{Expr: &Ident{P: op.P, Name: col.Name}})
+			}
+			continue
+		}
+		proj.Cols = append(proj.Cols, finals[fi])
+		fi++
+	}
+	return c.compileProject(proj, out)
+}
+
+// compileAggregate adds the output columns and state of one aggregate call.
+func (c *compiler) compileAggregate(ne NamedExpr, in *plan, outCols *[]Column, aggs *[]aggCol, taken func(string) bool, unique func(string) string) {
+	{
+		call := unparen(ne.Expr).(*CallExpr)
 		spec, ok := aggregates[call.Name]
 		if !ok {
 			if _, scalar := functions[call.Name]; scalar {
@@ -142,8 +208,8 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 			c.errorf(call.P, CodeInvalidQuery, "%s() got %d arguments", call.Name, len(call.Args))
 		}
 		if call.Name == "arg_max" || call.Name == "arg_min" {
-			aggs = append(aggs, c.compileArgExtreme(call, ne.Name, in, &outCols, taken, unique))
-			continue
+			*aggs = append(*aggs, c.compileArgExtreme(call, ne.Name, in, outCols, taken, unique))
+			return
 		}
 		args := make([]compiledExpr, len(call.Args))
 		for i, a := range call.Args {
@@ -155,10 +221,13 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 		} else if taken(name) {
 			c.errorf(call.P, CodeInvalidQuery, "summarize: duplicate column name '%s'", name)
 		}
-		outCols = append(outCols, Column{Name: name, Type: spec.typ(args)})
-		aggs = append(aggs, aggCol{factory: spec.factory(c, call, args)})
+		*outCols = append(*outCols, Column{Name: name, Type: spec.typ(args)})
+		*aggs = append(*aggs, aggCol{factory: spec.factory(c, call, args)})
 	}
-	out := valsPlan(outCols)
+}
+
+// summarizeOpen returns the iterator factory of a summarize.
+func (c *compiler) summarizeOpen(in *plan, keys []getter, keyExprs []compiledExpr, aggs []aggCol, outCols []Column) func(st *execState) iterator {
 	prev := in.open
 	nkeys := len(keys)
 	// One string key read from storage: group by dictionary code first.
@@ -166,7 +235,7 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 	if nkeys == 1 && keyExprs[0].strCode != nil && keyExprs[0].dict != nil && keyExprs[0].typ == TypeString {
 		keyCode = keyExprs[0].strCode
 	}
-	out.open = func(st *execState) iterator {
+	return func(st *execState) iterator {
 		type group struct {
 			keyVals []Value
 			states  []aggState
@@ -276,8 +345,6 @@ func (c *compiler) compileSummarize(op *SummarizeOp, in *plan) *plan {
 		}
 		return &sliceIter{st: st, rows: rows}
 	}
-	// Typed nulls for arg_max columns on empty groups are fixed up by type.
-	return out
 }
 
 func unparen(e Expr) Expr {
@@ -528,4 +595,59 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// rewriteAggCalls returns a copy of e in which every aggregate call is
+// replaced by f(call). The original tree is left untouched (a Query can be
+// run many times).
+func rewriteAggCalls(e Expr, f func(*CallExpr) Expr) Expr {
+	var walk func(e Expr) Expr
+	walk = func(e Expr) Expr {
+		switch x := e.(type) {
+		case *CallExpr:
+			if aggregates[x.Name] != nil {
+				return f(x)
+			}
+			cp := *x
+			cp.Args = make([]Expr, len(x.Args))
+			for i, a := range x.Args {
+				cp.Args[i] = walk(a)
+			}
+			return &cp
+		case *BinaryExpr:
+			cp := *x
+			cp.L, cp.R = walk(x.L), walk(x.R)
+			return &cp
+		case *UnaryExpr:
+			cp := *x
+			cp.X = walk(x.X)
+			return &cp
+		case *ParenExpr:
+			cp := *x
+			cp.X = walk(x.X)
+			return &cp
+		case *InExpr:
+			cp := *x
+			cp.X = walk(x.X)
+			cp.List = make([]Expr, len(x.List))
+			for i, a := range x.List {
+				cp.List[i] = walk(a)
+			}
+			return &cp
+		case *BetweenExpr:
+			cp := *x
+			cp.X, cp.Lo, cp.Hi = walk(x.X), walk(x.Lo), walk(x.Hi)
+			return &cp
+		case *MemberExpr:
+			cp := *x
+			cp.X = walk(x.X)
+			return &cp
+		case *IndexExpr:
+			cp := *x
+			cp.X, cp.Index = walk(x.X), walk(x.Index)
+			return &cp
+		}
+		return e
+	}
+	return walk(e)
 }
