@@ -55,7 +55,7 @@ func parseARMID(id string) armID {
 		// It is an extension resource when the segments before "providers"
 		// name a resource (they contain another providers block), or a scope
 		// that is not a plain resource group or subscription container.
-		out.isExtension = containsFold(before, "providers") || len(before) == 0 ||
+		out.isExtension = listContainsFold(before, "providers") || len(before) == 0 ||
 			!(len(before) == 2 && strings.EqualFold(before[0], "subscriptions") ||
 				len(before) == 4 && strings.EqualFold(before[2], "resourceGroups"))
 	}
@@ -70,7 +70,7 @@ func splitID(id string) []string {
 	return strings.Split(id, "/")
 }
 
-func containsFold(list []string, s string) bool {
+func listContainsFold(list []string, s string) bool {
 	for _, e := range list {
 		if strings.EqualFold(e, s) {
 			return true

@@ -100,8 +100,19 @@ func compileLike(p string) *likePattern {
 }
 
 func (lp *likePattern) matches(s string) bool {
-	s = strings.ToLower(s)
 	parts := lp.parts
+	if isASCII(s) {
+		// Fast paths without allocating: most patterns have one star.
+		switch len(parts) {
+		case 1:
+			return strings.EqualFold(s, parts[0])
+		case 2:
+			return len(s) >= len(parts[0])+len(parts[1]) &&
+				strings.EqualFold(s[:len(parts[0])], parts[0]) &&
+				strings.EqualFold(s[len(s)-len(parts[1]):], parts[1])
+		}
+	}
+	s = strings.ToLower(s)
 	if len(parts) == 1 {
 		return s == parts[0]
 	}
@@ -118,6 +129,28 @@ func (lp *likePattern) matches(s string) bool {
 		s = s[i+len(mid):]
 	}
 	return strings.HasSuffix(s, last)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFold reports whether sub is in s, ignoring case.
+func containsFold(s, sub string) bool {
+	if isASCII(s) && isASCII(sub) {
+		for i := 0; i+len(sub) <= len(s); i++ {
+			if strings.EqualFold(s[i:i+len(sub)], sub) {
+				return true
+			}
+		}
+		return false
+	}
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
 // compileMatch translates a "match" pattern ('#' digit, '?' letter, '.' any
@@ -322,7 +355,7 @@ func conditionContains(actual, expected any, location bool) (bool, error) {
 	if location {
 		s, sub = normalizeLocation(s), normalizeLocation(sub)
 	}
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub)), nil
+	return containsFold(s, sub), nil
 }
 
 // orderCompare orders two values for less/greater: numbers numerically,
@@ -371,13 +404,39 @@ func cmpFloat(x, y float64) int {
 // requires a 4-digit year followed by '-' so that version strings such as
 // "1.2" or "10.0.20350" never parse as dates.
 func parseComparableDate(s string) (time.Time, bool) {
-	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
-		return time.Time{}, false
-	}
 	return parseDateTime(s)
 }
 
-// compareFold compares strings ignoring case, rune by rune.
+// compareFold compares strings ignoring case.
 func compareFold(a, b string) int {
+	if isASCII(a) && isASCII(b) {
+		for i := 0; i < len(a) && i < len(b); i++ {
+			ca, cb := lowerASCII(a[i]), lowerASCII(b[i])
+			if ca != cb {
+				if ca < cb {
+					return -1
+				}
+				return 1
+			}
+		}
+		return cmpInt(len(a), len(b))
+	}
 	return strings.Compare(strings.ToLower(a), strings.ToLower(b))
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

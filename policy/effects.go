@@ -123,6 +123,7 @@ func (p *ruleParser) parseDetails(v any, path string) *detailsSpec {
 type boundDetails struct {
 	typeExpr           expr
 	relatedType        string // constant related type, when known at compile time
+	relatedTypeKey     string // relatedType in lower case
 	nameExpr           expr
 	resourceGroupExpr  expr
 	scopeExpr          expr
@@ -148,6 +149,7 @@ func (d *detailsSpec) bind(b *binder, path string) (*boundDetails, error) {
 	}
 	if v, ok := constValue(out.typeExpr); ok {
 		out.relatedType, _ = v.(string)
+		out.relatedTypeKey = strings.ToLower(out.relatedType)
 	}
 	if out.nameExpr, err = bindOne(d.nameExpr, "name"); err != nil {
 		return nil, err

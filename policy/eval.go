@@ -27,6 +27,8 @@ type evalCtx struct {
 
 	tracing bool
 	reasons []Reason
+
+	sub *evalCtx // reused for existence conditions
 }
 
 // defaultBudget bounds the work one (definition, resource) evaluation may do:

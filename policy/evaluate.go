@@ -82,13 +82,32 @@ func (ca *CompiledAssignment) EvaluateWithOptions(ctx context.Context, r *Resour
 	if len(refs) == 0 {
 		return nil
 	}
-	var out []Result
+	opts = opts.withDefaults()
+	// One evaluation context serves every reference of this resource:
+	// evaluation allocates as little as possible, since a scan runs it for
+	// every (reference, resource) pair.
+	scratch := &evalCtx{}
+	out := make([]Result, 0, len(refs))
 	for _, cr := range refs {
-		if res, ok := ca.evaluateReference(ctx, cr, r, lookup, opts); ok {
+		if res, ok := ca.evaluateReference(ctx, cr, r, lookup, opts, scratch); ok {
 			out = append(out, res)
 		}
 	}
 	return out
+}
+
+// withDefaults resolves the zero values of the options once per call.
+func (o EvalOptions) withDefaults() EvalOptions {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.APIVersion == "" {
+		o.APIVersion = latestAPIVersion
+	}
+	if o.Budget <= 0 {
+		o.Budget = defaultBudget
+	}
+	return o
 }
 
 // InScope reports whether the assignment evaluates r at all: under its
@@ -127,7 +146,7 @@ func (ca *CompiledAssignment) EvaluateReference(ctx context.Context, cr *Compile
 	if !ca.inScope(r) || !(cr.types.matches(r.typeKey) || containsString(cr.dataPlane, r.typeKey)) {
 		return Result{}, false
 	}
-	return ca.evaluateReference(ctx, cr, r, lookup, opts)
+	return ca.evaluateReference(ctx, cr, r, lookup, opts.withDefaults(), &evalCtx{})
 }
 
 func containsString(list []string, s string) bool {
@@ -139,7 +158,7 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-func (ca *CompiledAssignment) evaluateReference(ctx context.Context, cr *CompiledReference, r *Resource, lookup Lookup, opts EvalOptions) (res Result, ok bool) {
+func (ca *CompiledAssignment) evaluateReference(ctx context.Context, cr *CompiledReference, r *Resource, lookup Lookup, opts EvalOptions, scratch *evalCtx) (res Result, ok bool) {
 	res = Result{
 		AssignmentID: ca.Assignment.ID,
 		ReferenceID:  cr.ReferenceID,
@@ -158,7 +177,7 @@ func (ca *CompiledAssignment) evaluateReference(ctx context.Context, cr *Compile
 			ok = true
 		}
 	}()
-	o := cr.evaluate(ctx, r, lookup, opts, false)
+	o := cr.run(ctx, r, lookup, opts, false, scratch)
 	if !o.applicable {
 		return Result{}, false
 	}
@@ -177,7 +196,7 @@ func (ca *CompiledAssignment) evaluateReference(ctx context.Context, cr *Compile
 		if o.err == nil {
 			// Run again with tracing to collect what decided: the first
 			// pass does not trace, so most resources never pay for it.
-			reasons = cr.evaluate(ctx, r, lookup, opts, true).reasons
+			reasons = cr.run(ctx, r, lookup, opts, true, scratch).reasons
 		}
 		res.Reasons = reasons
 	}
@@ -200,8 +219,14 @@ type outcome struct {
 
 func notApplicable() outcome { return outcome{} }
 
-// evaluate runs the rule.
+// evaluate runs the rule with a fresh context (fuzz tests call it to see
+// panics that Evaluate would recover from).
 func (cr *CompiledReference) evaluate(ctx context.Context, r *Resource, lookup Lookup, opts EvalOptions, tracing bool) outcome {
+	return cr.run(ctx, r, lookup, opts.withDefaults(), tracing, &evalCtx{})
+}
+
+// run runs the rule, reusing c. opts must have its defaults resolved.
+func (cr *CompiledReference) run(ctx context.Context, r *Resource, lookup Lookup, opts EvalOptions, tracing bool, c *evalCtx) outcome {
 	d := cr.Definition
 	if cr.dataPlane != nil {
 		if cr.effectFor(r) == EffectDisabled {
@@ -218,23 +243,15 @@ func (cr *CompiledReference) evaluate(ctx context.Context, r *Resource, lookup L
 		// Disabled prevents evaluation altogether.
 		return notApplicable()
 	}
-	c := &evalCtx{
+	*c = evalCtx{
 		ctx:        ctx,
 		res:        r,
 		ifRes:      r,
+		frames:     c.frames[:0],
 		policyInfo: cr.policyInfo,
 		now:        opts.Now,
 		apiVersion: opts.APIVersion,
 		budget:     opts.Budget,
-	}
-	if c.now.IsZero() {
-		c.now = time.Now()
-	}
-	if c.apiVersion == "" {
-		c.apiVersion = latestAPIVersion
-	}
-	if c.budget <= 0 {
-		c.budget = defaultBudget
 	}
 	fail := func(err error) outcome {
 		return outcome{applicable: true, state: StateError, effect: effect, reasons: c.reasons, err: err}
@@ -301,10 +318,10 @@ func modeApplies(mode string, r *Resource) bool {
 	if strings.HasPrefix(r.typeKey, "microsoft.resources/") && !r.isSubscriptionOrGroup() {
 		return false
 	}
-	switch strings.ToLower(mode) {
-	case "all":
+	switch {
+	case strings.EqualFold(mode, "all"):
 		return true
-	case "", "indexed":
+	case mode == "", strings.EqualFold(mode, "indexed"):
 		return r.indexedApplicable()
 	}
 	return false

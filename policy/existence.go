@@ -35,7 +35,7 @@ func (cr *CompiledReference) checkExistence(c *evalCtx, lookup Lookup) (Complian
 	d := cr.details
 	r := c.ifRes
 	const detailsPath = "properties.policyRule.then.details"
-	relType := d.relatedType
+	relType, relKey := d.relatedType, d.relatedTypeKey
 	if relType == "" {
 		v, err := d.typeExpr.eval(c)
 		if err != nil {
@@ -44,6 +44,7 @@ func (cr *CompiledReference) checkExistence(c *evalCtx, lookup Lookup) (Complian
 		if relType, _ = v.(string); relType == "" {
 			return StateError, nil, nil, &evalError{path: detailsPath + ".type", msg: "details.type did not evaluate to a type name"}
 		}
+		relKey = strings.ToLower(relType)
 	}
 	name := ""
 	if d.nameExpr != nil {
@@ -67,10 +68,12 @@ func (cr *CompiledReference) checkExistence(c *evalCtx, lookup Lookup) (Complian
 			scopeExpr = &litExpr{v: v}
 		}
 	}
+	// Ids and types go to the Lookup in lower case: they compare
+	// case-insensitively, and lower-case keys cost no allocation.
 	q := RelatedQuery{
-		Type:           relType,
-		Scope:          relatedScopeFor(r.Type, relType, scopeExpr),
-		ParentID:       r.ID,
+		Type:           relKey,
+		Scope:          relatedScopeForKeys(r.typeKey, relKey, scopeExpr),
+		ParentID:       r.idKey,
 		SubscriptionID: r.SubscriptionID,
 		ResourceGroup:  r.ResourceGroup,
 		Name:           name,
@@ -80,8 +83,7 @@ func (cr *CompiledReference) checkExistence(c *evalCtx, lookup Lookup) (Complian
 		if err != nil {
 			return StateError, nil, nil, withPath(err, detailsPath+".resourceGroupName")
 		}
-		s, _ := v.(string)
-		if s != "" {
+		if s, _ := v.(string); s != "" {
 			q.ResourceGroup = s
 		}
 	}
@@ -93,27 +95,42 @@ func (cr *CompiledReference) checkExistence(c *evalCtx, lookup Lookup) (Complian
 		}
 		candidates = filterRelated(found, q, r)
 	}
-	scopeText := describeScope(q)
+	explain := c.tracing
 	if len(candidates) == 0 {
-		msg := fmt.Sprintf("no related resource of type %s%s was found %s", relType, nameText(name), scopeText)
-		if why, ok := unknownWhenAbsent[strings.ToLower(relType)]; ok {
-			return StateUnknown, []Reason{{Condition: detailsPath, Message: msg + "; " + why}}, nil, nil
+		why, unknown := unknownWhenAbsent[relKey]
+		state := StateNonCompliant
+		if unknown {
+			state = StateUnknown
 		}
-		return StateNonCompliant, []Reason{{Condition: detailsPath, Message: msg}}, nil, nil
+		if !explain {
+			return state, nil, nil, nil
+		}
+		msg := fmt.Sprintf("no related resource of type %s%s was found %s", relType, nameText(name), describeScope(q, r.ID))
+		if unknown {
+			msg += "; " + why
+		}
+		return state, []Reason{{Condition: detailsPath, Message: msg}}, nil, nil
 	}
 	related := make([]string, len(candidates))
 	for i, cand := range candidates {
 		related[i] = cand.ID
 	}
 	var failures []Reason
+	if c.sub == nil {
+		c.sub = &evalCtx{}
+	}
 	for i, cand := range candidates {
 		if d.existenceCondition == nil {
-			msg := fmt.Sprintf("related resource %s exists %s (no existenceCondition)", cand.ID, scopeText)
+			if !explain {
+				return StateCompliant, nil, related, nil
+			}
+			msg := fmt.Sprintf("related resource %s exists %s (no existenceCondition)", cand.ID, describeScope(q, r.ID))
 			return StateCompliant, []Reason{{Condition: detailsPath, Resource: cand.ID, Message: msg, Result: true}}, related, nil
 		}
-		sub := &evalCtx{
-			ctx: c.ctx, res: cand, ifRes: r, policyInfo: c.policyInfo, now: c.now,
-			apiVersion: c.apiVersion, aliases: c.aliases, budget: c.budget, tracing: c.tracing,
+		sub := c.sub
+		*sub = evalCtx{
+			ctx: c.ctx, res: cand, ifRes: r, frames: sub.frames[:0], policyInfo: c.policyInfo, now: c.now,
+			apiVersion: c.apiVersion, aliases: c.aliases, budget: c.budget, tracing: explain,
 		}
 		ok, err := d.existenceCondition.eval(sub)
 		c.budget = sub.budget
@@ -121,16 +138,22 @@ func (cr *CompiledReference) checkExistence(c *evalCtx, lookup Lookup) (Complian
 			return StateError, sub.reasons, related, fmt.Errorf("existenceCondition on %s: %w", cand.ID, err)
 		}
 		if ok {
+			if !explain {
+				return StateCompliant, nil, related, nil
+			}
 			msg := fmt.Sprintf("related resource %s satisfies the existenceCondition", cand.ID)
 			return StateCompliant, append([]Reason{{Condition: detailsPath + ".existenceCondition", Resource: cand.ID, Message: msg, Result: true}}, sub.reasons...), related, nil
 		}
-		if i < maxExplainedCandidates {
+		if explain && i < maxExplainedCandidates {
 			failures = append(failures, Reason{Condition: detailsPath + ".existenceCondition", Resource: cand.ID,
 				Message: fmt.Sprintf("related resource %s does not satisfy the existenceCondition", cand.ID)})
 			failures = append(failures, sub.reasons...)
 		}
 	}
-	msg := fmt.Sprintf("%d related resource(s) of type %s%s found %s; none satisfies the existenceCondition", len(candidates), relType, nameText(name), scopeText)
+	if !explain {
+		return StateNonCompliant, nil, related, nil
+	}
+	msg := fmt.Sprintf("%d related resource(s) of type %s%s found %s; none satisfies the existenceCondition", len(candidates), relType, nameText(name), describeScope(q, r.ID))
 	return StateNonCompliant, append([]Reason{{Condition: detailsPath, Message: msg}}, failures...), related, nil
 }
 
@@ -141,12 +164,12 @@ func nameText(name string) string {
 	return fmt.Sprintf(" named %q", name)
 }
 
-func describeScope(q RelatedQuery) string {
+func describeScope(q RelatedQuery, parentID string) string {
 	switch q.Scope {
 	case ScopeChildren:
-		return "under " + q.ParentID
+		return "under " + parentID
 	case ScopeExtension:
-		return "attached to " + q.ParentID
+		return "attached to " + parentID
 	case ScopeResourceGroup:
 		if q.ResourceGroup == "" {
 			return "at the level of subscription " + q.SubscriptionID
@@ -162,7 +185,7 @@ func describeScope(q RelatedQuery) string {
 // may return a superset), sorted by id for stable results.
 func filterRelated(found []*Resource, q RelatedQuery, self *Resource) []*Resource {
 	t := strings.ToLower(q.Type)
-	var out []*Resource
+	out := make([]*Resource, 0, len(found))
 	for _, cand := range found {
 		if cand == nil || cand.typeKey != t {
 			continue
@@ -186,7 +209,9 @@ func filterRelated(found []*Resource, q RelatedQuery, self *Resource) []*Resourc
 		}
 		out = append(out, cand)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].idKey < out[j].idKey })
+	if len(out) > 1 {
+		sort.Slice(out, func(i, j int) bool { return out[i].idKey < out[j].idKey })
+	}
 	return out
 }
 

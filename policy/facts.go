@@ -120,8 +120,12 @@ var extensionTypes = map[string]bool{
 // type is nested under it, the extension scope for extension types, else
 // the resource group or subscription (existenceScope).
 func relatedScopeFor(evaluatedType, relatedType string, scopeExpr expr) RelatedScope {
-	et, rt := strings.ToLower(evaluatedType), strings.ToLower(relatedType)
-	if strings.HasPrefix(rt, et+"/") {
+	return relatedScopeForKeys(strings.ToLower(evaluatedType), strings.ToLower(relatedType), scopeExpr)
+}
+
+// relatedScopeForKeys is relatedScopeFor on lower-case types.
+func relatedScopeForKeys(et, rt string, scopeExpr expr) RelatedScope {
+	if len(rt) > len(et) && rt[len(et)] == '/' && rt[:len(et)] == et {
 		return ScopeChildren
 	}
 	if extensionTypes[rt] {

@@ -1,9 +1,7 @@
 package policy
 
 import (
-	"encoding/json"
 	"math"
-	"sort"
 	"strings"
 	"unicode/utf8"
 )
@@ -341,9 +339,12 @@ func fnTakeSkip(fn string, a []any, take bool) (any, error) {
 	return nil, evalErrorf("%s: argument 1 must be an array or a string, got %s", fn, typeName(a[0]))
 }
 
-func fnUnion(_ *evalCtx, a []any) (any, error) {
+func fnUnion(c *evalCtx, a []any) (any, error) {
 	switch a[0].(type) {
 	case []any:
+		if err := spendQuadratic(c, a); err != nil {
+			return nil, err
+		}
 		var out []any
 		for i, e := range a {
 			arr, ok := e.([]any)
@@ -376,9 +377,12 @@ func fnUnion(_ *evalCtx, a []any) (any, error) {
 	return nil, evalErrorf("union: arguments must be arrays or objects, got %s", typeName(a[0]))
 }
 
-func fnIntersection(_ *evalCtx, a []any) (any, error) {
+func fnIntersection(c *evalCtx, a []any) (any, error) {
 	switch first := a[0].(type) {
 	case []any:
+		if err := spendQuadratic(c, a); err != nil {
+			return nil, err
+		}
 		out := []any{}
 		for _, v := range first {
 			inAll := true
@@ -421,6 +425,21 @@ func fnIntersection(_ *evalCtx, a []any) (any, error) {
 	return nil, evalErrorf("intersection: arguments must be arrays or objects, got %s", typeName(a[0]))
 }
 
+// spendQuadratic charges the evaluation budget for the pairwise
+// comparisons union and intersection make over arrays.
+func spendQuadratic(c *evalCtx, arrays []any) error {
+	if c == nil {
+		return nil
+	}
+	n := 0
+	for _, a := range arrays {
+		if arr, ok := a.([]any); ok {
+			n += len(arr)
+		}
+	}
+	return c.spend(n * n / 2)
+}
+
 func containsValue(list []any, v any) bool {
 	for _, e := range list {
 		if templateEquals(e, v) {
@@ -451,13 +470,4 @@ func fnMinMax(fn string, a []any, sign int) (any, error) {
 		}
 	}
 	return best, nil
-}
-
-// sortValues orders a list of scalars for stable output in tests and tools.
-func sortValues(list []any) {
-	sort.SliceStable(list, func(i, j int) bool {
-		bi, _ := json.Marshal(list[i])
-		bj, _ := json.Marshal(list[j])
-		return string(bi) < string(bj)
-	})
 }

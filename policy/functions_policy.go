@@ -101,15 +101,31 @@ func init() {
 }
 
 // parseDateTime accepts the ISO 8601 forms Azure emits: with or without
-// fraction and offset, and plain dates.
+// fraction and offset, and plain dates. It picks the layout from the
+// string's shape rather than trying each one, because it runs for every
+// string ordering comparison.
 func parseDateTime(s string) (time.Time, bool) {
-	layouts := []string{time.RFC3339Nano, "2006-01-02T15:04:05.9999999", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"}
-	for _, l := range layouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), true
-		}
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
 	}
-	return time.Time{}, false
+	var layout string
+	switch {
+	case len(s) == 10:
+		layout = "2006-01-02"
+	case s[10] != 'T' && s[10] != 't':
+		return time.Time{}, false
+	case strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") || strings.LastIndexAny(s, "+-") > 10:
+		layout = time.RFC3339Nano
+	case len(s) == 16:
+		layout = "2006-01-02T15:04"
+	default:
+		layout = "2006-01-02T15:04:05.9999999"
+	}
+	t, err := time.Parse(layout, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
 }
 
 // formatDotNetTime renders t with a .NET format string. The default is

@@ -294,6 +294,9 @@ func formatArg(v any, layout string) string {
 	if f, ok := v.(float64); ok && layout != "" {
 		kind := strings.ToUpper(layout[:1])
 		digits, _ := strconv.Atoi(layout[1:])
+		// .NET caps precision specifiers; a huge one must not allocate
+		// gigabytes.
+		digits = max(0, min(digits, 99))
 		switch kind {
 		case "N", "F":
 			s := strconv.FormatFloat(f, 'f', digits, 64)

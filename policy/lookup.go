@@ -65,14 +65,19 @@ type Lookup interface {
 type Index struct {
 	mu         sync.RWMutex
 	all        []*Resource
-	byAncestor map[string][]*Resource // ancestorKey|type -> resources under that resource
-	byGroup    map[string][]*Resource // sub|rg|type
-	bySub      map[string][]*Resource // sub|type
+	byAncestor map[pairKey][]*Resource // (ancestor id, type) -> resources under that resource
+	byGroup    map[groupKey][]*Resource
+	bySub      map[pairKey][]*Resource // (subscription, type)
 }
+
+// Index keys are lower case; struct keys avoid building strings per query.
+type pairKey struct{ a, t string }
+
+type groupKey struct{ sub, rg, t string }
 
 // NewIndex indexes resources for related-resource queries.
 func NewIndex(resources ...*Resource) *Index {
-	ix := &Index{byAncestor: map[string][]*Resource{}, byGroup: map[string][]*Resource{}, bySub: map[string][]*Resource{}}
+	ix := &Index{byAncestor: map[pairKey][]*Resource{}, byGroup: map[groupKey][]*Resource{}, bySub: map[pairKey][]*Resource{}}
 	for _, r := range resources {
 		ix.Add(r)
 	}
@@ -92,13 +97,14 @@ func (ix *Index) Add(r *Resource) {
 	// extension resource, the resource it extends) can find it as a child
 	// or extension.
 	for _, anc := range ancestorKeys(r.ID) {
-		k := anc + "|" + t
+		k := pairKey{anc, t}
 		ix.byAncestor[k] = append(ix.byAncestor[k], r)
 	}
 	sub := strings.ToLower(r.SubscriptionID)
-	rg := strings.ToLower(r.ResourceGroup)
-	ix.byGroup[sub+"|"+rg+"|"+t] = append(ix.byGroup[sub+"|"+rg+"|"+t], r)
-	ix.bySub[sub+"|"+t] = append(ix.bySub[sub+"|"+t], r)
+	gk := groupKey{sub, strings.ToLower(r.ResourceGroup), t}
+	ix.byGroup[gk] = append(ix.byGroup[gk], r)
+	sk := pairKey{sub, t}
+	ix.bySub[sk] = append(ix.bySub[sk], r)
 }
 
 // Resources returns the indexed resources in insertion order.
@@ -115,11 +121,11 @@ func (ix *Index) Related(_ context.Context, q RelatedQuery) ([]*Resource, error)
 	t := strings.ToLower(q.Type)
 	switch q.Scope {
 	case ScopeChildren, ScopeExtension:
-		return ix.byAncestor[idKey(q.ParentID)+"|"+t], nil
+		return ix.byAncestor[pairKey{idKey(q.ParentID), t}], nil
 	case ScopeResourceGroup:
-		return ix.byGroup[strings.ToLower(q.SubscriptionID)+"|"+strings.ToLower(q.ResourceGroup)+"|"+t], nil
+		return ix.byGroup[groupKey{strings.ToLower(q.SubscriptionID), strings.ToLower(q.ResourceGroup), t}], nil
 	case ScopeSubscription:
-		return ix.bySub[strings.ToLower(q.SubscriptionID)+"|"+t], nil
+		return ix.bySub[pairKey{strings.ToLower(q.SubscriptionID), t}], nil
 	}
 	return nil, nil
 }

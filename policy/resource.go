@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Resource is one ARM resource document prepared for evaluation. Build it
@@ -45,8 +46,9 @@ type Resource struct {
 	idKey       string // lower-case ID
 	parentKey   string // lower-case id of the parent or of the extended resource
 	locationKey string // normalised location ("global" when none)
-	isExtension bool
-	fieldCache  map[string]any
+
+	rgOnce sync.Once
+	rgObj  map[string]any // derived resourceGroup() object
 }
 
 // NewResource prepares doc (an ARM GET body decoded into map[string]any) for
@@ -77,7 +79,6 @@ func NewResource(doc map[string]any) (*Resource, error) {
 	if t, ok := getKey(doc, "tags"); ok {
 		r.Tags, _ = t.(map[string]any)
 	}
-	r.isExtension = a.isExtension
 	r.parentKey = idKey(a.parent)
 	r.prepare()
 	return r, nil
@@ -148,6 +149,13 @@ func (r *Resource) resourceGroupObject() (map[string]any, error) {
 	if r.ResourceGroup == "" {
 		return nil, evalErrorf("resourceGroup() is not available: resource %q is not in a resource group", r.ID)
 	}
+	// Built once per resource: rules call it for every SQL server and
+	// storage account, and the object is never modified.
+	r.rgOnce.Do(func() { r.rgObj = r.deriveResourceGroupObject() })
+	return r.rgObj, nil
+}
+
+func (r *Resource) deriveResourceGroupObject() map[string]any {
 	return map[string]any{
 		"id":         "/subscriptions/" + r.SubscriptionID + "/resourceGroups/" + r.ResourceGroup,
 		"name":       r.ResourceGroup,
@@ -156,7 +164,7 @@ func (r *Resource) resourceGroupObject() (map[string]any, error) {
 		"managedBy":  nil,
 		"tags":       map[string]any{},
 		"properties": map[string]any{"provisioningState": "Succeeded"},
-	}, nil
+	}
 }
 
 // subscriptionObject is the value of subscription().
