@@ -152,6 +152,7 @@ FROM tt WHERE type = 'microsoft.security/assessments' AND properties.status.caus
 	runtime.ReadMemStats(&afterQ)
 	fmt.Printf("posture: heap after queries %.0f bytes/row (path-code caches built by the queries: %+.0f bytes/row)\n",
 		float64(int64(afterQ.HeapAlloc)-int64(before.HeapAlloc))/float64(*rows), float64(int64(afterQ.HeapAlloc)-int64(after.HeapAlloc))/float64(*rows))
+	runtime.KeepAlive(snap) // the measurement above needs the tables alive
 
 	if *skipDuck {
 		return
