@@ -60,6 +60,20 @@ type Tx interface {
 	// PutToken inserts or replaces a token.
 	PutToken(t *Token) error
 
+	// PolicyStates returns up to f.Limit policy states in (resource,
+	// assignment, reference) order.
+	PolicyStates(f PolicyStateFilter) ([]*PolicyState, error)
+	// PutPolicyStates inserts or replaces policy states.
+	PutPolicyStates(states []*PolicyState) error
+	// DeletePolicyStates deletes the given states (by resource, assignment
+	// and reference).
+	DeletePolicyStates(states []*PolicyState) error
+	// DeletePolicyStatesUnder deletes the states of the resource key and of
+	// everything under it.
+	DeletePolicyStatesUnder(key string) error
+	// DeletePolicyStatesOfAssignment deletes every state of an assignment.
+	DeletePolicyStatesOfAssignment(assignmentKey string) error
+
 	// PutRoleAssignment inserts or replaces a role assignment.
 	PutRoleAssignment(a *RoleAssignment) error
 	// RoleAssignments lists the role assignments of a principal.

@@ -44,6 +44,7 @@ func Run(t *testing.T, b Backend) {
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ManagementGroups", testManagementGroups},
 		{"Identity", testIdentity},
+		{"PolicyStates", testPolicyStates},
 		{"RollbackKeepsNothing", testRollback},
 		{"Durable", testDurable},
 	}
@@ -487,6 +488,85 @@ func testIdentity(t *testing.T, b Backend) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testPolicyStates(t *testing.T, b Backend) {
+	s := b.Open(t)
+	ctx := context.Background()
+	const a1, a2 = "/subscriptions/s1/providers/microsoft.authorization/policyassignments/a1", "/subscriptions/s1/providers/microsoft.authorization/policyassignments/a2"
+	vm := func(n string) string { return "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/" + n }
+	var states []*posture.PolicyState
+	for _, r := range []string{vm("b"), vm("a"), vm("a") + "/extensions/x", "/subscriptions/s1/resourcegroups/rg2/providers/microsoft.compute/virtualmachines/a"} {
+		for _, a := range []string{a1, a2} {
+			for _, ref := range []string{"r1", "r2"} {
+				states = append(states, &posture.PolicyState{ResourceKey: r, AssignmentKey: a, ReferenceID: ref, ResourceType: "microsoft.compute/virtualmachines",
+					SubscriptionID: "s1", State: posture.StateCompliant, Effect: "Audit", FirstEvaluated: clockBase, ChangedAt: clockBase})
+			}
+		}
+	}
+	write := func(fn func(tx posture.Tx) error) {
+		t.Helper()
+		if err := s.Write(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(f posture.PolicyStateFilter) []*posture.PolicyState {
+		t.Helper()
+		var out []*posture.PolicyState
+		if err := s.Read(ctx, func(tx posture.Tx) error {
+			var err error
+			out, err = tx.PolicyStates(f)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	write(func(tx posture.Tx) error { return tx.PutPolicyStates(states) })
+	if got := read(posture.PolicyStateFilter{}); len(got) != 16 {
+		t.Fatalf("%d states, want 16", len(got))
+	}
+	// Upsert changes a state in place.
+	changed := *states[0]
+	changed.State, changed.Error, changed.ChangedAt = posture.StateError, "boom", clockBase.Add(time.Hour)
+	write(func(tx posture.Tx) error { return tx.PutPolicyStates([]*posture.PolicyState{&changed}) })
+	got := read(posture.PolicyStateFilter{ResourceKey: changed.ResourceKey, AssignmentKey: changed.AssignmentKey, ReferenceID: changed.ReferenceID})
+	if len(got) != 1 || got[0].State != posture.StateError || got[0].Error != "boom" || !got[0].ChangedAt.Equal(clockBase.Add(time.Hour)) || !got[0].FirstEvaluated.Equal(clockBase) {
+		t.Errorf("after upsert: %+v", got)
+	}
+	// Cursor paging walks every state once, in order.
+	var all []*posture.PolicyState
+	f := posture.PolicyStateFilter{Limit: 3}
+	for {
+		page := read(f)
+		all = append(all, page...)
+		if len(page) < 3 {
+			break
+		}
+		last := page[len(page)-1]
+		f.After = last.ResourceKey + "\x00" + last.AssignmentKey + "\x00" + last.ReferenceID
+	}
+	if len(all) != 16 {
+		t.Errorf("paged %d states, want 16", len(all))
+	}
+	if got := read(posture.PolicyStateFilter{Under: vm("a")}); len(got) != 8 {
+		t.Errorf("states under vm a: %d, want 8 (vm and its extension)", len(got))
+	}
+	if got := read(posture.PolicyStateFilter{AssignmentKey: a2, ReferenceID: "r1"}); len(got) != 4 {
+		t.Errorf("states of a2/r1: %d, want 4", len(got))
+	}
+	write(func(tx posture.Tx) error { return tx.DeletePolicyStates(states[:2]) })
+	if got := read(posture.PolicyStateFilter{}); len(got) != 14 {
+		t.Errorf("after deleting 2: %d", len(got))
+	}
+	write(func(tx posture.Tx) error { return tx.DeletePolicyStatesUnder(vm("a")) })
+	if got := read(posture.PolicyStateFilter{}); len(got) != 6 {
+		t.Errorf("after deleting under vm a: %d, want 6", len(got))
+	}
+	write(func(tx posture.Tx) error { return tx.DeletePolicyStatesOfAssignment(a1) })
+	if got := read(posture.PolicyStateFilter{}); len(got) != 4 { // vm b and rg2 vm a, assignment a2
+		t.Errorf("after deleting a1: %d, want 4", len(got))
 	}
 }
 

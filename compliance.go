@@ -1,0 +1,98 @@
+package posture
+
+import (
+	"context"
+	"time"
+)
+
+// Compliance states of a (policy assignment, definition reference,
+// resource) pair, with Azure Policy's names.
+const (
+	StateCompliant    = "Compliant"
+	StateNonCompliant = "NonCompliant"
+	StateExempt       = "Exempt"
+	StateConflicting  = "Conflicting"
+	StateError        = "Error"
+	StateUnknown      = "Unknown"
+	StateNotStarted   = "NotStarted"
+)
+
+// PolicyState is the evaluation of one resource against one policy
+// definition of one assignment. State is the raw result of the rule; an
+// exemption turns it into Exempt on read, so that an exemption's expiry
+// takes effect at its second without rewriting rows.
+type PolicyState struct {
+	ResourceKey    string // lower-case resource id
+	ResourceType   string // lower case
+	SubscriptionID string // lower case
+	AssignmentKey  string // lower-case assignment id
+	ReferenceID    string // policyDefinitionReferenceId in an initiative; "" for a single definition
+	State          string
+	Effect         string
+	Error          string    // the evaluation error of an Error state
+	FirstEvaluated time.Time // first time this pair was evaluated
+	ChangedAt      time.Time // last time State changed
+}
+
+// StateKey identifies a policy state within a resource.
+func (s *PolicyState) StateKey() string { return s.AssignmentKey + "\x00" + s.ReferenceID }
+
+// PolicyStateFilter selects policy states. Zero fields do not filter.
+type PolicyStateFilter struct {
+	Under         string // resource keys at or under this key
+	AssignmentKey string
+	ReferenceID   string
+	ResourceKey   string
+	After         string // exclusive cursor: "resourceKey\x00assignmentKey\x00referenceID"
+	Limit         int
+}
+
+// ChangeObserver keeps state derived from the estate (policy compliance,
+// scores) in step with it. Changed runs inside the write transaction that
+// changed the estate, so the derived state commits or rolls back with it;
+// Committed runs after the commit, for in-memory indexes.
+type ChangeObserver interface {
+	Changed(ctx context.Context, tx Tx, c *Change) error
+	Committed(c *Change)
+}
+
+// Change is what one estate write did.
+type Change struct {
+	Put     []*Resource // created or replaced documents
+	Deleted []string    // keys deleted with everything under them
+}
+
+// PolicyService manages policy definitions, initiatives and assignments as
+// ARM documents, and answers for the compliance of the estate.
+type PolicyService interface {
+	// GetPolicyObject returns a definition, set definition or assignment
+	// (built-in definitions included). ENOTFOUND with Azure's codes.
+	GetPolicyObject(ctx context.Context, id string) (*Resource, error)
+	// PutPolicyObject validates and stores a custom definition, set
+	// definition or assignment, then re-evaluates what it changes.
+	// EINVALID with the policy engine's codes; ENOTFOUND for a missing scope
+	// or definition; EPRECONDITION on a stale ETag.
+	PutPolicyObject(ctx context.Context, r *Resource, ifMatch string) (PutResult, error)
+	// DeletePolicyObject deletes one; ECONFLICT when something still uses it.
+	DeletePolicyObject(ctx context.Context, id string) (bool, error)
+	// ListPolicyObjects lists objects of one type visible at a scope:
+	// those at the scope and its ancestors (and, for types that have them,
+	// the built-ins), in id order.
+	ListPolicyObjects(ctx context.Context, f PolicyObjectFilter) (ResourcePage, error)
+	// PolicyStates returns one page of policy states.
+	PolicyStates(ctx context.Context, f PolicyStateFilter) ([]*PolicyState, string, error)
+}
+
+// PolicyObjectFilter selects policy objects for a list.
+type PolicyObjectFilter struct {
+	Type       string // full type, e.g. Microsoft.Authorization/policyAssignments
+	Scope      string // the scope of the list call
+	ExactScope bool   // atExactScope(): only objects at Scope
+	Below      bool   // include objects below Scope (assignment lists without a filter)
+	// PolicyType keeps definitions of this policyType (BuiltIn, Custom, Static).
+	PolicyType string
+	// DefinitionID keeps assignments of this definition.
+	DefinitionID string
+	After        string
+	Limit        int
+}
