@@ -41,6 +41,36 @@ type plan struct {
 	sizeHint int
 	// valsWidth is the number of vals the plan's rows carry.
 	valsWidth int
+	// scan is set while the plan is a table scan plus where filters, so
+	// that the filters run inside the scan loop.
+	scan *scanSpec
+}
+
+// scanSpec is a table scan with the predicates fused into it.
+type scanSpec struct {
+	t      *Table
+	filter func(ch *chunk, i int) bool
+	preds  []func(r *row) int8
+}
+
+func (s *scanSpec) open(st *execState) iterator {
+	it := &scanIter{st: st, t: s.t, filter: s.filter, ci: 0, ri: -1}
+	switch len(s.preds) {
+	case 0:
+	case 1:
+		it.pred = s.preds[0]
+	default:
+		preds := s.preds
+		it.pred = func(r *row) int8 {
+			for _, p := range preds {
+				if p(r) != 1 {
+					return 0
+				}
+			}
+			return 1
+		}
+	}
+	return it
 }
 
 func (p *plan) colIndex(name string) int {
@@ -133,10 +163,8 @@ func (c *compiler) scanPlan(t *Table) *plan {
 		p.get = append(p.get, baseGetter(t, col))
 		p.baseCol = append(p.baseCol, i)
 	}
-	filter := compileRowFilter(c.filter, t)
-	p.open = func(st *execState) iterator {
-		return &scanIter{st: st, t: t, filter: filter, ci: 0, ri: -1}
-	}
+	p.scan = &scanSpec{t: t, filter: compileRowFilter(c.filter, t)}
+	p.open = p.scan.open
 	return p
 }
 
@@ -154,6 +182,7 @@ type scanIter struct {
 	st     *execState
 	t      *Table
 	filter func(ch *chunk, i int) bool
+	pred   func(r *row) int8 // fused where predicates, or nil
 	ci, ri int
 }
 
@@ -174,6 +203,9 @@ func (s *scanIter) next(r *row) bool {
 			continue
 		}
 		r.ch, r.i, r.vals = ch, int32(s.ri), nil
+		if s.pred != nil && s.pred(r) != 1 {
+			continue
+		}
 		return true
 	}
 	return false

@@ -80,8 +80,16 @@ func (c *compiler) compileWhere(op *WhereOp, in *plan) *plan {
 		c.errorf(op.Pred.Position(), CodeInvalidQuery, "the where predicate must be bool, not %s", pred.typ)
 	}
 	out := derive(in)
-	prev := in.open
 	pf := predOf(pred)
+	if in.scan != nil {
+		// Straight on a table scan: run the predicate inside the scan loop.
+		spec := *in.scan
+		spec.preds = append(append([]func(r *row) int8(nil), in.scan.preds...), pf)
+		out.scan = &spec
+		out.open = spec.open
+		return out
+	}
+	prev := in.open
 	out.open = func(st *execState) iterator { return &filterIter{in: prev(st), pred: pf} }
 	return out
 }
