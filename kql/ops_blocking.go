@@ -46,6 +46,7 @@ func appendKey(b []byte, v Value) []byte {
 type aggCol struct {
 	factory func() aggState
 	argMax  *argExtremeSpec
+	plain   bool // count() without arguments: counted in the group itself
 }
 
 // argExtremeSpec is arg_max/arg_min: compare expr, and columns to return.
@@ -222,7 +223,7 @@ func (c *compiler) compileAggregate(ne NamedExpr, in *plan, outCols *[]Column, a
 			c.errorf(call.P, CodeInvalidQuery, "summarize: duplicate column name '%s'", name)
 		}
 		*outCols = append(*outCols, Column{Name: name, Type: spec.typ(args)})
-		*aggs = append(*aggs, aggCol{factory: spec.factory(c, call, args)})
+		*aggs = append(*aggs, aggCol{factory: spec.factory(c, call, args), plain: call.Name == "count" && len(args) == 0})
 	}
 }
 
@@ -239,6 +240,12 @@ func (c *compiler) summarizeOpen(in *plan, keys []getter, keyExprs []compiledExp
 		type group struct {
 			keyVals []Value
 			states  []aggState
+			n       int64 // rows, for plain count()
+		}
+		// When every aggregate is count(), a row only bumps the group's n.
+		allPlain := true
+		for _, a := range aggs {
+			allPlain = allPlain && a.plain
 		}
 		newGroup := func(r *row) *group {
 			g := &group{keyVals: make([]Value, nkeys), states: make([]aggState, len(aggs))}
@@ -289,8 +296,11 @@ func (c *compiler) summarizeOpen(in *plan, keys []getter, keyExprs []compiledExp
 							g = byCode[code]
 						}
 						if g != nil {
-							for _, s := range g.states {
-								s.add(cur)
+							g.n++
+							if !allPlain {
+								for _, s := range g.states {
+									s.add(cur)
+								}
 							}
 							continue
 						}
@@ -316,8 +326,11 @@ func (c *compiler) summarizeOpen(in *plan, keys []getter, keyExprs []compiledExp
 					}
 				}
 			}
-			for _, s := range g.states {
-				s.add(cur)
+			g.n++
+			if !allPlain {
+				for _, s := range g.states {
+					s.add(cur)
+				}
 			}
 		}
 		if nkeys == 0 && len(groups) == 0 {
@@ -337,6 +350,10 @@ func (c *compiler) summarizeOpen(in *plan, keys []getter, keyExprs []compiledExp
 					} else {
 						vals = append(vals, as.vals...)
 					}
+					continue
+				}
+				if aggs[i].plain {
+					vals = append(vals, longValue(g.n))
 					continue
 				}
 				vals = append(vals, s.result())
