@@ -43,17 +43,22 @@ type PolicyStateFilter struct {
 	AssignmentKey string
 	ReferenceID   string
 	ResourceKey   string
-	After         string // exclusive cursor: "resourceKey\x00assignmentKey\x00referenceID"
+	ResourceKeys  []string // any of these resources
+	After         string   // exclusive cursor: "resourceKey\x00assignmentKey\x00referenceID"
 	Limit         int
 }
 
+// SettingComplianceStale is set when the estate changed without a
+// ChangeObserver (an offline import): the server re-evaluates on start.
+const SettingComplianceStale = "compliance_stale"
+
 // ChangeObserver keeps state derived from the estate (policy compliance,
 // scores) in step with it. Changed runs inside the write transaction that
-// changed the estate, so the derived state commits or rolls back with it;
-// Committed runs after the commit, for in-memory indexes.
+// changed the estate, so the derived state commits or rolls back with it.
+// The function it returns, when not nil, runs after the commit: it updates
+// in-memory indexes, which must not see writes that did not commit.
 type ChangeObserver interface {
-	Changed(ctx context.Context, tx Tx, c *Change) error
-	Committed(c *Change)
+	Changed(ctx context.Context, tx Tx, c *Change) (after func(), err error)
 }
 
 // Change is what one estate write did.

@@ -32,6 +32,7 @@ const MaxImportBody = 256 << 20
 // Server is posture's HTTP server. Fill the fields, then call Handler.
 type Server struct {
 	Resources posture.ResourceService
+	Policy    posture.PolicyService
 	Auth      posture.Authenticator
 	Logger    *slog.Logger
 	// Registry receives the HTTP metrics; /metrics serves Gatherer.
@@ -61,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	s.metrics = newHTTPMetrics(s.Registry)
 	s.routes = map[string]*typeRoutes{}
 	s.registerEstate()
+	s.registerPolicy()
 	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, metrics)

@@ -11,7 +11,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +34,53 @@ type Service struct {
 	// TenantID names the tenant root management group, the default parent
 	// of management groups and subscriptions.
 	TenantID string
+	// Observer keeps derived state (policy compliance) in step with each
+	// write, inside its transaction. Without one, writes mark the derived
+	// state stale, for the server to recompute when it starts.
+	Observer posture.ChangeObserver
+	// WriteMu serialises writes with the observer's in-memory updates;
+	// share it with the observer.
+	WriteMu *sync.Mutex
+}
+
+// write runs fn in a write transaction and lets the observer follow the
+// change it reports, in the same transaction.
+func (s *Service) write(ctx context.Context, fn func(tx posture.Tx) (*posture.Change, error)) error {
+	if s.WriteMu != nil {
+		s.WriteMu.Lock()
+		defer s.WriteMu.Unlock()
+	}
+	var after func()
+	err := s.Store.Write(ctx, func(tx posture.Tx) error {
+		c, err := fn(tx)
+		if err != nil || c == nil || len(c.Put) == 0 && len(c.Deleted) == 0 {
+			return err
+		}
+		if s.Observer == nil {
+			return tx.PutSetting(posture.SettingComplianceStale, "1")
+		}
+		after, err = s.Observer.Changed(ctx, tx, c)
+		return err
+	})
+	if err == nil && after != nil {
+		after()
+	}
+	return err
+}
+
+// managedTypes are documents with an API and semantics of their own: they
+// are not estate inventory, and import refuses them.
+var managedTypes = []string{
+	"microsoft.authorization/policydefinitions", "microsoft.authorization/policysetdefinitions",
+	"microsoft.authorization/policyassignments", "microsoft.authorization/policyexemptions",
+	"microsoft.authorization/roleassignments", "microsoft.authorization/roledefinitions",
+}
+
+func checkManaged(r *posture.Resource) error {
+	if slices.Contains(managedTypes, r.TypeKey()) {
+		return posture.Errorf(posture.EINVALID, "ManagedResourceType", "'%s' documents are managed through their own API (PUT %s), not as estate documents.", r.Type, r.ID)
+	}
+	return nil
 }
 
 var _ posture.ResourceService = (*Service)(nil)
@@ -116,17 +165,20 @@ func (s *Service) PutResource(ctx context.Context, r *posture.Resource, mode pos
 	if err != nil {
 		return posture.PutResult{}, err
 	}
+	if err := checkManaged(r); err != nil {
+		return posture.PutResult{}, err
+	}
 	var res posture.PutResult
-	err = s.Store.Write(ctx, func(tx posture.Tx) error {
+	err = s.write(ctx, func(tx posture.Tx) (*posture.Change, error) {
 		if err := tx.Lock(r.Key); err != nil {
-			return err
+			return nil, err
 		}
 		old, err := tx.Resource(r.Key)
 		if err != nil && !posture.IsNotFound(err) {
-			return err
+			return nil, err
 		}
 		if err := checkIfMatch(old, ifMatch); err != nil {
-			return err
+			return nil, err
 		}
 		var implied []*posture.Resource
 		if mode == posture.PutStrict {
@@ -135,11 +187,12 @@ func (s *Service) PutResource(ctx context.Context, r *posture.Resource, mode pos
 			implied, err = s.implied(tx, []*posture.Resource{r}, nil)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		s.stamp(r, old)
 		res = posture.PutResult{Resource: r, Created: old == nil}
-		return tx.PutResources(append(implied, r))
+		put := append(implied, r)
+		return &posture.Change{Put: put}, tx.PutResources(put)
 	})
 	return res, err
 }
@@ -245,35 +298,38 @@ func (s *Service) DeleteResource(ctx context.Context, idText, ifMatch string) (b
 		return false, posture.Errorf(posture.EINVALID, "OperationNotAllowed", "Subscriptions are not deleted through this API.")
 	}
 	var deleted bool
-	err = s.Store.Write(ctx, func(tx posture.Tx) error {
+	err = s.write(ctx, func(tx posture.Tx) (*posture.Change, error) {
 		if err := tx.Lock(id.Key()); err != nil {
-			return err
+			return nil, err
 		}
 		old, err := tx.Resource(id.Key())
 		if posture.IsNotFound(err) {
 			if ifMatch != "" && ifMatch != "*" {
-				return checkIfMatch(nil, ifMatch)
+				return nil, checkIfMatch(nil, ifMatch)
 			}
-			return nil
+			return nil, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := checkIfMatch(old, ifMatch); err != nil {
-			return err
+			return nil, err
+		}
+		if err := checkManaged(old); err != nil {
+			return nil, err
 		}
 		if id.Kind() == armid.ManagementGroup {
 			n, err := tx.CountResources(posture.ResourceFilter{Parent: id.Key()})
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if n > 0 {
-				return posture.Errorf(posture.ECONFLICT, "ManagementGroupHasChildren", "The management group '%s' has %d children; move or delete them first.", id.Name(), n)
+				return nil, posture.Errorf(posture.ECONFLICT, "ManagementGroupHasChildren", "The management group '%s' has %d children; move or delete them first.", id.Name(), n)
 			}
 		}
 		deleted = true
 		_, err = tx.DeleteResources(id.Key())
-		return err
+		return &posture.Change{Deleted: []string{id.Key()}}, err
 	})
 	return deleted, err
 }
@@ -307,7 +363,11 @@ func (s *Service) ImportResources(ctx context.Context, rs []*posture.Resource) (
 	// The last document of a key wins, as if they had been PUT in order.
 	byKey := make(map[string]int, len(rs))
 	batch := make([]*posture.Resource, 0, len(rs))
-	for _, r := range rs {
+	for i, r := range rs {
+		if err := checkManaged(r); err != nil {
+			sum.Rejected = append(sum.Rejected, &posture.ImportRejected{Index: i, ID: r.ID, Code: posture.ErrorCode(err), Message: err.(*posture.Error).Message})
+			continue
+		}
 		if i, ok := byKey[r.Key]; ok {
 			batch[i] = r
 			continue
@@ -315,18 +375,18 @@ func (s *Service) ImportResources(ctx context.Context, rs []*posture.Resource) (
 		byKey[r.Key] = len(batch)
 		batch = append(batch, r)
 	}
-	err := s.Store.Write(ctx, func(tx posture.Tx) error {
+	err := s.write(ctx, func(tx posture.Tx) (*posture.Change, error) {
 		keys := make([]string, len(batch))
 		for i, r := range batch {
 			keys[i] = r.Key
 		}
 		old, err := tx.Resources(keys)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		implied, err := s.implied(tx, batch, old)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, r := range batch {
 			if r.ParentKey == "" && (strings.HasPrefix(r.Key, "/subscriptions/") || strings.HasPrefix(r.Key, "/providers/microsoft.management/")) && r.Key != s.rootGroupKey() {
@@ -341,7 +401,8 @@ func (s *Service) ImportResources(ctx context.Context, rs []*posture.Resource) (
 			}
 		}
 		sum.Implied = len(implied)
-		return tx.PutResources(append(implied, batch...))
+		put := append(implied, batch...)
+		return &posture.Change{Put: put}, tx.PutResources(put)
 	})
 	if err != nil {
 		return posture.ImportSummary{}, err

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,8 +20,10 @@ import (
 	"github.com/posture/posture/api"
 	"github.com/posture/posture/armdoc"
 	"github.com/posture/posture/auth"
+	"github.com/posture/posture/compliance"
 	"github.com/posture/posture/demo"
 	"github.com/posture/posture/estate"
+	"github.com/posture/posture/policy"
 )
 
 // ServeCmd runs the server.
@@ -28,7 +31,11 @@ type ServeCmd struct {
 	Addr string `default:"127.0.0.1:8080" help:"Address to listen on." env:"POSTURE_ADDR"`
 	StoreFlags
 	Demo     bool   `help:"Load the demo estate when the store is empty." env:"POSTURE_DEMO"`
-	LogLevel string `default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)." env:"POSTURE_LOG_LEVEL"`
+	Policies string `help:"Also load every policy definition and initiative under this checkout of the Azure/azure-policy repository layout." env:"POSTURE_POLICIES" type:"existingdir"`
+	// DefaultAssignment mirrors Defender for Cloud, which assigns the
+	// benchmark to every subscription.
+	DefaultAssignment bool   `default:"true" negatable:"" help:"Assign the Microsoft cloud security benchmark as SecurityCenterBuiltIn to every subscription." env:"POSTURE_DEFAULT_ASSIGNMENT"`
+	LogLevel          string `default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)." env:"POSTURE_LOG_LEVEL"`
 }
 
 // BootstrapTokenFile is the file in the data directory that holds the
@@ -51,7 +58,18 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		return fmt.Errorf("opening the store (%s): %w", c.describe(), err)
 	}
 	defer store.Close()
-	resources := &estate.Service{Store: store, Now: time.Now}
+	registry, err := policy.NewBuiltinRegistry()
+	if err != nil {
+		return fmt.Errorf("loading the built-in policies: %w", err)
+	}
+	if c.Policies != "" {
+		if err := registry.LoadDir(c.Policies); err != nil {
+			return fmt.Errorf("loading --policies %s: %w", c.Policies, err)
+		}
+	}
+	var writeMu sync.Mutex
+	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment}
+	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: &writeMu}
 	wantTenant := ""
 	if c.Demo {
 		wantTenant = demo.TenantID
@@ -59,6 +77,9 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	tenant, err := resources.EnsureTenant(ctx, wantTenant)
 	if err != nil {
 		return fmt.Errorf("initialising the tenant: %w", err)
+	}
+	if err := policies.Start(ctx); err != nil {
+		return fmt.Errorf("starting policy evaluation: %w", err)
 	}
 	authn := &auth.Service{Store: store, Now: time.Now}
 	token, err := authn.Bootstrap(ctx, os.Getenv("POSTURE_BOOTSTRAP_TOKEN"))
@@ -90,6 +111,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &api.Server{
 		Resources: resources,
+		Policy:    policies,
 		Auth:      authn,
 		Logger:    log,
 		Registry:  reg,

@@ -1,0 +1,261 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/posture/posture"
+	"github.com/posture/posture/armdoc"
+	"github.com/posture/posture/armid"
+)
+
+// Versions of Microsoft.Authorization's policy APIs (the armpolicy SDK
+// sends 2021-06-01 for definitions and 2022-06-01 for assignments).
+var policyVersions = apiVersions{
+	"2016-04-01", "2016-12-01", "2018-03-01", "2018-05-01", "2019-01-01", "2019-06-01", "2019-09-01",
+	"2020-03-01", "2020-09-01", "2021-06-01", "2022-06-01", "2023-04-01", "2024-04-01", "2024-05-01",
+	"2025-01-01", "2025-03-01",
+}
+
+// Versions of Microsoft.PolicyInsights' policy states.
+var policyInsightsVersions = apiVersions{"2018-04-04", "2019-10-01", "2022-04-01", "2024-10-01"}
+
+func (s *Server) registerPolicy() {
+	if s.Policy == nil {
+		return
+	}
+	for _, typ := range []string{"Microsoft.Authorization/policyDefinitions", "Microsoft.Authorization/policySetDefinitions", "Microsoft.Authorization/policyAssignments"} {
+		typ := typ
+		s.handle(typ, &typeRoutes{
+			versions: policyVersions,
+			get:      getPolicyObject,
+			put:      putPolicyObject,
+			del:      deletePolicyObject,
+			list:     func(c *call) error { return listPolicyObjects(c, typ) },
+		})
+	}
+	s.handle("Microsoft.PolicyInsights/policyStates", &typeRoutes{
+		versions: policyInsightsVersions,
+		actions:  map[string]handlerFunc{"queryresults": queryPolicyStates},
+	})
+}
+
+func getPolicyObject(c *call) error {
+	r, err := c.s.Policy.GetPolicyObject(c.ctx, c.id.String())
+	if err != nil {
+		return err
+	}
+	c.w.Header().Set("ETag", r.ETag)
+	return c.ok(http.StatusOK, r.Body)
+}
+
+func putPolicyObject(c *call) error {
+	body, err := c.body()
+	if err != nil {
+		return err
+	}
+	r, err := armdoc.FromPut(c.id, body)
+	if err != nil {
+		return err
+	}
+	res, err := c.s.Policy.PutPolicyObject(c.ctx, r, c.r.Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	c.w.Header().Set("ETag", res.Resource.ETag)
+	return c.ok(status, res.Resource.Body)
+}
+
+func deletePolicyObject(c *call) error {
+	// Azure answers a policy DELETE with the deleted object (200) or 204.
+	old, err := c.s.Policy.GetPolicyObject(c.ctx, c.id.String())
+	if posture.IsNotFound(err) {
+		c.w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	deleted, err := c.s.Policy.DeletePolicyObject(c.ctx, c.id.String())
+	if err != nil {
+		return err
+	}
+	if !deleted {
+		c.w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return c.ok(http.StatusOK, old.Body)
+}
+
+// listPolicyObjects lists definitions, initiatives or assignments visible at
+// the scope of the path, with Azure's $filter values for them.
+func listPolicyObjects(c *call, typ string) error {
+	f := posture.PolicyObjectFilter{Type: typ, Scope: c.id.String(), Below: strings.HasSuffix(typ, "policyAssignments")}
+	if err := parsePolicyFilter(c.param("$filter"), &f); err != nil {
+		return err
+	}
+	top, err := c.top(1000)
+	if err != nil {
+		return err
+	}
+	after, err := c.cursor()
+	if err != nil {
+		return err
+	}
+	f.Limit, f.After = top, after
+	page, err := c.s.Policy.ListPolicyObjects(c.ctx, f)
+	if err != nil {
+		return err
+	}
+	docs := make([]json.RawMessage, len(page.Resources))
+	for i, r := range page.Resources {
+		docs[i] = r.Body
+	}
+	return c.list(docs, page.Next)
+}
+
+// parsePolicyFilter reads the $filter of policy lists: atScope(),
+// atExactScope(), policyDefinitionId eq '…', policyType eq '…'.
+func parsePolicyFilter(s string, f *posture.PolicyObjectFilter) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	for _, clause := range splitAnd(s) {
+		clause = strings.TrimSpace(clause)
+		switch strings.ToLower(clause) {
+		case "atscope()":
+			f.Below = false
+			continue
+		case "atexactscope()":
+			f.Below, f.ExactScope = false, true
+			continue
+		}
+		field, value, err := parseEq(clause)
+		if err != nil {
+			return err
+		}
+		switch strings.ToLower(field) {
+		case "policydefinitionid":
+			f.DefinitionID = value
+		case "policytype":
+			f.PolicyType = value
+		default:
+			return badFilter("'%s' is not supported here; use atScope(), atExactScope(), policyDefinitionId eq or policyType eq", field)
+		}
+	}
+	return nil
+}
+
+// policyStateRecord is one row of Microsoft.PolicyInsights' queryResults.
+type policyStateRecord struct {
+	Timestamp                   time.Time `json:"timestamp"`
+	ResourceID                  string    `json:"resourceId"`
+	PolicyAssignmentID          string    `json:"policyAssignmentId"`
+	PolicyAssignmentName        string    `json:"policyAssignmentName"`
+	PolicyAssignmentScope       string    `json:"policyAssignmentScope"`
+	PolicyDefinitionReferenceID string    `json:"policyDefinitionReferenceId,omitempty"`
+	IsCompliant                 bool      `json:"isCompliant"`
+	ComplianceState             string    `json:"complianceState"`
+	PolicyDefinitionAction      string    `json:"policyDefinitionAction"`
+	SubscriptionID              string    `json:"subscriptionId"`
+	ResourceType                string    `json:"resourceType"`
+	ResourceGroup               string    `json:"resourceGroup"`
+	EvaluationError             string    `json:"evaluationError,omitempty"`
+}
+
+// queryPolicyStates is POST {scope}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults:
+// the latest policy states of the resources under the scope.
+func queryPolicyStates(c *call) error {
+	if !strings.EqualFold(c.id.Name(), "latest") {
+		return posture.Errorf(posture.EINVALID, "InvalidPolicyStatesResource", "Only the 'latest' policy states are kept; '%s' is not supported.", c.id.Name())
+	}
+	f := posture.PolicyStateFilter{}
+	if scope := c.id.Scope(); !scope.IsRoot() {
+		if scope.Kind() == armid.ManagementGroup {
+			return posture.Errorf(posture.EINVALID, "NotSupported", "Policy states are queried at a subscription, resource group or resource scope.")
+		}
+		f.Under = scope.Key()
+	}
+	want := ""
+	if flt := c.param("$filter"); flt != "" {
+		for _, clause := range splitAnd(flt) {
+			field, value, err := parseEq(clause)
+			if err != nil {
+				return err
+			}
+			switch strings.ToLower(field) {
+			case "compliancestate":
+				want = value
+			case "policyassignmentid":
+				f.AssignmentKey = strings.ToLower(value)
+			case "policydefinitionreferenceid":
+				f.ReferenceID = value
+			default:
+				return badFilter("'%s' is not supported; use complianceState, policyAssignmentId and policyDefinitionReferenceId", field)
+			}
+		}
+	}
+	top, err := c.top(5000)
+	if err != nil {
+		return err
+	}
+	after, err := c.cursor()
+	if err != nil {
+		return err
+	}
+	f.After, f.Limit = after, 1000
+	if top > 0 {
+		f.Limit = top
+	}
+	var out []json.RawMessage
+	next := ""
+	for len(out) < f.Limit {
+		states, cursor, err := c.s.Policy.PolicyStates(c.ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, st := range states {
+			if want != "" && !strings.EqualFold(st.State, want) {
+				continue
+			}
+			b, _ := json.Marshal(stateRecord(st))
+			out = append(out, b)
+			if len(out) == f.Limit {
+				next = st.ResourceKey + "\x00" + st.AssignmentKey + "\x00" + st.ReferenceID
+				break
+			}
+		}
+		if cursor == "" || next != "" {
+			break
+		}
+		f.After = cursor
+	}
+	return c.list(out, next)
+}
+
+func stateRecord(st *posture.PolicyState) policyStateRecord {
+	aid, _ := armid.Parse(st.AssignmentKey)
+	rid, _ := armid.Parse(st.ResourceKey)
+	return policyStateRecord{
+		Timestamp:                   st.ChangedAt,
+		ResourceID:                  st.ResourceKey,
+		PolicyAssignmentID:          st.AssignmentKey,
+		PolicyAssignmentName:        aid.Name(),
+		PolicyAssignmentScope:       aid.Scope().Key(),
+		PolicyDefinitionReferenceID: st.ReferenceID,
+		IsCompliant:                 st.State == posture.StateCompliant,
+		ComplianceState:             st.State,
+		PolicyDefinitionAction:      strings.ToLower(st.Effect),
+		SubscriptionID:              st.SubscriptionID,
+		ResourceType:                st.ResourceType,
+		ResourceGroup:               strings.ToLower(rid.ResourceGroup()),
+		EvaluationError:             st.Error,
+	}
+}

@@ -1,0 +1,100 @@
+package compliance
+
+import (
+	"maps"
+	"strings"
+
+	"github.com/posture/posture"
+	"github.com/posture/posture/armid"
+)
+
+const mgPrefix = "/providers/microsoft.management/managementgroups/"
+
+// hierarchy places subscriptions under management groups. It is data, not
+// part of ids, so assignments at a management group need it to know what
+// they cover. A hierarchy is never changed once published: writers clone it.
+type hierarchy struct {
+	parent map[string]string // management group or subscription key -> parent group key
+}
+
+func newHierarchy() *hierarchy { return &hierarchy{parent: map[string]string{}} }
+
+func (h *hierarchy) clone() *hierarchy { return &hierarchy{parent: maps.Clone(h.parent)} }
+
+// apply records the place of a management group or subscription document.
+func (h *hierarchy) apply(r *posture.Resource) {
+	if isContainer(r.Key) {
+		h.parent[r.Key] = r.ParentKey
+	}
+}
+
+// remove forgets the groups and subscriptions at or under key.
+func (h *hierarchy) remove(key string) {
+	for k := range h.parent {
+		if k == key || strings.HasPrefix(k, key+"/") {
+			delete(h.parent, k)
+		}
+	}
+}
+
+func isContainer(key string) bool {
+	if strings.HasPrefix(key, mgPrefix) {
+		return !strings.Contains(key[len(mgPrefix):], "/")
+	}
+	rest, ok := strings.CutPrefix(key, "/subscriptions/")
+	return ok && !strings.Contains(rest, "/")
+}
+
+// covers reports whether an assignment at scope covers the resource: by id
+// for subscriptions, resource groups and resources, through the hierarchy
+// for management groups.
+func (h *hierarchy) covers(scope string, r *posture.Resource) bool {
+	if scope == "" || scope == "/" {
+		return true
+	}
+	if strings.HasPrefix(scope, mgPrefix) && !strings.Contains(scope[len(mgPrefix):], "/") {
+		if r.SubscriptionID == "" {
+			return false
+		}
+		for p, hops := h.parent["/subscriptions/"+r.SubscriptionID], 0; p != "" && hops < 64; p, hops = h.parent[p], hops+1 {
+			if p == scope {
+				return true
+			}
+		}
+		return false
+	}
+	return r.Key == scope || strings.HasPrefix(r.Key, scope+"/")
+}
+
+// subscriptionsUnder returns the subscriptions a management group covers.
+func (h *hierarchy) subscriptionsUnder(mg string) []string {
+	var out []string
+	for k := range h.parent {
+		if !strings.HasPrefix(k, "/subscriptions/") {
+			continue
+		}
+		for p, hops := h.parent[k], 0; p != "" && hops < 64; p, hops = h.parent[p], hops+1 {
+			if p == mg {
+				out = append(out, k)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// scopeRoots returns the key ranges an assignment at scope covers: the
+// scope itself, or for a management group its subscriptions.
+func (h *hierarchy) scopeRoots(scope string) []string {
+	id, err := armid.Parse(scope)
+	if err != nil {
+		return nil
+	}
+	switch id.Kind() {
+	case armid.Tenant:
+		return []string{"/subscriptions"}
+	case armid.ManagementGroup:
+		return h.subscriptionsUnder(id.Key())
+	}
+	return []string{id.Key()}
+}

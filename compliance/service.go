@@ -1,0 +1,353 @@
+// Package compliance keeps the compliance of the estate with its policy
+// assignments current. It holds custom definitions, initiatives and
+// assignments (as ARM documents in the store), compiles assignments with
+// package policy, evaluates every resource they cover, and stores one
+// policy state per (resource, assignment, definition reference). Changes to
+// the estate are evaluated inside the transaction that makes them, so
+// every read after a write sees its effect.
+package compliance
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/posture/posture"
+	"github.com/posture/posture/armid"
+	"github.com/posture/posture/policy"
+)
+
+// Types of the policy objects the service manages.
+const (
+	DefinitionType    = "Microsoft.Authorization/policyDefinitions"
+	SetDefinitionType = "Microsoft.Authorization/policySetDefinitions"
+	AssignmentType    = "Microsoft.Authorization/policyAssignments"
+)
+
+// Service implements posture.PolicyService and posture.ChangeObserver.
+type Service struct {
+	Store posture.Store
+	// Registry holds the built-in definitions (and those of --policies);
+	// Start adds the custom ones from the store.
+	Registry *policy.Registry
+	Now      posture.Clock
+	Logger   *slog.Logger
+	// WriteMu serialises the writes of this service with the estate's, so
+	// that in-memory indexes are updated in commit order. Share it with
+	// estate.Service.
+	WriteMu *sync.Mutex
+	// DefaultAssignment assigns the Microsoft cloud security benchmark as
+	// SecurityCenterBuiltIn to every subscription that appears.
+	DefaultAssignment bool
+
+	mu          sync.RWMutex
+	hier        *hierarchy
+	related     *relatedIndex
+	kept        map[string]bool // related types the index keeps
+	assignments map[string]*assignment
+}
+
+var (
+	_ posture.PolicyService  = (*Service)(nil)
+	_ posture.ChangeObserver = (*Service)(nil)
+)
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// staleSetting marks a store whose estate changed without evaluation (an
+// offline import): the next Start re-evaluates everything.
+const staleSetting = posture.SettingComplianceStale
+
+// Start loads custom definitions, initiatives and assignments, the
+// management group hierarchy and the related documents, and re-evaluates
+// what is stale.
+func (s *Service) Start(ctx context.Context) error {
+	if s.WriteMu == nil {
+		s.WriteMu = &sync.Mutex{}
+	}
+	hier := newHierarchy()
+	assignments := map[string]*assignment{}
+	var stale bool
+	err := s.Store.Read(ctx, func(tx posture.Tx) error {
+		if err := s.loadObjects(tx, DefinitionType, func(r *posture.Resource) error { return s.registerDefinition(r) }); err != nil {
+			return err
+		}
+		if err := s.loadObjects(tx, SetDefinitionType, func(r *posture.Resource) error { return s.registerSet(r) }); err != nil {
+			return err
+		}
+		if err := s.loadObjects(tx, AssignmentType, func(r *posture.Resource) error {
+			a, err := s.compile(r)
+			if err != nil {
+				s.log().Warn("policy assignment does not compile; it is not evaluated", "assignment", r.ID, "err", err)
+				return nil
+			}
+			assignments[a.key] = a
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, typ := range []string{armid.ManagementGroupType, armid.SubscriptionType} {
+			if err := eachResource(tx, posture.ResourceFilter{Types: []string{typ}}, func(r *posture.Resource) error {
+				hier.apply(r)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		v, err := tx.Setting(staleSetting)
+		stale = v != ""
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.hier, s.assignments, s.related, s.kept = hier, assignments, newRelatedIndex(), map[string]bool{}
+	s.mu.Unlock()
+	if err := s.loadRelated(ctx, relatedTypes(assignments)); err != nil {
+		return err
+	}
+	if stale {
+		s.log().Info("the estate changed while posture was not evaluating it; re-evaluating every assignment")
+		if err := s.reevaluateAll(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadObjects calls fn for every stored document of a policy type.
+func (s *Service) loadObjects(tx posture.Tx, typ string, fn func(*posture.Resource) error) error {
+	return eachResource(tx, posture.ResourceFilter{Types: []string{typ}}, fn)
+}
+
+// eachResource pages through the resources f selects.
+func eachResource(tx posture.Tx, f posture.ResourceFilter, fn func(*posture.Resource) error) error {
+	f.Limit = 1000
+	for {
+		rs, err := tx.ListResources(f)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(rs) < f.Limit {
+			return nil
+		}
+		f.After = rs[len(rs)-1].Key
+	}
+}
+
+// relatedTypes returns the related types the existence checks of the
+// assignments read, lower case.
+func relatedTypes(as map[string]*assignment) map[string]bool {
+	types := map[string]bool{}
+	for _, a := range as {
+		for _, ref := range a.compiled.References {
+			if rel := ref.Facts.Related; rel != nil && rel.Type != "" {
+				types[rel.Type] = true
+			}
+		}
+	}
+	return types
+}
+
+// loadRelated adds the documents of new related types to the index.
+func (s *Service) loadRelated(ctx context.Context, types map[string]bool) error {
+	s.mu.RLock()
+	var missing []string
+	for t := range types {
+		if !s.kept[t] {
+			missing = append(missing, t)
+		}
+	}
+	s.mu.RUnlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	loaded := map[string]*policy.Resource{}
+	err := s.Store.Read(ctx, func(tx posture.Tx) error {
+		return eachResource(tx, posture.ResourceFilter{Types: missing}, func(r *posture.Resource) error {
+			if pr, err := decode(r); err == nil {
+				loaded[r.Key] = pr
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range missing {
+		s.kept[t] = true
+	}
+	for k, pr := range loaded {
+		s.related.put(k, pr)
+	}
+	return nil
+}
+
+// snapshot returns the current assignments, hierarchy and lookup base.
+func (s *Service) snapshot() (map[string]*assignment, *hierarchy, *relatedIndex, map[string]bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.assignments, s.hier, s.related, s.kept
+}
+
+// compile compiles a stored assignment document.
+func (s *Service) compile(r *posture.Resource) (*assignment, error) {
+	pa, err := policy.ParseAssignment(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	id, err := armid.Parse(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	pa.ID, pa.Name, pa.Scope = id.String(), id.Name(), id.Scope().String()
+	ca, err := policy.Compile(pa, s.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &assignment{key: r.Key, scope: id.Scope().Key(), compiled: ca}, nil
+}
+
+// sortedAssignments returns the assignments in key order, for stable work.
+func sortedAssignments(m map[string]*assignment) []*assignment {
+	out := slices.Collect(maps.Values(m))
+	slices.SortFunc(out, func(a, b *assignment) int { return strings.Compare(a.key, b.key) })
+	return out
+}
+
+// evaluatedTypes returns the stored type keys an assignment can evaluate,
+// or nil when some reference matches any type.
+func evaluatedTypes(a *assignment) []string {
+	seen := map[string]bool{}
+	for _, ref := range a.compiled.References {
+		if ref.Facts.AnyType || len(ref.Facts.TypePatterns) > 0 && len(ref.Facts.Types) == 0 {
+			return nil
+		}
+		for _, t := range ref.Facts.Types {
+			seen[t] = true
+			// Azure Policy names resource groups by their id path; posture
+			// stores them as ARM's GET returns them.
+			if t == "microsoft.resources/subscriptions/resourcegroups" {
+				seen[strings.ToLower(armid.ResourceGroupType)] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for t := range seen {
+		out = append(out, t)
+	}
+	return out
+}
+
+// evaluateAssignment evaluates every resource an assignment covers and
+// replaces its states: pairs it no longer yields are deleted.
+func (s *Service) evaluateAssignment(ctx context.Context, tx posture.Tx, a *assignment, hier *hierarchy, l *lookup) error {
+	e := &evaluation{ctx: ctx, tx: tx, now: s.now(), hier: hier, lookup: l, opts: policy.EvalOptions{Now: s.now(), Reasons: policy.ReasonsNone}}
+	types := evaluatedTypes(a)
+	seen := map[string]bool{}
+	for _, root := range hier.scopeRoots(a.scope) {
+		// The root itself (a subscription, a resource group, a resource) and
+		// everything under it.
+		if r, err := tx.Resource(root); err == nil {
+			seen[r.Key] = true
+			if err := e.run([]*posture.Resource{r}, []*assignment{a}); err != nil {
+				return err
+			}
+		} else if !posture.IsNotFound(err) {
+			return err
+		}
+		err := eachPage(tx, posture.ResourceFilter{Under: root, Types: types}, func(rs []*posture.Resource) error {
+			for _, r := range rs {
+				seen[r.Key] = true
+			}
+			return e.run(rs, []*assignment{a})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	// States of resources the assignment no longer reaches.
+	var gone []*posture.PolicyState
+	f := posture.PolicyStateFilter{AssignmentKey: a.key, Limit: 5000}
+	for {
+		page, err := tx.PolicyStates(f)
+		if err != nil {
+			return err
+		}
+		for _, st := range page {
+			if !seen[st.ResourceKey] {
+				gone = append(gone, st)
+			}
+		}
+		if len(page) < f.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		f.After = last.ResourceKey + "\x00" + last.AssignmentKey + "\x00" + last.ReferenceID
+	}
+	return tx.DeletePolicyStates(gone)
+}
+
+// eachPage pages through the resources f selects, a page at a time.
+func eachPage(tx posture.Tx, f posture.ResourceFilter, fn func([]*posture.Resource) error) error {
+	f.Limit = 1000
+	for {
+		rs, err := tx.ListResources(f)
+		if err != nil {
+			return err
+		}
+		if len(rs) > 0 {
+			if err := fn(rs); err != nil {
+				return err
+			}
+		}
+		if len(rs) < f.Limit {
+			return nil
+		}
+		f.After = rs[len(rs)-1].Key
+	}
+}
+
+// reevaluateAll re-evaluates every assignment, one transaction each, and
+// clears the stale mark.
+func (s *Service) reevaluateAll(ctx context.Context) error {
+	s.WriteMu.Lock()
+	defer s.WriteMu.Unlock()
+	as, hier, related, kept := s.snapshot()
+	for _, a := range sortedAssignments(as) {
+		start := time.Now()
+		err := s.Store.Write(ctx, func(tx posture.Tx) error {
+			return s.evaluateAssignment(ctx, tx, a, hier, &lookup{tx: tx, base: related, kept: kept})
+		})
+		if err != nil {
+			return fmt.Errorf("evaluating %s: %w", a.key, err)
+		}
+		s.log().Info("assignment evaluated", "assignment", a.key, "duration_ms", time.Since(start).Milliseconds())
+	}
+	return s.Store.Write(ctx, func(tx posture.Tx) error { return tx.PutSetting(staleSetting, "") })
+}
