@@ -112,13 +112,24 @@ type mapIter struct {
 	fns   []getter
 	nvals int // number of vals the input rows carry
 	st    *execState
+	slab  []Value
 }
+
+// valsSlabRows is how many rows' vals one allocation holds: rows keep
+// sub-slices, so the allocator is called once per slab, not once per row.
+// Kept small: a row that survives a later filter pins its whole slab.
+const valsSlabRows = 16
 
 func (m *mapIter) next(r *row) bool {
 	if !m.in.next(r) {
 		return false
 	}
-	vals := make([]Value, m.nvals+len(m.fns))
+	n := m.nvals + len(m.fns)
+	if len(m.slab) < n {
+		m.slab = make([]Value, n*valsSlabRows)
+	}
+	vals := m.slab[:n:n]
+	m.slab = m.slab[n:]
 	copy(vals, r.vals)
 	for i, f := range m.fns {
 		vals[m.nvals+i] = f(r)
