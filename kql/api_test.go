@@ -272,3 +272,33 @@ func TestValueSizeGuard(t *testing.T) {
 		}
 	}
 }
+
+// TestIDIndexCollisions forces every id to the same hash, so all rows but
+// one live in the overflow map, and checks upserts, replaces and deletes.
+func TestIDIndexCollisions(t *testing.T) {
+	saved := hashID
+	hashID = func(string) uint64 { return 7 }
+	defer func() { hashID = saved }()
+	db := NewDatabase()
+	var rows [][]byte
+	for i := 0; i < 2100; i++ {
+		rows = append(rows, []byte(fmt.Sprintf(`{"id":"/R/%d","name":"r%d"}`, i, i)))
+	}
+	if err := db.Upsert("Resources", rows...); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Upsert("Resources", []byte(`{"id":"/r/5","name":"five"}`), []byte(`{"id":"/R/0","name":"zero"}`))
+	db.Delete("Resources", "/r/1", "/r/2099", "/r/1024", "/r/nope")
+	snap := db.Snapshot()
+	res := run(t, snap, `Resources | summarize n = count(), five = countif(name == "five"), zero = countif(name == "zero"), gone = countif(name in ("r1", "r2099", "r1024"))`, RunOptions{})
+	if got := fmt.Sprint(res.Row(0)); got != "[2097 1 1 0]" {
+		t.Fatalf("got %s", got)
+	}
+	// Every remaining id is still found: replacing each adds no row.
+	for i := 0; i < 2100; i++ {
+		_ = db.Upsert("Resources", []byte(fmt.Sprintf(`{"id":"/r/%d","name":"again"}`, i)))
+	}
+	if n := db.Len("Resources"); n != 2100 {
+		t.Fatalf("len %d after re-upserting (3 deleted rows come back)", n)
+	}
+}

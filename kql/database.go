@@ -12,7 +12,7 @@ type Database struct {
 	mu    sync.Mutex
 	dict  *Dict
 	snap  atomic.Pointer[Snapshot]
-	index map[string]map[string]rowLoc // table key → lower-case id → location
+	index map[string]*idIndex // table key → lower-case id → location
 	enc   dynBuilder
 }
 
@@ -28,7 +28,7 @@ type Snapshot struct {
 // NewDatabase returns an empty database. Tables are created on first write
 // or with CreateTable.
 func NewDatabase() *Database {
-	d := &Database{dict: NewDict(), index: map[string]map[string]rowLoc{}}
+	d := &Database{dict: NewDict(), index: map[string]*idIndex{}}
 	d.dict.Intern("") // code 0 is the empty string
 	d.snap.Store(&Snapshot{tables: map[string]*Table{}, dict: d.dict})
 	return d
@@ -87,7 +87,7 @@ func (d *Database) Upsert(table string, rows ...[]byte) error {
 	}
 	idx := d.index[key]
 	if idx == nil {
-		idx = map[string]rowLoc{}
+		idx = newIDIndex()
 	}
 	decoded := make([]decodedRow, 0, len(rows))
 	for i, r := range rows {
@@ -114,7 +114,7 @@ func (d *Database) Upsert(table string, rows ...[]byte) error {
 	}
 	var arena []byte
 	for _, dr := range decoded {
-		loc, exists := idx[dr.id]
+		loc, exists := idx.get(t, dr.id)
 		if !exists {
 			last := int32(len(t.chunks) - 1)
 			if last < 0 || t.chunks[last].n >= chunkRows {
@@ -134,7 +134,6 @@ func (d *Database) Upsert(table string, rows ...[]byte) error {
 				c.codes[k] = append(c.codes[k], 0)
 			}
 			c.blobs = append(c.blobs, nil)
-			idx[dr.id] = loc
 			t.rows++
 		}
 		c := own(loc.chunk)
@@ -152,6 +151,9 @@ func (d *Database) Upsert(table string, rows ...[]byte) error {
 		start := len(arena)
 		arena = append(arena, dr.blob...)
 		c.blobs[loc.row] = arena[start:len(arena):len(arena)]
+		if !exists {
+			idx.set(t, dr.id, loc) // after the id code is stored
+		}
 	}
 	d.index[key] = idx
 	d.publish(old, key, t)
@@ -174,10 +176,11 @@ func (d *Database) Delete(table string, ids ...string) {
 	owned := map[int32]bool{}
 	for _, id := range ids {
 		id = strings.ToLower(id)
-		loc, ok := idx[id]
+		loc, ok := idx.get(t, id)
 		if !ok {
 			continue
 		}
+		idx.del(t, id) // while the row still holds id
 		if !owned[loc.chunk] {
 			t.chunks[loc.chunk] = t.chunks[loc.chunk].copyChunk(t.nStr)
 			owned[loc.chunk] = true
@@ -190,7 +193,7 @@ func (d *Database) Delete(table string, ids ...string) {
 			}
 			c.blobs[loc.row] = c.blobs[lastRow]
 			movedID := strings.ToLower(d.dict.Get(c.codes[0][loc.row]))
-			idx[movedID] = loc
+			idx.set(t, movedID, loc)
 		}
 		for k := range c.codes {
 			c.codes[k] = c.codes[k][:lastRow]
@@ -198,7 +201,6 @@ func (d *Database) Delete(table string, ids ...string) {
 		c.blobs[lastRow] = nil
 		c.blobs = c.blobs[:lastRow]
 		c.n--
-		delete(idx, id)
 		t.rows--
 	}
 	d.publish(old, key, t)
