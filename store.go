@@ -73,6 +73,12 @@ type Tx interface {
 	DeletePolicyStatesUnder(key string) error
 	// DeletePolicyStatesOfAssignment deletes every state of an assignment.
 	DeletePolicyStatesOfAssignment(assignmentKey string) error
+	// DeleteAssignmentStatesOf deletes the states of an assignment for
+	// these resources.
+	DeleteAssignmentStatesOf(assignmentKey string, resourceKeys []string) error
+	// PolicyStateResources returns the keys of the resources that have
+	// states of an assignment.
+	PolicyStateResources(assignmentKey string) ([]string, error)
 
 	// PutRoleAssignment inserts or replaces a role assignment.
 	PutRoleAssignment(a *RoleAssignment) error

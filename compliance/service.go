@@ -124,12 +124,55 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.loadRelated(ctx, relatedTypes(assignments)); err != nil {
 		return err
 	}
+	if err := s.assignDefaults(ctx, !stale); err != nil {
+		return err
+	}
 	if stale {
 		s.log().Info("the estate changed while posture was not evaluating it; re-evaluating every assignment")
 		if err := s.reevaluateAll(ctx); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// assignDefaults gives the subscriptions that lack it the benchmark
+// assignment (they appeared while nothing evaluated, e.g. by an offline
+// import), evaluating it when evaluate is set.
+func (s *Service) assignDefaults(ctx context.Context, evaluate bool) error {
+	if !s.DefaultAssignment {
+		return nil
+	}
+	s.WriteMu.Lock()
+	defer s.WriteMu.Unlock()
+	_, hier, related, kept := s.snapshot()
+	created := map[string]*assignment{}
+	err := s.Store.Write(ctx, func(tx posture.Tx) error {
+		for key := range hier.parent {
+			if !strings.HasPrefix(key, "/subscriptions/") {
+				continue
+			}
+			sub, err := tx.Resource(key)
+			if err != nil {
+				return err
+			}
+			a, err := s.ensureDefaultAssignment(tx, sub, s.now())
+			if err != nil || a == nil {
+				return err
+			}
+			created[a.key] = a
+			if evaluate {
+				if err := s.evaluateAssignment(ctx, tx, a, hier, &lookup{tx: tx, base: related, kept: kept}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil || len(created) == 0 {
+		return err
+	}
+	s.installAssignments(ctx, created, nil)
 	return nil
 }
 
@@ -292,25 +335,17 @@ func (s *Service) evaluateAssignment(ctx context.Context, tx posture.Tx, a *assi
 		}
 	}
 	// States of resources the assignment no longer reaches.
-	var gone []*posture.PolicyState
-	f := posture.PolicyStateFilter{AssignmentKey: a.key, Limit: 5000}
-	for {
-		page, err := tx.PolicyStates(f)
-		if err != nil {
-			return err
-		}
-		for _, st := range page {
-			if !seen[st.ResourceKey] {
-				gone = append(gone, st)
-			}
-		}
-		if len(page) < f.Limit {
-			break
-		}
-		last := page[len(page)-1]
-		f.After = last.ResourceKey + "\x00" + last.AssignmentKey + "\x00" + last.ReferenceID
+	had, err := tx.PolicyStateResources(a.key)
+	if err != nil {
+		return err
 	}
-	return tx.DeletePolicyStates(gone)
+	var gone []string
+	for _, k := range had {
+		if !seen[k] {
+			gone = append(gone, k)
+		}
+	}
+	return tx.DeleteAssignmentStatesOf(a.key, gone)
 }
 
 // eachPage pages through the resources f selects, a page at a time.

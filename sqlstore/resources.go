@@ -254,7 +254,7 @@ func resourceWhere(f posture.ResourceFilter) (string, []any) {
 		lo, hi := subtree(f.Under)
 		conds = append(conds, `key > ? AND key < ?`)
 		args = append(args, lo, hi)
-		// A subscription-wide list can use the (subscription_id, type_key)
+		// A subscription-wide list can use the (type_key, subscription_id)
 		// index as well as the key range.
 		if sub := subscriptionOf(f.Under); sub != "" {
 			conds = append(conds, `subscription_id = ?`)

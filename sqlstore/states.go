@@ -37,6 +37,15 @@ func (t *Tx) PolicyStates(f posture.PolicyStateFilter) ([]*posture.PolicyState, 
 		conds = append(conds, `resource_key = ?`)
 		args = append(args, f.ResourceKey)
 	}
+	if len(f.ResourceKeys) > 0 {
+		if len(f.ResourceKeys) > 5000 {
+			return nil, posture.Errorf(posture.EINTERNAL, "InternalServerError", "policy states asked for %d resources at once", len(f.ResourceKeys))
+		}
+		conds = append(conds, `resource_key IN (`+placeholders(len(f.ResourceKeys))+`)`)
+		for _, k := range f.ResourceKeys {
+			args = append(args, k)
+		}
+	}
 	if f.AssignmentKey != "" {
 		conds = append(conds, `assignment_key = ?`)
 		args = append(args, f.AssignmentKey)
@@ -134,4 +143,40 @@ func (t *Tx) DeletePolicyStatesUnder(key string) error {
 func (t *Tx) DeletePolicyStatesOfAssignment(assignmentKey string) error {
 	_, err := t.exec(`DELETE FROM policy_states WHERE assignment_key = ?`, assignmentKey)
 	return err
+}
+
+// DeleteAssignmentStatesOf implements posture.Tx.
+func (t *Tx) DeleteAssignmentStatesOf(assignmentKey string, resourceKeys []string) error {
+	for len(resourceKeys) > 0 {
+		n := min(len(resourceKeys), 5000)
+		args := make([]any, 0, n+1)
+		args = append(args, assignmentKey)
+		for _, k := range resourceKeys[:n] {
+			args = append(args, k)
+		}
+		if _, err := t.exec(`DELETE FROM policy_states WHERE assignment_key = ? AND resource_key IN (`+placeholders(n)+`)`, args...); err != nil {
+			return err
+		}
+		resourceKeys = resourceKeys[n:]
+	}
+	return nil
+}
+
+// PolicyStateResources implements posture.Tx. The (assignment_key,
+// reference_id, resource_key) index answers it without reading the table.
+func (t *Tx) PolicyStateResources(assignmentKey string) ([]string, error) {
+	rows, err := t.query(`SELECT DISTINCT resource_key FROM policy_states WHERE assignment_key = ?`, assignmentKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, t.s.wrap(err)
+		}
+		out = append(out, k)
+	}
+	return out, t.s.wrap(rows.Err())
 }

@@ -564,6 +564,20 @@ func testPolicyStates(t *testing.T, b Backend) {
 	if got := read(posture.PolicyStateFilter{}); len(got) != 6 {
 		t.Errorf("after deleting under vm a: %d, want 6", len(got))
 	}
+	var withA2 []string
+	s.Read(ctx, func(tx posture.Tx) error {
+		var err error
+		withA2, err = tx.PolicyStateResources(a2)
+		return err
+	})
+	if len(withA2) != 2 {
+		t.Errorf("resources with states of a2: %v, want vm b and rg2 vm a", withA2)
+	}
+	write(func(tx posture.Tx) error { return tx.DeleteAssignmentStatesOf(a1, []string{vm("nope")}) })
+	write(func(tx posture.Tx) error { return tx.DeleteAssignmentStatesOf(a1, nil) })
+	if got := read(posture.PolicyStateFilter{}); len(got) != 6 {
+		t.Errorf("deleting a1's states of another resource (or of none) deleted %d", 6-len(got))
+	}
 	write(func(tx posture.Tx) error { return tx.DeletePolicyStatesOfAssignment(a1) })
 	if got := read(posture.PolicyStateFilter{}); len(got) != 4 { // vm b and rg2 vm a, assignment a2
 		t.Errorf("after deleting a1: %d, want 4", len(got))
