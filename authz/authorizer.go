@@ -166,22 +166,44 @@ func (a *Authorizer) RoleDefinitions() []RoleDefinition {
 // state is the data in maps, so that one change copies maps instead of
 // re-reading everything.
 type state struct {
-	roles       map[string]RoleDefinition         // custom roles by GUID
-	assignments map[string]posture.RoleAssignment // by lower-case id (or a synthetic key)
-	memberships map[string][]string               // lower-case ids
+	roles       map[string]RoleDefinition   // custom roles by GUID
+	assignments map[string]*assignmentEntry // by lower-case id (or a synthetic key)
+	memberships map[string][]string         // lower-case ids
+}
+
+// assignmentEntry is an assignment with its scope resolved once, when it
+// enters the data: parsing ids is most of the cost of a rebuild, and entries
+// are shared, unchanged, by every later snapshot.
+type assignmentEntry struct {
+	ra        posture.RoleAssignment
+	scopeKey  string
+	principal string // lower case
+	roleGUID  string
+	err       error // why the scope does not resolve
+}
+
+func newAssignmentEntry(ra posture.RoleAssignment) *assignmentEntry {
+	e := &assignmentEntry{ra: ra, principal: strings.ToLower(ra.PrincipalID), roleGUID: RoleDefinitionGUID(ra.RoleDefinitionID)}
+	scope, err := assignmentScope(ra)
+	if err != nil {
+		e.err = err
+	} else {
+		e.scopeKey = scope.Key()
+	}
+	return e
 }
 
 func stateOf(d Data) state {
 	st := state{
 		roles:       make(map[string]RoleDefinition, len(d.RoleDefinitions)),
-		assignments: make(map[string]posture.RoleAssignment, len(d.RoleAssignments)),
+		assignments: make(map[string]*assignmentEntry, len(d.RoleAssignments)),
 		memberships: make(map[string][]string, len(d.Memberships)),
 	}
 	for _, r := range d.RoleDefinitions {
 		st.roles[r.GUID()] = r.clone()
 	}
 	for i, ra := range d.RoleAssignments {
-		st.assignments[assignmentKey(ra, i)] = ra
+		st.assignments[assignmentKey(ra, i)] = newAssignmentEntry(ra)
 	}
 	for p, gs := range d.Memberships {
 		st.memberships[strings.ToLower(p)] = lowerAll(gs)
@@ -251,14 +273,15 @@ func build(st state, h Hierarchy) *snapshot {
 		}
 		s.roles[guid] = compileRole(&d)
 	}
-	// Sorted keys make the indexes (and so AssignmentsAt) deterministic.
-	for _, k := range sortedKeyList(st.assignments) {
-		ra := st.assignments[k]
-		g, err := s.newGrant(ra)
+	grants := make([]grant, 0, len(st.assignments))
+	for _, e := range st.assignments {
+		role, err := s.resolve(e)
 		if err != nil {
-			s.ignored = append(s.ignored, fmt.Errorf("role assignment %s: %w", ra.ID, err))
+			s.ignored = append(s.ignored, fmt.Errorf("role assignment %s: %w", e.ra.ID, err))
 			continue
 		}
+		grants = append(grants, grant{assignment: &e.ra, scopeKey: e.scopeKey, principal: e.principal, role: role})
+		g := &grants[len(grants)-1]
 		byScope := s.byPrincipal[g.principal]
 		if byScope == nil {
 			byScope = map[string][]*grant{}
@@ -267,33 +290,40 @@ func build(st state, h Hierarchy) *snapshot {
 		byScope[g.scopeKey] = append(byScope[g.scopeKey], g)
 		s.byScope[g.scopeKey] = append(s.byScope[g.scopeKey], g)
 	}
+	// Map order is random; ordering each (small) bucket by id makes
+	// decisions and AssignmentsAt deterministic.
+	for _, byScope := range s.byPrincipal {
+		for _, gs := range byScope {
+			sortGrants(gs)
+		}
+	}
+	for _, gs := range s.byScope {
+		sortGrants(gs)
+	}
+	sort.Slice(s.ignored, func(i, j int) bool { return s.ignored[i].Error() < s.ignored[j].Error() })
 	s.groups = closeGroups(st.memberships, s.byPrincipal)
 	return s
 }
 
-func sortedKeyList[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+func sortGrants(gs []*grant) {
+	if len(gs) > 1 {
+		sort.Slice(gs, func(i, j int) bool { return gs[i].assignment.ID < gs[j].assignment.ID })
 	}
-	sort.Strings(keys)
-	return keys
 }
 
-// newGrant resolves an assignment's scope and role.
-func (s *snapshot) newGrant(ra posture.RoleAssignment) (*grant, error) {
-	scope, err := assignmentScope(ra)
-	if err != nil {
-		return nil, err
+// resolve returns the role of an assignment, or why it grants nothing.
+func (s *snapshot) resolve(e *assignmentEntry) (*compiledRole, error) {
+	if e.err != nil {
+		return nil, e.err
 	}
-	role := s.roles[RoleDefinitionGUID(ra.RoleDefinitionID)]
+	role := s.roles[e.roleGUID]
 	if role == nil {
-		return nil, roleDefinitionDoesNotExist(posture.EINVALID, ra.RoleDefinitionID)
+		return nil, roleDefinitionDoesNotExist(posture.EINVALID, e.ra.RoleDefinitionID)
 	}
-	if ra.PrincipalID == "" {
+	if e.principal == "" {
 		return nil, invalidf(CodeInvalidCreateRoleAssignmentRequest, "properties.principalId", "The role assignment has no principal id.")
 	}
-	return &grant{assignment: &ra, scopeKey: scope.Key(), principal: strings.ToLower(ra.PrincipalID), role: role}, nil
+	return role, nil
 }
 
 // assignmentScope returns the scope an assignment applies at: its Scope,

@@ -61,8 +61,8 @@ func (a *Authorizer) DeleteRoleDefinition(idOrGUID string) error {
 		if _, ok := st.roles[guid]; !ok {
 			return RoleDefinitionNotFound(idOrGUID)
 		}
-		for _, ra := range st.assignments {
-			if RoleDefinitionGUID(ra.RoleDefinitionID) == guid {
+		for _, e := range st.assignments {
+			if e.roleGUID == guid {
 				return RoleDefinitionHasAssignments()
 			}
 		}
@@ -142,7 +142,7 @@ func (a *Authorizer) PutRoleAssignment(ra posture.RoleAssignment) error {
 			scope, _ := assignmentScope(ra) // validated above
 			ra.Scope = scope.String()
 		}
-		st.assignments[strings.ToLower(ra.ID)] = ra
+		st.assignments[strings.ToLower(ra.ID)] = newAssignmentEntry(ra)
 		return nil
 	})
 }
