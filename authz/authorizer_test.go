@@ -179,6 +179,17 @@ func TestChangesTakeEffect(t *testing.T) {
 	}
 }
 
+func TestReplace(t *testing.T) {
+	a := New(Data{RoleAssignments: []posture.RoleAssignment{assign("p", RoleReader, rg1, 1)}}, hier)
+	if !a.Allowed("p", vmRead, vm1) {
+		t.Fatal("initial data not in effect")
+	}
+	a.Replace(Data{RoleAssignments: []posture.RoleAssignment{assign("q", RoleReader, rg1, 1)}})
+	if a.Allowed("p", vmRead, vm1) || !a.Allowed("q", vmRead, vm1) {
+		t.Fatal("Replace did not swap the data")
+	}
+}
+
 func TestPutRoleDefinitionRules(t *testing.T) {
 	a := New(Data{}, hier)
 	first := customRole(t, "Operator", []string{"/subscriptions/s1"}, Permission{Actions: []string{"Microsoft.Compute/*/read"}})

@@ -22,6 +22,7 @@ type Hierarchy interface {
 
 // HierarchyMap is a Hierarchy held in memory: each subscription or
 // management group key maps to the key of its parent management group.
+// Keys are in armid.ID.Key form (lower case, e.g. "/subscriptions/s1").
 // Entries for keys directly under the root may be left out.
 type HierarchyMap map[string]string
 
