@@ -56,8 +56,9 @@ func (e *evaluation) run(rs []*posture.Resource, as []*assignment) error {
 func (e *evaluation) evaluate(r *posture.Resource, as []*assignment) []*posture.PolicyState {
 	var pr *policy.Resource
 	var states []*posture.PolicyState
+	typeKey := policyTypeKey(r)
 	for _, a := range as {
-		if !e.hier.covers(a.scope, r) {
+		if !a.compiled.AppliesToType(typeKey) || !e.hier.covers(a.scope, r) {
 			continue
 		}
 		if pr == nil {
@@ -82,6 +83,16 @@ func (e *evaluation) evaluate(r *posture.Resource, as []*assignment) []*posture.
 		}
 	}
 	return states
+}
+
+// policyTypeKey is the lower-case type Azure Policy sees for a stored
+// document.
+func policyTypeKey(r *posture.Resource) string {
+	t := r.TypeKey()
+	if t == "microsoft.resources/resourcegroups" {
+		return "microsoft.resources/subscriptions/resourcegroups"
+	}
+	return t
 }
 
 // write diffs new states against stored ones and writes the difference.

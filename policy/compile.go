@@ -374,3 +374,10 @@ func (ca *CompiledAssignment) Reference(referenceID string) (*CompiledReference,
 	}
 	return nil, false
 }
+
+// AppliesToType reports whether some reference of the assignment can apply
+// to resources of the lower-case type, so that a caller can skip decoding
+// documents no reference will read.
+func (ca *CompiledAssignment) AppliesToType(typeKey string) bool {
+	return len(ca.candidates(typeKey)) > 0
+}
