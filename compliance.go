@@ -17,15 +17,22 @@ const (
 	StateNotStarted   = "NotStarted"
 )
 
-// PolicyState is the evaluation of one resource against one policy
-// definition of one assignment. State is the raw result of the rule; an
-// exemption turns it into Exempt on read, so that an exemption's expiry
-// takes effect at its second without rewriting rows.
-type PolicyState struct {
+// ResourceStates is what one policy assignment says about one resource:
+// the state of each definition of the assignment that applies to it. It is
+// the unit posture stores, so a resource's evaluation is written at once.
+type ResourceStates struct {
 	ResourceKey    string // lower-case resource id
-	ResourceType   string // lower case
+	ResourceType   string // lower case, as Azure Policy names it
 	SubscriptionID string // lower case
 	AssignmentKey  string // lower-case assignment id
+	States         []PolicyState
+}
+
+// PolicyState is the evaluation of one resource against one definition of
+// an assignment. State is the raw result of the rule; an exemption turns it
+// into Exempt on read, so that an exemption's expiry takes effect at its
+// second without rewriting anything.
+type PolicyState struct {
 	ReferenceID    string // policyDefinitionReferenceId in an initiative; "" for a single definition
 	State          string
 	Effect         string
@@ -34,18 +41,14 @@ type PolicyState struct {
 	ChangedAt      time.Time // last time State changed
 }
 
-// StateKey identifies a policy state within a resource.
-func (s *PolicyState) StateKey() string { return s.AssignmentKey + "\x00" + s.ReferenceID }
-
-// PolicyStateFilter selects policy states. Zero fields do not filter.
+// PolicyStateFilter selects stored states. Zero fields do not filter.
 type PolicyStateFilter struct {
-	Under         string // resource keys at or under this key
-	AssignmentKey string
-	ReferenceID   string
-	ResourceKey   string
+	Under         string   // resources at or under this key
+	ResourceKey   string   // one resource
 	ResourceKeys  []string // any of these resources
-	After         string   // exclusive cursor: "resourceKey\x00assignmentKey\x00referenceID"
-	Limit         int
+	AssignmentKey string
+	After         string // exclusive cursor: "resourceKey\x00assignmentKey"
+	Limit         int    // rows (resource, assignment pairs)
 }
 
 // SettingComplianceStale is set when the estate changed without a
@@ -84,8 +87,9 @@ type PolicyService interface {
 	// those at the scope and its ancestors (and, for types that have them,
 	// the built-ins), in id order.
 	ListPolicyObjects(ctx context.Context, f PolicyObjectFilter) (ResourcePage, error)
-	// PolicyStates returns one page of policy states.
-	PolicyStates(ctx context.Context, f PolicyStateFilter) ([]*PolicyState, string, error)
+	// PolicyStates returns one page of stored states and the cursor of the
+	// next page ("" on the last one).
+	PolicyStates(ctx context.Context, f PolicyStateFilter) ([]*ResourceStates, string, error)
 }
 
 // PolicyObjectFilter selects policy objects for a list.

@@ -60,14 +60,12 @@ type Tx interface {
 	// PutToken inserts or replaces a token.
 	PutToken(t *Token) error
 
-	// PolicyStates returns up to f.Limit policy states in (resource,
-	// assignment, reference) order.
-	PolicyStates(f PolicyStateFilter) ([]*PolicyState, error)
-	// PutPolicyStates inserts or replaces policy states.
-	PutPolicyStates(states []*PolicyState) error
-	// DeletePolicyStates deletes the given states (by resource, assignment
-	// and reference).
-	DeletePolicyStates(states []*PolicyState) error
+	// PolicyStates returns up to f.Limit (resource, assignment) rows of
+	// states in (resource, assignment) order.
+	PolicyStates(f PolicyStateFilter) ([]*ResourceStates, error)
+	// PutPolicyStates replaces (resource, assignment) rows; a row without
+	// states is deleted.
+	PutPolicyStates(rows []*ResourceStates) error
 	// DeletePolicyStatesUnder deletes the states of the resource key and of
 	// everything under it.
 	DeletePolicyStatesUnder(key string) error

@@ -183,7 +183,7 @@ func queryPolicyStates(c *call) error {
 		}
 		f.Under = scope.Key()
 	}
-	want := ""
+	var wantState, wantRef string
 	if flt := c.param("$filter"); flt != "" {
 		for _, clause := range splitAnd(flt) {
 			field, value, err := parseEq(clause)
@@ -192,47 +192,50 @@ func queryPolicyStates(c *call) error {
 			}
 			switch strings.ToLower(field) {
 			case "compliancestate":
-				want = value
+				wantState = value
 			case "policyassignmentid":
 				f.AssignmentKey = strings.ToLower(value)
 			case "policydefinitionreferenceid":
-				f.ReferenceID = value
+				wantRef = value
 			default:
 				return badFilter("'%s' is not supported; use complianceState, policyAssignmentId and policyDefinitionReferenceId", field)
 			}
 		}
 	}
-	top, err := c.top(5000)
+	limit, err := c.top(5000)
 	if err != nil {
 		return err
 	}
-	after, err := c.cursor()
-	if err != nil {
+	if limit == 0 {
+		limit = 1000
+	}
+	if f.After, err = c.cursor(); err != nil {
 		return err
 	}
-	f.After, f.Limit = after, 1000
-	if top > 0 {
-		f.Limit = top
-	}
+	// Whole (resource, assignment) rows go on a page, so the cursor stays a
+	// row key.
 	var out []json.RawMessage
 	next := ""
-	for len(out) < f.Limit {
-		states, cursor, err := c.s.Policy.PolicyStates(c.ctx, f)
+	for next == "" {
+		f.Limit = 500
+		rows, cursor, err := c.s.Policy.PolicyStates(c.ctx, f)
 		if err != nil {
 			return err
 		}
-		for _, st := range states {
-			if want != "" && !strings.EqualFold(st.State, want) {
-				continue
+		for _, row := range rows {
+			for _, st := range row.States {
+				if wantState != "" && !strings.EqualFold(st.State, wantState) || wantRef != "" && !strings.EqualFold(st.ReferenceID, wantRef) {
+					continue
+				}
+				b, _ := json.Marshal(stateRecord(row, st))
+				out = append(out, b)
 			}
-			b, _ := json.Marshal(stateRecord(st))
-			out = append(out, b)
-			if len(out) == f.Limit {
-				next = st.ResourceKey + "\x00" + st.AssignmentKey + "\x00" + st.ReferenceID
+			if len(out) >= limit {
+				next = row.ResourceKey + "\x00" + row.AssignmentKey
 				break
 			}
 		}
-		if cursor == "" || next != "" {
+		if cursor == "" {
 			break
 		}
 		f.After = cursor
@@ -240,21 +243,21 @@ func queryPolicyStates(c *call) error {
 	return c.list(out, next)
 }
 
-func stateRecord(st *posture.PolicyState) policyStateRecord {
-	aid, _ := armid.Parse(st.AssignmentKey)
-	rid, _ := armid.Parse(st.ResourceKey)
+func stateRecord(row *posture.ResourceStates, st posture.PolicyState) policyStateRecord {
+	aid, _ := armid.Parse(row.AssignmentKey)
+	rid, _ := armid.Parse(row.ResourceKey)
 	return policyStateRecord{
 		Timestamp:                   st.ChangedAt,
-		ResourceID:                  st.ResourceKey,
-		PolicyAssignmentID:          st.AssignmentKey,
+		ResourceID:                  row.ResourceKey,
+		PolicyAssignmentID:          row.AssignmentKey,
 		PolicyAssignmentName:        aid.Name(),
 		PolicyAssignmentScope:       aid.Scope().Key(),
 		PolicyDefinitionReferenceID: st.ReferenceID,
 		IsCompliant:                 st.State == posture.StateCompliant,
 		ComplianceState:             st.State,
 		PolicyDefinitionAction:      strings.ToLower(st.Effect),
-		SubscriptionID:              st.SubscriptionID,
-		ResourceType:                st.ResourceType,
+		SubscriptionID:              row.SubscriptionID,
+		ResourceType:                row.ResourceType,
 		ResourceGroup:               strings.ToLower(rid.ResourceGroup()),
 		EvaluationError:             st.Error,
 	}

@@ -84,8 +84,11 @@ func benchmarkFull(b *testing.B, n int) {
 		elapsed += time.Since(start)
 		b.StopTimer()
 		_ = store.Read(ctx, func(tx posture.Tx) error {
-			ss, err := tx.PolicyStates(posture.PolicyStateFilter{})
-			states = len(ss)
+			rows, err := tx.PolicyStates(posture.PolicyStateFilter{})
+			states = 0
+			for _, r := range rows {
+				states += len(r.States)
+			}
 			return err
 		})
 		b.StartTimer()

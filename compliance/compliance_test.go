@@ -96,14 +96,18 @@ func (e *env) put(doc string, args ...any) *posture.Resource {
 // state returns the state of a resource for a reference of the benchmark.
 func (e *env) state(resourceID, assignmentKey, ref string) *posture.PolicyState {
 	e.t.Helper()
-	states, _, err := e.svc.PolicyStates(context.Background(), posture.PolicyStateFilter{ResourceKey: strings.ToLower(resourceID), AssignmentKey: assignmentKey, ReferenceID: ref})
+	rows, _, err := e.svc.PolicyStates(context.Background(), posture.PolicyStateFilter{ResourceKey: strings.ToLower(resourceID), AssignmentKey: assignmentKey})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if len(states) == 0 {
-		return nil
+	for _, row := range rows {
+		for i := range row.States {
+			if row.States[i].ReferenceID == ref {
+				return &row.States[i]
+			}
+		}
 	}
-	return states[0]
+	return nil
 }
 
 func (e *env) wantState(resourceID, assignmentKey, ref, want string) *posture.PolicyState {

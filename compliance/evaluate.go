@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,13 +30,13 @@ type evaluation struct {
 
 // evaluated is the outcome of one resource against the assignments asked.
 type evaluated struct {
-	r      *posture.Resource
-	states []*posture.PolicyState
+	r    *posture.Resource
+	rows []*posture.ResourceStates
 }
 
 // run evaluates rs against as and replaces, for those assignments only,
 // the stored states of rs: new pairs are added, changed ones updated (their
-// first evaluation kept), pairs that no longer apply deleted. States that did
+// first evaluation kept), pairs that no longer apply deleted. Rows that did
 // not change are not written.
 func (e *evaluation) run(rs []*posture.Resource, as []*assignment) error {
 	if len(rs) == 0 || len(as) == 0 {
@@ -46,16 +47,16 @@ func (e *evaluation) run(rs []*posture.Resource, as []*assignment) error {
 		if err := e.ctx.Err(); err != nil {
 			return err
 		}
-		results = append(results, evaluated{r: r, states: e.evaluate(r, as)})
+		results = append(results, evaluated{r: r, rows: e.evaluate(r, as)})
 	}
 	return e.write(results, as)
 }
 
 // evaluate returns the states of one resource for the assignments that
-// cover it.
-func (e *evaluation) evaluate(r *posture.Resource, as []*assignment) []*posture.PolicyState {
+// cover it, one row per assignment with at least one applicable definition.
+func (e *evaluation) evaluate(r *posture.Resource, as []*assignment) []*posture.ResourceStates {
 	var pr *policy.Resource
-	var states []*posture.PolicyState
+	var rows []*posture.ResourceStates
 	typeKey := policyTypeKey(r)
 	for _, a := range as {
 		if !a.compiled.AppliesToType(typeKey) || !e.hier.covers(a.scope, r) {
@@ -68,21 +69,19 @@ func (e *evaluation) evaluate(r *posture.Resource, as []*assignment) []*posture.
 				return nil
 			}
 		}
-		for _, res := range a.compiled.EvaluateWithOptions(e.ctx, pr, e.lookup, e.opts) {
-			s := &posture.PolicyState{
-				ResourceKey:    r.Key,
-				ResourceType:   strings.ToLower(pr.Type),
-				SubscriptionID: r.SubscriptionID,
-				AssignmentKey:  a.key,
-				ReferenceID:    res.ReferenceID,
-				State:          string(res.State),
-				Effect:         string(res.Effect),
-				Error:          res.Message,
-			}
-			states = append(states, s)
+		results := a.compiled.EvaluateWithOptions(e.ctx, pr, e.lookup, e.opts)
+		if len(results) == 0 {
+			continue
 		}
+		row := &posture.ResourceStates{ResourceKey: r.Key, ResourceType: typeKey, SubscriptionID: r.SubscriptionID, AssignmentKey: a.key,
+			States: make([]posture.PolicyState, len(results))}
+		for i, res := range results {
+			row.States[i] = posture.PolicyState{ReferenceID: res.ReferenceID, State: string(res.State), Effect: string(res.Effect), Error: res.Message}
+		}
+		slices.SortFunc(row.States, func(a, b posture.PolicyState) int { return strings.Compare(a.ReferenceID, b.ReferenceID) })
+		rows = append(rows, row)
 	}
-	return states
+	return rows
 }
 
 // policyTypeKey is the lower-case type Azure Policy sees for a stored
@@ -95,13 +94,13 @@ func policyTypeKey(r *posture.Resource) string {
 	return t
 }
 
-// write diffs new states against stored ones and writes the difference.
+// write diffs new rows against stored ones and writes the difference.
 func (e *evaluation) write(results []evaluated, as []*assignment) error {
 	asked := make(map[string]bool, len(as))
 	for _, a := range as {
 		asked[a.key] = true
 	}
-	var put, del []*posture.PolicyState
+	var put []*posture.ResourceStates
 	for i := 0; i < len(results); i += 2000 {
 		chunk := results[i:min(i+2000, len(results))]
 		keys := make([]string, len(chunk))
@@ -112,37 +111,54 @@ func (e *evaluation) write(results []evaluated, as []*assignment) error {
 		if err != nil {
 			return err
 		}
-		prev := make(map[string]*posture.PolicyState, len(old))
-		for _, s := range old {
-			if asked[s.AssignmentKey] {
-				prev[s.ResourceKey+"\x00"+s.StateKey()] = s
+		prev := make(map[string]*posture.ResourceStates, len(old))
+		for _, o := range old {
+			if asked[o.AssignmentKey] {
+				prev[o.ResourceKey+"\x00"+o.AssignmentKey] = o
 			}
 		}
 		for _, ev := range chunk {
-			for _, s := range ev.states {
-				k := s.ResourceKey + "\x00" + s.StateKey()
+			for _, row := range ev.rows {
+				k := row.ResourceKey + "\x00" + row.AssignmentKey
 				o := prev[k]
 				delete(prev, k)
-				switch {
-				case o == nil:
-					s.FirstEvaluated, s.ChangedAt = e.now, e.now
-				case o.State == s.State && o.Effect == s.Effect && o.Error == s.Error && o.ResourceType == s.ResourceType:
-					continue // unchanged: nothing to write
-				default:
-					s.FirstEvaluated, s.ChangedAt = o.FirstEvaluated, o.ChangedAt
-					if o.State != s.State {
-						s.ChangedAt = e.now
-					}
+				if carryTimes(row, o, e.now) {
+					put = append(put, row)
 				}
-				put = append(put, s)
 			}
 		}
-		for _, o := range prev {
-			del = append(del, o)
+		for _, o := range prev { // pairs that no longer apply
+			put = append(put, &posture.ResourceStates{ResourceKey: o.ResourceKey, AssignmentKey: o.AssignmentKey})
 		}
 	}
-	if err := e.tx.DeletePolicyStates(del); err != nil {
-		return err
-	}
 	return e.tx.PutPolicyStates(put)
+}
+
+// carryTimes sets the times of row's states from the stored row o (nil when
+// new): a state keeps its first evaluation, and its change time unless the
+// state changed. It reports whether row differs from o.
+func carryTimes(row, o *posture.ResourceStates, now time.Time) bool {
+	changed := o == nil || len(o.States) != len(row.States) || o.ResourceType != row.ResourceType
+	old := map[string]posture.PolicyState{}
+	if o != nil {
+		for _, s := range o.States {
+			old[s.ReferenceID] = s
+		}
+	}
+	for i := range row.States {
+		s := &row.States[i]
+		p, ok := old[s.ReferenceID]
+		switch {
+		case !ok:
+			s.FirstEvaluated, s.ChangedAt = now, now
+			changed = true
+		case p.State != s.State:
+			s.FirstEvaluated, s.ChangedAt = p.FirstEvaluated, now
+			changed = true
+		default:
+			s.FirstEvaluated, s.ChangedAt = p.FirstEvaluated, p.ChangedAt
+			changed = changed || p.Effect != s.Effect || p.Error != s.Error
+		}
+	}
+	return changed
 }

@@ -646,13 +646,13 @@ func definitionIDOf(body []byte) string {
 }
 
 // PolicyStates implements posture.PolicyService.
-func (s *Service) PolicyStates(ctx context.Context, f posture.PolicyStateFilter) ([]*posture.PolicyState, string, error) {
+func (s *Service) PolicyStates(ctx context.Context, f posture.PolicyStateFilter) ([]*posture.ResourceStates, string, error) {
 	limit := f.Limit
 	if limit <= 0 || limit > 5000 {
 		limit = 1000
 	}
 	f.Limit = limit + 1
-	var out []*posture.PolicyState
+	var out []*posture.ResourceStates
 	err := s.Store.Read(ctx, func(tx posture.Tx) error {
 		var err error
 		out, err = tx.PolicyStates(f)
@@ -665,7 +665,7 @@ func (s *Service) PolicyStates(ctx context.Context, f posture.PolicyStateFilter)
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
-		next = last.ResourceKey + "\x00" + last.AssignmentKey + "\x00" + last.ReferenceID
+		next = last.ResourceKey + "\x00" + last.AssignmentKey
 	}
 	return out, next, nil
 }

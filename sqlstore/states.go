@@ -1,31 +1,59 @@
 package sqlstore
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/posture/posture"
 )
 
-const stateColumns = `resource_key, assignment_key, reference_id, resource_type, subscription_id, state, effect, error, first_evaluated, changed_at`
+const stateColumns = `resource_key, assignment_key, resource_type, subscription_id, states`
 
-func stateRow(s *posture.PolicyState) []any {
-	return []any{s.ResourceKey, s.AssignmentKey, s.ReferenceID, s.ResourceType, s.SubscriptionID,
-		s.State, s.Effect, s.Error, micros(s.FirstEvaluated), micros(s.ChangedAt)}
+// encodeStates writes the states of a row as
+// [[referenceId, state, effect, error, firstEvaluated, changedAt], ...].
+func encodeStates(ss []posture.PolicyState) string {
+	rows := make([][]any, len(ss))
+	for i, s := range ss {
+		rows[i] = []any{s.ReferenceID, s.State, s.Effect, s.Error, micros(s.FirstEvaluated), micros(s.ChangedAt)}
+	}
+	b, _ := json.Marshal(rows) // strings and integers always marshal
+	return string(b)
 }
 
-func byStateKey(a, b *posture.PolicyState) int {
+func decodeStates(text string) ([]posture.PolicyState, error) {
+	// Unix microseconds are below 2^53, so float64 holds them exactly.
+	var rows [][6]any
+	if err := json.Unmarshal([]byte(text), &rows); err != nil {
+		return nil, err
+	}
+	out := make([]posture.PolicyState, len(rows))
+	for i, r := range rows {
+		ref, ok1 := r[0].(string)
+		state, ok2 := r[1].(string)
+		effect, ok3 := r[2].(string)
+		msg, ok4 := r[3].(string)
+		first, ok5 := r[4].(float64)
+		changed, ok6 := r[5].(float64)
+		if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+			return nil, fmt.Errorf("malformed policy state %v", r)
+		}
+		out[i] = posture.PolicyState{ReferenceID: ref, State: state, Effect: effect, Error: msg,
+			FirstEvaluated: fromMicros(int64(first)), ChangedAt: fromMicros(int64(changed))}
+	}
+	return out, nil
+}
+
+func byStatesKey(a, b *posture.ResourceStates) int {
 	if c := strings.Compare(a.ResourceKey, b.ResourceKey); c != 0 {
 		return c
 	}
-	if c := strings.Compare(a.AssignmentKey, b.AssignmentKey); c != 0 {
-		return c
-	}
-	return strings.Compare(a.ReferenceID, b.ReferenceID)
+	return strings.Compare(a.AssignmentKey, b.AssignmentKey)
 }
 
 // PolicyStates implements posture.Tx.
-func (t *Tx) PolicyStates(f posture.PolicyStateFilter) ([]*posture.PolicyState, error) {
+func (t *Tx) PolicyStates(f posture.PolicyStateFilter) ([]*posture.ResourceStates, error) {
 	var conds []string
 	var args []any
 	if f.Under != "" {
@@ -50,23 +78,16 @@ func (t *Tx) PolicyStates(f posture.PolicyStateFilter) ([]*posture.PolicyState, 
 		conds = append(conds, `assignment_key = ?`)
 		args = append(args, f.AssignmentKey)
 	}
-	if f.ReferenceID != "" {
-		conds = append(conds, `reference_id = ?`)
-		args = append(args, f.ReferenceID)
-	}
 	if f.After != "" {
-		parts := strings.SplitN(f.After, "\x00", 3)
-		for len(parts) < 3 {
-			parts = append(parts, "")
-		}
-		conds = append(conds, `(resource_key, assignment_key, reference_id) > (?, ?, ?)`)
-		args = append(args, parts[0], parts[1], parts[2])
+		res, asg, _ := strings.Cut(f.After, "\x00")
+		conds = append(conds, `(resource_key, assignment_key) > (?, ?)`)
+		args = append(args, res, asg)
 	}
 	q := `SELECT ` + stateColumns + ` FROM policy_states`
 	if len(conds) > 0 {
 		q += ` WHERE ` + strings.Join(conds, ` AND `)
 	}
-	q += ` ORDER BY resource_key, assignment_key, reference_id`
+	q += ` ORDER BY resource_key, assignment_key`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
@@ -76,58 +97,59 @@ func (t *Tx) PolicyStates(f posture.PolicyStateFilter) ([]*posture.PolicyState, 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*posture.PolicyState
+	var out []*posture.ResourceStates
 	for rows.Next() {
-		var s posture.PolicyState
-		var first, changed int64
-		if err := rows.Scan(&s.ResourceKey, &s.AssignmentKey, &s.ReferenceID, &s.ResourceType, &s.SubscriptionID,
-			&s.State, &s.Effect, &s.Error, &first, &changed); err != nil {
+		var r posture.ResourceStates
+		var states string
+		if err := rows.Scan(&r.ResourceKey, &r.AssignmentKey, &r.ResourceType, &r.SubscriptionID, &states); err != nil {
 			return nil, t.s.wrap(err)
 		}
-		s.FirstEvaluated, s.ChangedAt = fromMicros(first), fromMicros(changed)
-		out = append(out, &s)
+		if r.States, err = decodeStates(states); err != nil {
+			return nil, t.s.wrap(fmt.Errorf("policy states of %s: %w", r.ResourceKey, err))
+		}
+		out = append(out, &r)
 	}
 	return out, t.s.wrap(rows.Err())
 }
 
 // PutPolicyStates implements posture.Tx.
-func (t *Tx) PutPolicyStates(states []*posture.PolicyState) error {
-	if !slices.IsSortedFunc(states, byStateKey) {
-		states = slices.SortedFunc(slices.Values(states), byStateKey)
+func (t *Tx) PutPolicyStates(rs []*posture.ResourceStates) error {
+	if !slices.IsSortedFunc(rs, byStatesKey) {
+		rs = slices.SortedFunc(slices.Values(rs), byStatesKey)
 	}
-	const rowsPer = 1000 // 10 columns: 10,000 parameters a statement
-	for len(states) > 0 {
-		n := min(len(states), rowsPer)
-		args := make([]any, 0, n*10)
-		for _, s := range states[:n] {
-			args = append(args, stateRow(s)...)
+	var put, del []*posture.ResourceStates
+	for _, r := range rs {
+		if len(r.States) == 0 {
+			del = append(del, r)
+		} else {
+			put = append(put, r)
 		}
-		q := `INSERT INTO policy_states (` + stateColumns + `) VALUES ` + repeatTuple(`(?,?,?,?,?,?,?,?,?,?)`, n) +
-			` ON CONFLICT (resource_key, assignment_key, reference_id) DO UPDATE SET resource_type = excluded.resource_type,
-			subscription_id = excluded.subscription_id, state = excluded.state, effect = excluded.effect, error = excluded.error,
-			first_evaluated = excluded.first_evaluated, changed_at = excluded.changed_at`
-		if _, err := t.exec(q, args...); err != nil {
-			return err
-		}
-		states = states[n:]
 	}
-	return nil
-}
-
-// DeletePolicyStates implements posture.Tx.
-func (t *Tx) DeletePolicyStates(states []*posture.PolicyState) error {
 	const rowsPer = 1000
-	for len(states) > 0 {
-		n := min(len(states), rowsPer)
-		args := make([]any, 0, n*3)
-		for _, s := range states[:n] {
-			args = append(args, s.ResourceKey, s.AssignmentKey, s.ReferenceID)
+	for len(del) > 0 {
+		n := min(len(del), rowsPer)
+		args := make([]any, 0, n*2)
+		for _, r := range del[:n] {
+			args = append(args, r.ResourceKey, r.AssignmentKey)
 		}
-		q := `DELETE FROM policy_states WHERE (resource_key, assignment_key, reference_id) IN (VALUES ` + repeatTuple(`(?,?,?)`, n) + `)`
+		if _, err := t.exec(`DELETE FROM policy_states WHERE (resource_key, assignment_key) IN (VALUES `+repeatTuple(`(?,?)`, n)+`)`, args...); err != nil {
+			return err
+		}
+		del = del[n:]
+	}
+	for len(put) > 0 {
+		n := min(len(put), rowsPer)
+		args := make([]any, 0, n*5)
+		for _, r := range put[:n] {
+			args = append(args, r.ResourceKey, r.AssignmentKey, r.ResourceType, r.SubscriptionID, encodeStates(r.States))
+		}
+		q := `INSERT INTO policy_states (` + stateColumns + `) VALUES ` + repeatTuple(`(?,?,?,?,?)`, n) +
+			` ON CONFLICT (resource_key, assignment_key) DO UPDATE SET resource_type = excluded.resource_type,
+			subscription_id = excluded.subscription_id, states = excluded.states`
 		if _, err := t.exec(q, args...); err != nil {
 			return err
 		}
-		states = states[n:]
+		put = put[n:]
 	}
 	return nil
 }
@@ -163,9 +185,9 @@ func (t *Tx) DeleteAssignmentStatesOf(assignmentKey string, resourceKeys []strin
 }
 
 // PolicyStateResources implements posture.Tx. The (assignment_key,
-// reference_id, resource_key) index answers it without reading the table.
+// resource_key) index answers it without reading the table.
 func (t *Tx) PolicyStateResources(assignmentKey string) ([]string, error) {
-	rows, err := t.query(`SELECT DISTINCT resource_key FROM policy_states WHERE assignment_key = ?`, assignmentKey)
+	rows, err := t.query(`SELECT resource_key FROM policy_states WHERE assignment_key = ?`, assignmentKey)
 	if err != nil {
 		return nil, err
 	}

@@ -496,13 +496,14 @@ func testPolicyStates(t *testing.T, b Backend) {
 	ctx := context.Background()
 	const a1, a2 = "/subscriptions/s1/providers/microsoft.authorization/policyassignments/a1", "/subscriptions/s1/providers/microsoft.authorization/policyassignments/a2"
 	vm := func(n string) string { return "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/" + n }
-	var states []*posture.PolicyState
+	var rows []*posture.ResourceStates
 	for _, r := range []string{vm("b"), vm("a"), vm("a") + "/extensions/x", "/subscriptions/s1/resourcegroups/rg2/providers/microsoft.compute/virtualmachines/a"} {
 		for _, a := range []string{a1, a2} {
-			for _, ref := range []string{"r1", "r2"} {
-				states = append(states, &posture.PolicyState{ResourceKey: r, AssignmentKey: a, ReferenceID: ref, ResourceType: "microsoft.compute/virtualmachines",
-					SubscriptionID: "s1", State: posture.StateCompliant, Effect: "Audit", FirstEvaluated: clockBase, ChangedAt: clockBase})
-			}
+			rows = append(rows, &posture.ResourceStates{ResourceKey: r, AssignmentKey: a, ResourceType: "microsoft.compute/virtualmachines", SubscriptionID: "s1",
+				States: []posture.PolicyState{
+					{ReferenceID: "r1", State: posture.StateCompliant, Effect: "Audit", FirstEvaluated: clockBase, ChangedAt: clockBase},
+					{ReferenceID: "r2", State: posture.StateNonCompliant, Effect: "AuditIfNotExists", FirstEvaluated: clockBase, ChangedAt: clockBase},
+				}})
 		}
 	}
 	write := func(fn func(tx posture.Tx) error) {
@@ -511,9 +512,9 @@ func testPolicyStates(t *testing.T, b Backend) {
 			t.Fatal(err)
 		}
 	}
-	read := func(f posture.PolicyStateFilter) []*posture.PolicyState {
+	read := func(f posture.PolicyStateFilter) []*posture.ResourceStates {
 		t.Helper()
-		var out []*posture.PolicyState
+		var out []*posture.ResourceStates
 		if err := s.Read(ctx, func(tx posture.Tx) error {
 			var err error
 			out, err = tx.PolicyStates(f)
@@ -523,20 +524,23 @@ func testPolicyStates(t *testing.T, b Backend) {
 		}
 		return out
 	}
-	write(func(tx posture.Tx) error { return tx.PutPolicyStates(states) })
-	if got := read(posture.PolicyStateFilter{}); len(got) != 16 {
-		t.Fatalf("%d states, want 16", len(got))
+	write(func(tx posture.Tx) error { return tx.PutPolicyStates(rows) })
+	if got := read(posture.PolicyStateFilter{}); len(got) != 8 {
+		t.Fatalf("%d rows, want 8", len(got))
 	}
-	// Upsert changes a state in place.
-	changed := *states[0]
-	changed.State, changed.Error, changed.ChangedAt = posture.StateError, "boom", clockBase.Add(time.Hour)
-	write(func(tx posture.Tx) error { return tx.PutPolicyStates([]*posture.PolicyState{&changed}) })
-	got := read(posture.PolicyStateFilter{ResourceKey: changed.ResourceKey, AssignmentKey: changed.AssignmentKey, ReferenceID: changed.ReferenceID})
-	if len(got) != 1 || got[0].State != posture.StateError || got[0].Error != "boom" || !got[0].ChangedAt.Equal(clockBase.Add(time.Hour)) || !got[0].FirstEvaluated.Equal(clockBase) {
-		t.Errorf("after upsert: %+v", got)
+	// A row round-trips, and replacing it replaces every state in it.
+	changed := *rows[0]
+	changed.States = []posture.PolicyState{{ReferenceID: "r3", State: posture.StateError, Effect: "Audit", Error: "boom \"quoted\"", FirstEvaluated: clockBase, ChangedAt: clockBase.Add(time.Hour)}}
+	write(func(tx posture.Tx) error { return tx.PutPolicyStates([]*posture.ResourceStates{&changed}) })
+	got := read(posture.PolicyStateFilter{ResourceKey: changed.ResourceKey, AssignmentKey: changed.AssignmentKey})
+	if len(got) != 1 || len(got[0].States) != 1 || got[0].States[0] != changed.States[0] || got[0].ResourceType != changed.ResourceType {
+		t.Errorf("after replacing a row: %+v", got)
 	}
-	// Cursor paging walks every state once, in order.
-	var all []*posture.PolicyState
+	if got := read(posture.PolicyStateFilter{ResourceKey: vm("a"), AssignmentKey: a2}); len(got) != 1 || got[0].States[1].State != posture.StateNonCompliant || !got[0].States[1].FirstEvaluated.Equal(clockBase) {
+		t.Errorf("row vm a / a2: %+v", got)
+	}
+	// Cursor paging walks every row once, in order.
+	var all []*posture.ResourceStates
 	f := posture.PolicyStateFilter{Limit: 3}
 	for {
 		page := read(f)
@@ -545,24 +549,27 @@ func testPolicyStates(t *testing.T, b Backend) {
 			break
 		}
 		last := page[len(page)-1]
-		f.After = last.ResourceKey + "\x00" + last.AssignmentKey + "\x00" + last.ReferenceID
+		f.After = last.ResourceKey + "\x00" + last.AssignmentKey
 	}
-	if len(all) != 16 {
-		t.Errorf("paged %d states, want 16", len(all))
+	if len(all) != 8 {
+		t.Errorf("paged %d rows, want 8", len(all))
 	}
-	if got := read(posture.PolicyStateFilter{Under: vm("a")}); len(got) != 8 {
-		t.Errorf("states under vm a: %d, want 8 (vm and its extension)", len(got))
+	if got := read(posture.PolicyStateFilter{Under: vm("a")}); len(got) != 4 {
+		t.Errorf("rows under vm a: %d, want 4 (vm and its extension)", len(got))
 	}
-	if got := read(posture.PolicyStateFilter{AssignmentKey: a2, ReferenceID: "r1"}); len(got) != 4 {
-		t.Errorf("states of a2/r1: %d, want 4", len(got))
+	if got := read(posture.PolicyStateFilter{ResourceKeys: []string{vm("a"), vm("b"), vm("zz")}, AssignmentKey: a1}); len(got) != 2 {
+		t.Errorf("rows of a1 for vm a and b: %d", len(got))
 	}
-	write(func(tx posture.Tx) error { return tx.DeletePolicyStates(states[:2]) })
-	if got := read(posture.PolicyStateFilter{}); len(got) != 14 {
-		t.Errorf("after deleting 2: %d", len(got))
+	// A row without states is deleted.
+	write(func(tx posture.Tx) error {
+		return tx.PutPolicyStates([]*posture.ResourceStates{{ResourceKey: vm("b"), AssignmentKey: a1}})
+	})
+	if got := read(posture.PolicyStateFilter{}); len(got) != 7 {
+		t.Errorf("after deleting a row: %d", len(got))
 	}
 	write(func(tx posture.Tx) error { return tx.DeletePolicyStatesUnder(vm("a")) })
-	if got := read(posture.PolicyStateFilter{}); len(got) != 6 {
-		t.Errorf("after deleting under vm a: %d, want 6", len(got))
+	if got := read(posture.PolicyStateFilter{}); len(got) != 3 {
+		t.Errorf("after deleting under vm a: %d, want 3", len(got))
 	}
 	var withA2 []string
 	s.Read(ctx, func(tx posture.Tx) error {
@@ -575,12 +582,16 @@ func testPolicyStates(t *testing.T, b Backend) {
 	}
 	write(func(tx posture.Tx) error { return tx.DeleteAssignmentStatesOf(a1, []string{vm("nope")}) })
 	write(func(tx posture.Tx) error { return tx.DeleteAssignmentStatesOf(a1, nil) })
-	if got := read(posture.PolicyStateFilter{}); len(got) != 6 {
-		t.Errorf("deleting a1's states of another resource (or of none) deleted %d", 6-len(got))
+	if got := read(posture.PolicyStateFilter{}); len(got) != 3 {
+		t.Errorf("deleting a1's states of another resource (or of none) deleted %d", 3-len(got))
+	}
+	write(func(tx posture.Tx) error { return tx.DeleteAssignmentStatesOf(a2, withA2[:1]) })
+	if got := read(posture.PolicyStateFilter{}); len(got) != 2 {
+		t.Errorf("after deleting one resource's a2 row: %d, want 2", len(got))
 	}
 	write(func(tx posture.Tx) error { return tx.DeletePolicyStatesOfAssignment(a1) })
-	if got := read(posture.PolicyStateFilter{}); len(got) != 4 { // vm b and rg2 vm a, assignment a2
-		t.Errorf("after deleting a1: %d, want 4", len(got))
+	if got := read(posture.PolicyStateFilter{}); len(got) != 1 || got[0].AssignmentKey != a2 {
+		t.Errorf("after deleting a1: %+v", got)
 	}
 }
 

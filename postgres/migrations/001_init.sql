@@ -24,7 +24,7 @@ CREATE TABLE resources (
 	changed_at      BIGINT NOT NULL
 );
 CREATE INDEX resources_parent ON resources (parent_key, key);
-CREATE INDEX resources_subscription_type ON resources (subscription_id, type_key, key);
+CREATE INDEX resources_type ON resources (type_key, subscription_id, key);
 -- Tag filters scan the scope they are asked for (tags are a JSON column):
 -- ARM lists filter by tag rarely, and Resource Graph queries run in memory.
 
