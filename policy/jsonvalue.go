@@ -15,17 +15,7 @@ import (
 // nothing in the engine mutates a value it did not create.
 
 // decodeJSON decodes data into the generic value model.
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("unexpected data after the JSON value")
-	}
-	return v, nil
-}
+func decodeJSON(data []byte) (any, error) { return parseJSON(data) }
 
 // getKey returns m[key], matching the key case-insensitively when there is no
 // exact match. ARM property names are case-insensitive, and so are the keys of
