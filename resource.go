@@ -54,6 +54,9 @@ type ResourceFilter struct {
 	After string
 	// Limit caps the page; 0 means the service default.
 	Limit int
+	// KeysOnly leaves Body, Tags, Kind and Location out of the results, for
+	// callers that only index resources.
+	KeysOnly bool
 }
 
 // ResourcePage is one page of a list. Next is the cursor of the following

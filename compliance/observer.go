@@ -40,9 +40,11 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 	overlay := newRelatedIndex()
 	for _, r := range c.Put {
 		if kept[r.TypeKey()] {
+			d := docOf(r)
 			if pr, err := decode(r); err == nil {
-				overlay.put(r.Key, pr)
+				d.doc = pr
 			}
+			overlay.put(d)
 		}
 	}
 	l := &lookup{tx: tx, base: related, overlay: overlay, deleted: c.Deleted, kept: kept}
@@ -107,8 +109,8 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 		for _, d := range c.Deleted {
 			s.related.removeUnder(d)
 		}
-		for k, pr := range overlay.byKey {
-			s.related.put(k, pr)
+		for _, d := range overlay.byKey {
+			s.related.put(d)
 		}
 	}
 	return after, nil

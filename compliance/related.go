@@ -9,16 +9,27 @@ import (
 	"github.com/posture/posture/policy"
 )
 
-// relatedIndex holds, decoded, the documents of the types that existence
-// checks read (diagnostic settings, site config, extensions, Defender
-// settings ...), so that evaluating a resource never waits on the database
-// for them. Documents of other types are not kept: the estate may be large.
+// relatedIndex knows where the documents of the types that existence checks
+// read (diagnostic settings, site config, extensions, Defender settings ...)
+// are, so that evaluating a resource asks the database only for documents
+// that exist. Documents are decoded when first needed and kept up to
+// maxDecoded; the estate may be large. It is used under the write mutex.
 type relatedIndex struct {
-	byKey      map[string]*policy.Resource
-	byAncestor map[pairKey]map[string]*policy.Resource // (ancestor key, type) -> resources under it
-	byGroup    map[groupKey]map[string]*policy.Resource
-	bySub      map[pairKey]map[string]*policy.Resource
+	byKey      map[string]*relatedDoc
+	byAncestor map[pairKey]map[string]*relatedDoc // (ancestor key, type) -> documents under it
+	byGroup    map[groupKey]map[string]*relatedDoc
+	bySub      map[pairKey]map[string]*relatedDoc
+	decoded    int
 }
+
+// relatedDoc is one indexed document.
+type relatedDoc struct {
+	key, typeKey, sub, rg string
+	doc                   *policy.Resource // nil until needed
+}
+
+// maxDecoded bounds the decoded documents the index keeps.
+const maxDecoded = 50_000
 
 type pairKey struct{ a, t string }
 
@@ -26,23 +37,23 @@ type groupKey struct{ sub, rg, t string }
 
 func newRelatedIndex() *relatedIndex {
 	return &relatedIndex{
-		byKey:      map[string]*policy.Resource{},
-		byAncestor: map[pairKey]map[string]*policy.Resource{},
-		byGroup:    map[groupKey]map[string]*policy.Resource{},
-		bySub:      map[pairKey]map[string]*policy.Resource{},
+		byKey:      map[string]*relatedDoc{},
+		byAncestor: map[pairKey]map[string]*relatedDoc{},
+		byGroup:    map[groupKey]map[string]*relatedDoc{},
+		bySub:      map[pairKey]map[string]*relatedDoc{},
 	}
 }
 
-func addTo[K comparable](m map[K]map[string]*policy.Resource, k K, key string, r *policy.Resource) {
+func addTo[K comparable](m map[K]map[string]*relatedDoc, k K, d *relatedDoc) {
 	set := m[k]
 	if set == nil {
-		set = map[string]*policy.Resource{}
+		set = map[string]*relatedDoc{}
 		m[k] = set
 	}
-	set[key] = r
+	set[d.key] = d
 }
 
-func removeFrom[K comparable](m map[K]map[string]*policy.Resource, k K, key string) {
+func removeFrom[K comparable](m map[K]map[string]*relatedDoc, k K, key string) {
 	if set := m[k]; set != nil {
 		delete(set, key)
 		if len(set) == 0 {
@@ -51,44 +62,54 @@ func removeFrom[K comparable](m map[K]map[string]*policy.Resource, k K, key stri
 	}
 }
 
-// keys of the places an indexed resource can be found from.
-func placesOf(key string, r *policy.Resource) (ancestors []string, g groupKey, s pairKey) {
-	t := r.TypeKey()
-	if id, err := armid.Parse(key); err == nil {
-		for _, a := range id.Ancestors() {
-			if a.Kind() != armid.Resource {
-				break
-			}
-			ancestors = append(ancestors, a.Key())
-		}
+// ancestorsOf returns the keys of the resources above key (its parents and,
+// for an extension, the resource it extends).
+func ancestorsOf(key string) []string {
+	id, err := armid.Parse(key)
+	if err != nil {
+		return nil
 	}
-	sub := strings.ToLower(r.SubscriptionID)
-	return ancestors, groupKey{sub, strings.ToLower(r.ResourceGroup), t}, pairKey{sub, t}
+	var out []string
+	for _, a := range id.Ancestors() {
+		if a.Kind() != armid.Resource {
+			break
+		}
+		out = append(out, a.Key())
+	}
+	return out
 }
 
-func (ix *relatedIndex) put(key string, r *policy.Resource) {
-	ix.remove(key)
-	ix.byKey[key] = r
-	anc, g, s := placesOf(key, r)
-	for _, a := range anc {
-		addTo(ix.byAncestor, pairKey{a, r.TypeKey()}, key, r)
+func docOf(r *posture.Resource) *relatedDoc {
+	return &relatedDoc{key: r.Key, typeKey: r.TypeKey(), sub: r.SubscriptionID, rg: r.ResourceGroup}
+}
+
+func (ix *relatedIndex) put(d *relatedDoc) {
+	ix.remove(d.key)
+	ix.byKey[d.key] = d
+	if d.doc != nil {
+		ix.decoded++
 	}
-	addTo(ix.byGroup, g, key, r)
-	addTo(ix.bySub, s, key, r)
+	for _, a := range ancestorsOf(d.key) {
+		addTo(ix.byAncestor, pairKey{a, d.typeKey}, d)
+	}
+	addTo(ix.byGroup, groupKey{d.sub, d.rg, d.typeKey}, d)
+	addTo(ix.bySub, pairKey{d.sub, d.typeKey}, d)
 }
 
 func (ix *relatedIndex) remove(key string) {
-	r, ok := ix.byKey[key]
+	d, ok := ix.byKey[key]
 	if !ok {
 		return
 	}
 	delete(ix.byKey, key)
-	anc, g, s := placesOf(key, r)
-	for _, a := range anc {
-		removeFrom(ix.byAncestor, pairKey{a, r.TypeKey()}, key)
+	if d.doc != nil {
+		ix.decoded--
 	}
-	removeFrom(ix.byGroup, g, key)
-	removeFrom(ix.bySub, s, key)
+	for _, a := range ancestorsOf(key) {
+		removeFrom(ix.byAncestor, pairKey{a, d.typeKey}, key)
+	}
+	removeFrom(ix.byGroup, groupKey{d.sub, d.rg, d.typeKey}, key)
+	removeFrom(ix.bySub, pairKey{d.sub, d.typeKey}, key)
 }
 
 // removeUnder removes key and everything under it.
@@ -101,7 +122,7 @@ func (ix *relatedIndex) removeUnder(key string) {
 }
 
 // related returns the indexed candidates of q, by key.
-func (ix *relatedIndex) related(q policy.RelatedQuery) map[string]*policy.Resource {
+func (ix *relatedIndex) related(q policy.RelatedQuery) map[string]*relatedDoc {
 	t := strings.ToLower(q.Type)
 	switch q.Scope {
 	case policy.ScopeChildren, policy.ScopeExtension:
@@ -120,10 +141,11 @@ func (ix *relatedIndex) related(q policy.RelatedQuery) map[string]*policy.Resour
 type lookup struct {
 	tx      posture.Tx
 	base    *relatedIndex
-	overlay *relatedIndex               // related documents put by the change
-	deleted []string                    // keys deleted (with their subtrees) by the change
-	kept    map[string]bool             // related types the index keeps
-	decoded map[string]*policy.Resource // documents read from the database in this evaluation
+	overlay *relatedIndex   // related documents put by the change (decoded)
+	deleted []string        // keys deleted (with their subtrees) by the change
+	kept    map[string]bool // related types the index keeps
+	decoded map[string]*policy.Resource
+	queries map[policy.RelatedQuery][]*policy.Resource // database answers, for this evaluation
 }
 
 var _ policy.Lookup = (*lookup)(nil)
@@ -143,23 +165,94 @@ func (l *lookup) Related(ctx context.Context, q policy.RelatedQuery) ([]*policy.
 		return l.fromStore(q)
 	}
 	var out []*policy.Resource
-	for k, r := range l.base.related(q) {
+	var missing []*relatedDoc
+	for k, d := range l.base.related(q) {
 		if l.overlay != nil && l.overlay.byKey[k] != nil || l.gone(k) {
 			continue // replaced or deleted by the change
 		}
-		out = append(out, r)
+		if d.doc == nil {
+			missing = append(missing, d)
+			continue
+		}
+		out = append(out, d.doc)
+	}
+	if len(missing) > 0 {
+		loaded, err := l.load(missing)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, loaded...)
 	}
 	if l.overlay != nil {
-		for _, r := range l.overlay.related(q) {
-			out = append(out, r)
+		for _, d := range l.overlay.related(q) {
+			if d.doc != nil {
+				out = append(out, d.doc)
+			}
 		}
 	}
 	return out, nil
 }
 
-// fromStore answers a query for a type the index does not keep (a related
-// type computed per resource) from the transaction, which sees the change.
+// load decodes indexed documents from the transaction and keeps them. These
+// documents are not part of the change being evaluated, so what the
+// transaction reads for them is what is committed.
+func (l *lookup) load(ds []*relatedDoc) ([]*policy.Resource, error) {
+	keys := make([]string, len(ds))
+	for i, d := range ds {
+		keys[i] = d.key
+	}
+	found, err := l.tx.Resources(keys)
+	if err != nil {
+		return nil, err
+	}
+	if l.base.decoded+len(ds) > maxDecoded {
+		for _, d := range l.base.byKey {
+			d.doc = nil
+		}
+		l.base.decoded = 0
+	}
+	out := make([]*policy.Resource, 0, len(ds))
+	for _, d := range ds {
+		r := found[d.key]
+		if r == nil {
+			continue
+		}
+		pr, err := decode(r)
+		if err != nil {
+			continue // a document the engine cannot read relates to nothing
+		}
+		d.doc = pr
+		l.base.decoded++
+		out = append(out, pr)
+	}
+	return out, nil
+}
+
+// fromStore answers a query for a type the index does not keep from the
+// transaction, which sees the change.
 func (l *lookup) fromStore(q policy.RelatedQuery) ([]*policy.Resource, error) {
+	// Many resources of a resource group ask the same question; the answer
+	// does not change while one write is evaluated.
+	memo := q
+	memo.Name, memo.Type = "", strings.ToLower(q.Type)
+	if memo.Scope != policy.ScopeChildren && memo.Scope != policy.ScopeExtension {
+		memo.ParentID = ""
+	}
+	if out, ok := l.queries[memo]; ok {
+		return out, nil
+	}
+	out, err := l.queryStore(q)
+	if err != nil {
+		return nil, err
+	}
+	if l.queries == nil {
+		l.queries = map[policy.RelatedQuery][]*policy.Resource{}
+	}
+	l.queries[memo] = out
+	return out, nil
+}
+
+func (l *lookup) queryStore(q policy.RelatedQuery) ([]*policy.Resource, error) {
 	f := posture.ResourceFilter{Types: []string{q.Type}, Limit: 1000}
 	switch q.Scope {
 	case policy.ScopeChildren, policy.ScopeExtension:
@@ -187,7 +280,7 @@ func (l *lookup) fromStore(q policy.RelatedQuery) ([]*policy.Resource, error) {
 		}
 		pr, err := decode(r)
 		if err != nil {
-			continue // a document the engine cannot read relates to nothing
+			continue
 		}
 		if l.decoded == nil {
 			l.decoded = map[string]*policy.Resource{}
@@ -196,6 +289,14 @@ func (l *lookup) fromStore(q policy.RelatedQuery) ([]*policy.Resource, error) {
 		out = append(out, pr)
 	}
 	return out, nil
+}
+
+// indexedType reports whether the index keeps documents of a related type
+// read at scope: the children, extensions and Defender settings of a
+// resource are few; every virtual machine of a resource group is not, and
+// those queries go to the database.
+func indexedType(typeKey string, scope policy.RelatedScope) bool {
+	return scope == policy.ScopeChildren || scope == policy.ScopeExtension || strings.HasPrefix(typeKey, "microsoft.security/")
 }
 
 // decode prepares a stored document for the policy engine, with the type

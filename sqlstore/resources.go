@@ -210,9 +210,17 @@ func hasTag(r *posture.Resource, name, value string) bool {
 	return false
 }
 
+// keyColumns are resourceColumns with the document left out.
+const keyColumns = `key, id, type, type_key, name, '', '', subscription_id, resource_group,
+	parent_key, tracked, '{}', '', etag, created_at, changed_at`
+
 func (t *Tx) list(f posture.ResourceFilter) ([]*posture.Resource, error) {
 	where, args := resourceWhere(f)
-	q := `SELECT ` + resourceColumns + ` FROM resources` + where + ` ORDER BY key`
+	cols := resourceColumns
+	if f.KeysOnly {
+		cols = keyColumns
+	}
+	q := `SELECT ` + cols + ` FROM resources` + where + ` ORDER BY key`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
