@@ -22,6 +22,7 @@ type CLI struct {
 	Serve   ServeCmd   `cmd:"" help:"Run the posture server."`
 	Import  ImportCmd  `cmd:"" help:"Import ARM documents (GET bodies, arrays, {\"value\":[…]} lists, Resource Graph results) into the estate."`
 	Demo    DemoCmd    `cmd:"" help:"Demo and benchmark estates."`
+	Policy  PolicyCmd  `cmd:"" help:"Policy tools that need no server: offline evaluation and coverage."`
 	Load    LoadCmd    `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armpolicy"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 
 	"github.com/posture/posture/client"
@@ -321,5 +324,149 @@ func TestLoadCommand(t *testing.T) {
 	errOut := &safeBuffer{}
 	if code := Main(context.Background(), []string{"load", "--url", "http://example.com/"}, &IO{Out: out, Err: errOut}); code != 2 || !strings.Contains(errOut.String(), "loopback") {
 		t.Errorf("load against a remote host: exit %d %s", code, errOut)
+	}
+}
+
+func TestPolicyEvalCommand(t *testing.T) {
+	dir := t.TempDir()
+	def := "../../policy/builtin/built-in-policies/policyDefinitions/Storage/Storage_AuditForHTTPSEnabled_Audit.json"
+	res := filepath.Join(dir, "sa.json")
+	eval := func(https bool) (int, map[string]any) {
+		os.WriteFile(res, []byte(fmt.Sprintf(`{"id":"/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/sa","type":"Microsoft.Storage/storageAccounts","location":"westus","properties":{"supportsHttpsTrafficOnly":%v}}`, https)), 0o644)
+		out := &safeBuffer{}
+		code := Main(context.Background(), []string{"policy", "eval", "--definition", def, "--resource", res, "--params", `{"effect":{"value":"Audit"}}`}, &IO{Out: out, Err: &safeBuffer{}})
+		var v map[string]any
+		json.Unmarshal([]byte(out.String()), &v)
+		return code, v
+	}
+	// The rule (Storage_AuditForHTTPSEnabled_Audit.json) is NonCompliant when
+	// supportsHttpsTrafficOnly is false, and the reason names that field.
+	code, v := eval(false)
+	if code != 0 || v["complianceState"] != "NonCompliant" || v["effect"] != "Audit" || !strings.Contains(fmt.Sprint(v["reasons"]), "supportsHttpsTrafficOnly") {
+		t.Errorf("https off: exit %d %v", code, v)
+	}
+	if code, v := eval(true); code != 0 || v["complianceState"] != "Compliant" {
+		t.Errorf("https on: exit %d %v", code, v)
+	}
+	errOut := &safeBuffer{}
+	if code := Main(context.Background(), []string{"policy", "eval", "--definition", res, "--resource", res}, &IO{Out: &safeBuffer{}, Err: errOut}); code != 1 || !strings.Contains(errOut.String(), "InvalidPolicyRule") {
+		t.Errorf("a resource given as the definition: exit %d %s", code, errOut)
+	}
+}
+
+func TestPolicyCoverageCommand(t *testing.T) {
+	out := &safeBuffer{}
+	if code := Main(context.Background(), []string{"policy", "coverage", "--json"}, &IO{Out: out, Err: &safeBuffer{}}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &rows); err != nil {
+		t.Fatal(err)
+	}
+	// The benchmark (AzureSecurityCenter.json) has 223 members.
+	if len(rows) != 223 {
+		t.Errorf("%d members", len(rows))
+	}
+	classes := map[any]int{}
+	for _, r := range rows {
+		classes[r["class"]]++
+	}
+	if classes["self-contained"] == 0 || classes["data-plane"] == 0 || classes["scanner-assessment"] == 0 {
+		t.Errorf("classes %v", classes)
+	}
+}
+
+// TestAzureSDKPolicy drives definitions and assignments with the unchanged
+// armpolicy SDK, and checks through the states that the assignment was
+// evaluated when its PUT returned.
+func TestAzureSDKPolicy(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	c := client.New(s.url, s.token)
+	sub := "00000000-0000-0000-0000-000000000002"
+	if _, err := c.Import(ctx, []json.RawMessage{
+		json.RawMessage(`{"id":"/subscriptions/` + sub + `","displayName":"SDK"}`),
+		json.RawMessage(`{"id":"/subscriptions/` + sub + `/resourceGroups/rg/providers/Microsoft.Compute/disks/tagged","location":"westus","tags":{"owner":"ann"}}`),
+		json.RawMessage(`{"id":"/subscriptions/` + sub + `/resourceGroups/rg/providers/Microsoft.Compute/disks/untagged","location":"westus"}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cred := tokenCredential(s.token)
+	defs, err := armpolicy.NewDefinitionsClient(sub, cred, sdkOptions(s.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin, err := defs.GetBuiltIn(ctx, "404c3081-a854-4457-ae30-26a93ef643f9", nil) // Secure transfer to storage accounts should be enabled
+	if err != nil || builtin.Properties == nil || *builtin.Properties.PolicyType != armpolicy.PolicyTypeBuiltIn {
+		t.Fatalf("built-in definition: %+v %v", builtin, err)
+	}
+	def, err := defs.CreateOrUpdate(ctx, "require-owner", armpolicy.Definition{Properties: &armpolicy.DefinitionProperties{
+		DisplayName: to.Ptr("Require an owner tag"),
+		Mode:        to.Ptr("Indexed"),
+		PolicyRule: map[string]any{
+			"if":   map[string]any{"field": "tags['owner']", "exists": "false"},
+			"then": map[string]any{"effect": "audit"},
+		},
+	}}, nil)
+	if err != nil {
+		t.Fatalf("create definition: %v", err)
+	}
+	if *def.Properties.PolicyType != armpolicy.PolicyTypeCustom || *def.ID != "/subscriptions/"+sub+"/providers/Microsoft.Authorization/policyDefinitions/require-owner" {
+		t.Errorf("created definition: %+v", def.Definition)
+	}
+	assignments, err := armpolicy.NewAssignmentsClient(sub, cred, sdkOptions(s.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := "/subscriptions/" + sub + "/resourceGroups/rg"
+	a, err := assignments.Create(ctx, scope, "owners", armpolicy.Assignment{Properties: &armpolicy.AssignmentProperties{PolicyDefinitionID: def.ID}}, nil)
+	if err != nil {
+		t.Fatalf("create assignment: %v", err)
+	}
+	if *a.Properties.Scope != scope || *a.Properties.EnforcementMode != armpolicy.EnforcementModeDefault {
+		t.Errorf("assignment: %+v", a.Properties)
+	}
+	// Evaluated before the PUT returned: one Compliant, one NonCompliant disk.
+	var states struct {
+		Value []struct {
+			ResourceID      string `json:"resourceId"`
+			ComplianceState string `json:"complianceState"`
+		} `json:"value"`
+	}
+	if _, err := c.Do(ctx, "POST", "/subscriptions/"+sub+"/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults", "2019-10-01",
+		url.Values{"$filter": {"policyAssignmentId eq '" + *a.ID + "'"}}, nil, &states); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, v := range states.Value {
+		got[v.ResourceID[strings.LastIndex(v.ResourceID, "/")+1:]] = v.ComplianceState
+	}
+	if got["tagged"] != "Compliant" || got["untagged"] != "NonCompliant" || len(got) != 2 {
+		t.Errorf("states of the assignment: %v", got)
+	}
+	pager := assignments.NewListPager(&armpolicy.AssignmentsClientListOptions{Filter: to.Ptr("policyDefinitionId eq '" + *def.ID + "'")})
+	n := 0
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Value)
+	}
+	if n != 1 {
+		t.Errorf("assignments of the definition: %d", n)
+	}
+	var re *azcore.ResponseError
+	if _, err := defs.Delete(ctx, "require-owner", nil); !asResponseError(err, &re) || re.StatusCode != 400 || re.ErrorCode != "InvalidDeletePolicyDefinitionRequest" {
+		t.Errorf("delete a definition in use: %v", err)
+	}
+	if _, err := assignments.Delete(ctx, scope, "owners", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := defs.Delete(ctx, "require-owner", nil); err != nil {
+		t.Errorf("delete the unused definition: %v", err)
+	}
+	if _, err := defs.Get(ctx, "require-owner", nil); !asResponseError(err, &re) || re.StatusCode != 404 || re.ErrorCode != "PolicyDefinitionNotFound" {
+		t.Errorf("get a deleted definition: %v", err)
 	}
 }

@@ -145,7 +145,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(api.RepairRequestLines(ln)) }()
 	select {
 	case err := <-errc:
 		return err
