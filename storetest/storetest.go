@@ -495,7 +495,9 @@ func testPolicyStates(t *testing.T, b Backend) {
 	s := b.Open(t)
 	ctx := context.Background()
 	const a1, a2 = "/subscriptions/s1/providers/microsoft.authorization/policyassignments/a1", "/subscriptions/s1/providers/microsoft.authorization/policyassignments/a2"
-	vm := func(n string) string { return "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/" + n }
+	vm := func(n string) string {
+		return "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/" + n
+	}
 	var rows []*posture.ResourceStates
 	for _, r := range []string{vm("b"), vm("a"), vm("a") + "/extensions/x", "/subscriptions/s1/resourcegroups/rg2/providers/microsoft.compute/virtualmachines/a"} {
 		for _, a := range []string{a1, a2} {
