@@ -55,12 +55,14 @@ func Normalize(raw []byte) (*posture.Resource, error) {
 	if id.Kind() == armid.Resource && id.SubscriptionID() == "" {
 		return nil, invalid("InvalidResourceId", "The resource '%s' is not in a subscription: only management groups, subscriptions and what is in them belong to the estate.", id)
 	}
-	r, rewrite, err := build(id, o)
+	r, rewrite, err := build(id, &o)
 	if err != nil {
 		return nil, err
 	}
 	if !rewrite && compact && idText == r.ID {
 		r.Body = raw // already in ARM's shape: keep the bytes as they came
+	} else {
+		r.Body = o.front("id", "name", "type", "kind", "location").marshal()
 	}
 	return r, nil
 }
@@ -81,14 +83,19 @@ func FromPut(id armid.ID, body []byte) (*posture.Resource, error) {
 	}
 	o.del("id")
 	o.del("name")
-	r, _, err := build(id, o)
-	return r, err
+	r, _, err := build(id, &o)
+	if err != nil {
+		return nil, err
+	}
+	r.Body = o.front("id", "name", "type", "kind", "location").marshal()
+	return r, nil
 }
 
-// build fills in and checks what every document needs. It sets Body to the
-// rewritten document and reports whether the rewrite changed anything that
-// matters (a document already in ARM's shape can keep its own bytes).
-func build(id armid.ID, o object) (*posture.Resource, bool, error) {
+// build fills in and checks what every document needs, in o, and derives
+// the columns. It reports whether o changed in a way that matters: a
+// document already in ARM's shape can keep its own bytes. The caller sets
+// Body.
+func build(id armid.ID, o *object) (*posture.Resource, bool, error) {
 	docType := o.getString("type")
 	typ, err := checkType(id, docType)
 	if err != nil {
@@ -114,12 +121,12 @@ func build(id armid.ID, o object) (*posture.Resource, bool, error) {
 		return nil, false, invalid("InvalidResourceName", "The name '%s' in the document does not match the name '%s' of its id '%s'.", name, id.Name(), id)
 	}
 	rewrite := o.getString("name") != id.Name() || docType != typ
-	rewrite = dropGraphColumns(id, &o) || rewrite
+	rewrite = dropGraphColumns(id, o) || rewrite
 	switch id.Kind() {
 	case armid.ManagementGroup:
-		r.ParentKey = managementGroupParent(o)
+		r.ParentKey = managementGroupParent(*o)
 	case armid.Subscription:
-		r.ParentKey = subscriptionParent(&o)
+		r.ParentKey = subscriptionParent(o)
 		if o.getString("subscriptionId") == "" {
 			o.set("subscriptionId", id.SubscriptionID())
 		}
@@ -143,7 +150,6 @@ func build(id armid.ID, o object) (*posture.Resource, bool, error) {
 	} else {
 		o.set("id", id.String())
 	}
-	r.Body = o.front("id", "name", "type", "kind", "location").marshal()
 	return r, rewrite, nil
 }
 

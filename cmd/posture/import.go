@@ -56,8 +56,28 @@ func (c *ImportCmd) Run(ctx context.Context, streams *IO) error {
 	start := time.Now()
 	bar := newProgress(streams.Err, "importing")
 	var total posture.ImportSummary
-	for _, f := range files {
-		sum, err := importFile(ctx, f, c.Batch, imp, bar)
+	// Files are checked for JSON syntax one ahead of the one importing, so
+	// that the check overlaps with the database's work.
+	checks := make([]chan error, len(files))
+	for i := range checks {
+		checks[i] = make(chan error, 1)
+	}
+	go func() {
+		for i, f := range files {
+			if ctx.Err() != nil {
+				return
+			}
+			checks[i] <- checkJSON(f)
+		}
+	}()
+	for i, f := range files {
+		var checked error
+		select {
+		case checked = <-checks[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		sum, err := importFile(ctx, f, checked, c.Batch, imp, bar)
 		if err != nil {
 			bar.done()
 			return fmt.Errorf("%s: %w", f, err)
@@ -142,11 +162,11 @@ func (c *ImportCmd) importer(ctx context.Context) (*importer, error) {
 	}, nil
 }
 
-// importFile checks that a file is JSON throughout, then writes its
-// documents in batches while the next batch is being read. A file that is
+// importFile writes the documents of a file, checked to be JSON throughout
+// (checked is the outcome), in batches while the next batch is being read. A file that is
 // not valid JSON is rejected whole: none of its documents is written.
-func importFile(ctx context.Context, path string, batchSize int, imp *importer, bar *progress) (posture.ImportSummary, error) {
-	if err := checkJSON(path); err != nil {
+func importFile(ctx context.Context, path string, checked error, batchSize int, imp *importer, bar *progress) (posture.ImportSummary, error) {
+	if err := checked; err != nil {
 		return posture.ImportSummary{Rejected: []*posture.ImportRejected{{
 			Index: -1, Source: path, Code: "InvalidRequestContent", Message: "the file is not valid JSON, none of it was imported: " + err.Error(),
 		}}}, nil
