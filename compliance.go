@@ -64,10 +64,29 @@ type ChangeObserver interface {
 	Changed(ctx context.Context, tx Tx, c *Change) (after func(), err error)
 }
 
-// Change is what one estate write did.
+// Change is what one write did, for the observers inside its transaction
+// and, once committed, for the in-memory views of the store.
 type Change struct {
 	Put     []*Resource // created or replaced documents
-	Deleted []string    // keys deleted with everything under them
+	Deleted []string    // keys deleted with everything under them (their states too)
+	// States are the policy state rows the write stored; a row without
+	// states was deleted. StatesRemoved are single definitions' states that
+	// disappeared from rows still stored.
+	States        []*ResourceStates
+	StatesRemoved []StateRef
+	// AssignmentsDropped are assignments whose states were all deleted.
+	AssignmentsDropped []string
+}
+
+// StateRef names one policy state.
+type StateRef struct {
+	ResourceKey, AssignmentKey, ReferenceID string
+}
+
+// ChangeFeed receives every committed change, in commit order, for the
+// in-memory views of the store (the Resource Graph tables).
+type ChangeFeed interface {
+	Publish(c *Change)
 }
 
 // PolicyService manages policy definitions, initiatives and assignments as

@@ -26,6 +26,8 @@ type evaluation struct {
 	hier   *hierarchy
 	lookup policy.Lookup
 	opts   policy.EvalOptions
+	// change records what was written, for the change feed.
+	change *posture.Change
 }
 
 // evaluated is the outcome of one resource against the assignments asked.
@@ -124,14 +126,37 @@ func (e *evaluation) write(results []evaluated, as []*assignment) error {
 				delete(prev, k)
 				if carryTimes(row, o, e.now) {
 					put = append(put, row)
+					e.removed(o, row)
 				}
 			}
 		}
 		for _, o := range prev { // pairs that no longer apply
 			put = append(put, &posture.ResourceStates{ResourceKey: o.ResourceKey, AssignmentKey: o.AssignmentKey})
+			e.removed(o, nil)
 		}
 	}
+	if e.change != nil {
+		e.change.States = append(e.change.States, put...)
+	}
 	return e.tx.PutPolicyStates(put)
+}
+
+// removed records the states of o that row (nil: none) no longer has.
+func (e *evaluation) removed(o, row *posture.ResourceStates) {
+	if e.change == nil || o == nil {
+		return
+	}
+	keep := map[string]bool{}
+	if row != nil {
+		for _, s := range row.States {
+			keep[s.ReferenceID] = true
+		}
+	}
+	for _, s := range o.States {
+		if !keep[s.ReferenceID] {
+			e.change.StatesRemoved = append(e.change.StatesRemoved, posture.StateRef{ResourceKey: o.ResourceKey, AssignmentKey: o.AssignmentKey, ReferenceID: s.ReferenceID})
+		}
+	}
 }
 
 // carryTimes sets the times of row's states from the stored row o (nil when

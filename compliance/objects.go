@@ -288,6 +288,7 @@ func (s *Service) replaceCompiled(ctx context.Context, id armid.ID, r *posture.R
 	install()
 	var res posture.PutResult
 	recompiled := map[string]*assignment{}
+	c := &posture.Change{Put: []*posture.Resource{r}}
 	err := s.Store.Write(ctx, func(tx posture.Tx) error {
 		old, err := s.write(tx, id, r, ifMatch)
 		if err != nil {
@@ -307,7 +308,7 @@ func (s *Service) replaceCompiled(ctx context.Context, id armid.ID, r *posture.R
 				return posture.Errorf(posture.EINVALID, "InvalidPolicyDefinition", "The change breaks the policy assignment '%s': %v", a.key, err)
 			}
 			recompiled[na.key] = na
-			if err := s.evaluateAssignment(ctx, tx, na, hier, &lookup{tx: tx, base: related, kept: kept}); err != nil {
+			if err := s.evaluateAssignment(ctx, tx, na, hier, &lookup{tx: tx, base: related, kept: kept}, c); err != nil {
 				return err
 			}
 		}
@@ -318,6 +319,7 @@ func (s *Service) replaceCompiled(ctx context.Context, id armid.ID, r *posture.R
 		return posture.PutResult{}, err
 	}
 	s.installAssignments(ctx, recompiled, nil)
+	s.publish(c)
 	return res, nil
 }
 
@@ -381,30 +383,33 @@ func (s *Service) putAssignment(ctx context.Context, id armid.ID, r *posture.Res
 	// Related types new to the index are read from the store for this
 	// evaluation; installAssignments indexes them afterwards.
 	var res posture.PutResult
+	c := &posture.Change{Put: []*posture.Resource{r}}
 	err = s.Store.Write(ctx, func(tx posture.Tx) error {
 		old, err := s.write(tx, id, r, ifMatch)
 		if err != nil {
 			return err
 		}
 		res = posture.PutResult{Resource: r, Created: old == nil}
-		return s.evaluateAssignment(ctx, tx, a, hier, &lookup{tx: tx, base: related, kept: kept})
+		return s.evaluateAssignment(ctx, tx, a, hier, &lookup{tx: tx, base: related, kept: kept}, c)
 	})
 	if err != nil {
 		return posture.PutResult{}, err
 	}
 	s.installAssignments(ctx, map[string]*assignment{a.key: a}, nil)
+	s.publish(c)
 	return res, nil
 }
 
 // ensureDefaultAssignment creates the SecurityCenterBuiltIn assignment of
 // a new subscription inside the transaction that creates the subscription,
-// unless it exists. It returns the compiled assignment when it created one.
-func (s *Service) ensureDefaultAssignment(tx posture.Tx, sub *posture.Resource, now time.Time) (*assignment, error) {
+// unless it exists. It returns the compiled assignment and its document when
+// it created one.
+func (s *Service) ensureDefaultAssignment(tx posture.Tx, sub *posture.Resource, now time.Time) (*assignment, *posture.Resource, error) {
 	id := armid.SubscriptionScope(subscriptionName(sub)).Provider("Microsoft.Authorization", "policyAssignments", "SecurityCenterBuiltIn")
 	if _, err := tx.Resource(id.Key()); err == nil {
-		return nil, nil
+		return nil, nil, nil
 	} else if !posture.IsNotFound(err) {
-		return nil, err
+		return nil, nil, err
 	}
 	body, _ := json.Marshal(map[string]any{
 		"properties": map[string]any{
@@ -420,16 +425,16 @@ func (s *Service) ensureDefaultAssignment(tx posture.Tx, sub *posture.Resource, 
 	})
 	r, err := armdoc.FromPut(id, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.CreatedAt, r.ChangedAt = now, now
 	sum := sha256.Sum256(r.Body)
 	r.ETag = `"` + hex.EncodeToString(sum[:8]) + `"`
 	a, err := s.compile(r)
 	if err != nil {
-		return nil, fmt.Errorf("compiling the default assignment: %w", err)
+		return nil, nil, fmt.Errorf("compiling the default assignment: %w", err)
 	}
-	return a, tx.PutResources([]*posture.Resource{r})
+	return a, r, tx.PutResources([]*posture.Resource{r})
 }
 
 // subscriptionName returns the subscription id segment of a subscription
@@ -477,6 +482,7 @@ func (s *Service) DeletePolicyObject(ctx context.Context, idText string) (bool, 
 	if err != nil || !deleted {
 		return deleted, err
 	}
+	c := &posture.Change{Deleted: []string{id.Key()}}
 	switch typ {
 	case DefinitionType:
 		s.Registry.RemoveDefinition(id.String())
@@ -484,7 +490,9 @@ func (s *Service) DeletePolicyObject(ctx context.Context, idText string) (bool, 
 		s.Registry.RemoveSetDefinition(id.String())
 	default:
 		s.installAssignments(ctx, nil, []string{id.Key()})
+		c.AssignmentsDropped = []string{id.Key()}
 	}
+	s.publish(c)
 	return true, nil
 }
 

@@ -18,6 +18,7 @@ import (
 func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change) (func(), error) {
 	as, hier, related, kept := s.snapshot()
 	now := s.now()
+	put := c.Put // the documents of the write; default assignments are added to c below
 
 	// The hierarchy as the change leaves it.
 	newHier := hier
@@ -68,6 +69,7 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 				if err := tx.DeletePolicyStatesOfAssignment(k); err != nil {
 					return nil, err
 				}
+				c.AssignmentsDropped = append(c.AssignmentsDropped, k)
 			}
 		}
 	}
@@ -78,20 +80,21 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 			if _, known := hier.parent[r.Key]; known || !strings.HasPrefix(r.Key, "/subscriptions/") || !isContainer(r.Key) {
 				continue
 			}
-			a, err := s.ensureDefaultAssignment(tx, r, now)
+			a, doc, err := s.ensureDefaultAssignment(tx, r, now)
 			if err != nil {
 				return nil, err
 			}
 			if a != nil {
 				own()
 				newAs[a.key] = a
+				c.Put = append(c.Put, doc)
 			}
 		}
 	}
 
-	e := &evaluation{ctx: ctx, tx: tx, now: now, hier: newHier, lookup: l, opts: policy.EvalOptions{Now: now, Reasons: policy.ReasonsNone}}
+	e := &evaluation{ctx: ctx, tx: tx, now: now, hier: newHier, lookup: l, opts: policy.EvalOptions{Now: now, Reasons: policy.ReasonsNone}, change: c}
 	all := sortedAssignments(newAs)
-	if err := e.run(c.Put, all); err != nil {
+	if err := e.run(put, all); err != nil {
 		return nil, err
 	}
 	deps, err := s.dependents(tx, c, all, kept)

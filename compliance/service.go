@@ -44,6 +44,8 @@ type Service struct {
 	// DefaultAssignment assigns the Microsoft cloud security benchmark as
 	// SecurityCenterBuiltIn to every subscription that appears.
 	DefaultAssignment bool
+	// Feed receives what the service's own writes committed.
+	Feed posture.ChangeFeed
 
 	mu          sync.RWMutex
 	hier        *hierarchy
@@ -147,6 +149,7 @@ func (s *Service) assignDefaults(ctx context.Context, evaluate bool) error {
 	defer s.WriteMu.Unlock()
 	_, hier, related, kept := s.snapshot()
 	created := map[string]*assignment{}
+	c := &posture.Change{}
 	err := s.Store.Write(ctx, func(tx posture.Tx) error {
 		for key := range hier.parent {
 			if !strings.HasPrefix(key, "/subscriptions/") {
@@ -156,13 +159,14 @@ func (s *Service) assignDefaults(ctx context.Context, evaluate bool) error {
 			if err != nil {
 				return err
 			}
-			a, err := s.ensureDefaultAssignment(tx, sub, s.now())
+			a, doc, err := s.ensureDefaultAssignment(tx, sub, s.now())
 			if err != nil || a == nil {
 				return err
 			}
 			created[a.key] = a
+			c.Put = append(c.Put, doc)
 			if evaluate {
-				if err := s.evaluateAssignment(ctx, tx, a, hier, &lookup{tx: tx, base: related, kept: kept}); err != nil {
+				if err := s.evaluateAssignment(ctx, tx, a, hier, &lookup{tx: tx, base: related, kept: kept}, c); err != nil {
 					return err
 				}
 			}
@@ -173,6 +177,7 @@ func (s *Service) assignDefaults(ctx context.Context, evaluate bool) error {
 		return err
 	}
 	s.installAssignments(ctx, created, nil)
+	s.publish(c)
 	return nil
 }
 
@@ -305,10 +310,18 @@ func evaluatedTypes(a *assignment) []string {
 	return out
 }
 
+// publish hands a committed change to the feed.
+func (s *Service) publish(c *posture.Change) {
+	if s.Feed != nil && c != nil {
+		s.Feed.Publish(c)
+	}
+}
+
 // evaluateAssignment evaluates every resource an assignment covers and
-// replaces its states: pairs it no longer yields are deleted.
-func (s *Service) evaluateAssignment(ctx context.Context, tx posture.Tx, a *assignment, hier *hierarchy, l *lookup) error {
-	e := &evaluation{ctx: ctx, tx: tx, now: s.now(), hier: hier, lookup: l, opts: policy.EvalOptions{Now: s.now(), Reasons: policy.ReasonsNone}}
+// replaces its states: pairs it no longer yields are deleted. What it writes
+// is recorded in c.
+func (s *Service) evaluateAssignment(ctx context.Context, tx posture.Tx, a *assignment, hier *hierarchy, l *lookup, c *posture.Change) error {
+	e := &evaluation{ctx: ctx, tx: tx, now: s.now(), hier: hier, lookup: l, opts: policy.EvalOptions{Now: s.now(), Reasons: policy.ReasonsNone}, change: c}
 	// A filter on many types makes the database sort what the key index
 	// gives in order; for an assignment that evaluates most of the estate
 	// (the benchmark), scanning in key order and skipping the other types
@@ -350,6 +363,15 @@ func (s *Service) evaluateAssignment(ctx context.Context, tx posture.Tx, a *assi
 			gone = append(gone, k)
 		}
 	}
+	for i := 0; i < len(gone); i += 2000 {
+		rows, err := tx.PolicyStates(posture.PolicyStateFilter{ResourceKeys: gone[i:min(i+2000, len(gone))], AssignmentKey: a.key})
+		if err != nil {
+			return err
+		}
+		for _, o := range rows {
+			e.removed(o, nil)
+		}
+	}
 	return tx.DeleteAssignmentStatesOf(a.key, gone)
 }
 
@@ -381,12 +403,14 @@ func (s *Service) reevaluateAll(ctx context.Context) error {
 	as, hier, related, kept := s.snapshot()
 	for _, a := range sortedAssignments(as) {
 		start := time.Now()
+		c := &posture.Change{}
 		err := s.Store.Write(ctx, func(tx posture.Tx) error {
-			return s.evaluateAssignment(ctx, tx, a, hier, &lookup{tx: tx, base: related, kept: kept})
+			return s.evaluateAssignment(ctx, tx, a, hier, &lookup{tx: tx, base: related, kept: kept}, c)
 		})
 		if err != nil {
 			return fmt.Errorf("evaluating %s: %w", a.key, err)
 		}
+		s.publish(c)
 		s.log().Info("assignment evaluated", "assignment", a.key, "duration_ms", time.Since(start).Milliseconds())
 	}
 	return s.Store.Write(ctx, func(tx posture.Tx) error { return tx.PutSetting(staleSetting, "") })

@@ -41,6 +41,8 @@ type Service struct {
 	// WriteMu serialises writes with the observer's in-memory updates;
 	// share it with the observer.
 	WriteMu *sync.Mutex
+	// Feed receives each committed change (with what the observer added).
+	Feed posture.ChangeFeed
 }
 
 // write runs fn in a write transaction and lets the observer follow the
@@ -51,21 +53,29 @@ func (s *Service) write(ctx context.Context, fn func(tx posture.Tx) (*posture.Ch
 		defer s.WriteMu.Unlock()
 	}
 	var after func()
+	var change *posture.Change
 	err := s.Store.Write(ctx, func(tx posture.Tx) error {
 		c, err := fn(tx)
 		if err != nil || c == nil || len(c.Put) == 0 && len(c.Deleted) == 0 {
 			return err
 		}
+		change = c
 		if s.Observer == nil {
 			return tx.PutSetting(posture.SettingComplianceStale, "1")
 		}
 		after, err = s.Observer.Changed(ctx, tx, c)
 		return err
 	})
-	if err == nil && after != nil {
+	if err != nil {
+		return err
+	}
+	if after != nil {
 		after()
 	}
-	return err
+	if s.Feed != nil && change != nil {
+		s.Feed.Publish(change)
+	}
+	return nil
 }
 
 // managedTypes are documents with an API and semantics of their own: they
