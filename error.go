@@ -33,7 +33,10 @@ type Error struct {
 	Message string
 	Target  string
 	Details []*Error
-	Err     error
+	// Info adds service-specific fields to the error object, such as
+	// Resource Graph's line and characterPositionInLine.
+	Info map[string]any
+	Err  error
 }
 
 // Errorf returns an *Error of the given kind and ARM code.

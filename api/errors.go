@@ -36,16 +36,32 @@ func statusOf(k posture.Kind) int {
 	return http.StatusInternalServerError
 }
 
-// armError is the ARM error envelope's inner object (common-types CloudError).
+// armError is the ARM error envelope's inner object (common-types
+// CloudError), plus any service-specific fields of Info.
 type armError struct {
-	Code    string      `json:"code"`
-	Message string      `json:"message"`
-	Target  string      `json:"target,omitempty"`
-	Details []*armError `json:"details,omitempty"`
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Target  string         `json:"target,omitempty"`
+	Details []*armError    `json:"details,omitempty"`
+	Info    map[string]any `json:"-"`
+}
+
+func (a *armError) MarshalJSON() ([]byte, error) {
+	type plain armError
+	b, err := json.Marshal((*plain)(a))
+	if err != nil || len(a.Info) == 0 {
+		return b, err
+	}
+	extra, err := json.Marshal(a.Info)
+	if err != nil {
+		return nil, err
+	}
+	// Merge the two objects: {...fields, ...info}.
+	return append(append(b[:len(b)-1], ','), extra[1:]...), nil
 }
 
 func toARM(e *posture.Error) *armError {
-	a := &armError{Code: e.Code, Message: e.Message, Target: e.Target}
+	a := &armError{Code: e.Code, Message: e.Message, Target: e.Target, Info: e.Info}
 	for _, d := range e.Details {
 		a.Details = append(a.Details, toARM(d))
 	}

@@ -33,6 +33,7 @@ const MaxImportBody = 256 << 20
 type Server struct {
 	Resources posture.ResourceService
 	Policy    posture.PolicyService
+	Graph     posture.GraphService
 	Auth      posture.Authenticator
 	Logger    *slog.Logger
 	// Registry receives the HTTP metrics; /metrics serves Gatherer.
@@ -63,6 +64,7 @@ func (s *Server) Handler() http.Handler {
 	s.routes = map[string]*typeRoutes{}
 	s.registerEstate()
 	s.registerPolicy()
+	s.registerGraph()
 	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, metrics)

@@ -699,3 +699,23 @@ func (s *Service) registerSet(r *posture.Resource) error {
 	set.ID, set.Name, set.PolicyType = r.ID, r.Name, "Custom"
 	return s.Registry.AddSetDefinition(set)
 }
+
+// DefinitionOf returns the definition behind an assignment's reference, and
+// the initiative when the assignment is of one; "" for unknown ones.
+func (s *Service) DefinitionOf(assignmentKey, referenceID string) (definitionID, setDefinitionID string) {
+	s.mu.RLock()
+	a := s.assignments[assignmentKey]
+	s.mu.RUnlock()
+	if a == nil {
+		return "", ""
+	}
+	if a.compiled.SetDefinition != nil {
+		setDefinitionID = a.compiled.SetDefinition.ID
+	}
+	for _, ref := range a.compiled.References {
+		if strings.EqualFold(ref.ReferenceID, referenceID) {
+			return ref.Definition.ID, setDefinitionID
+		}
+	}
+	return "", setDefinitionID
+}

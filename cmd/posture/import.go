@@ -15,16 +15,14 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armdoc"
-	"github.com/posture/posture/client"
 	"github.com/posture/posture/estate"
 )
 
 // ImportCmd imports ARM documents from files.
 type ImportCmd struct {
-	Paths  []string `arg:"" help:"Files or directories (read recursively: *.json, *.jsonl, *.ndjson)."`
-	Server string   `default:"http://127.0.0.1:8080" help:"posture server to import into." env:"POSTURE_SERVER"`
-	Token  string   `help:"Bearer token (default: the bootstrap token in --data)." env:"POSTURE_TOKEN"`
-	Direct bool     `help:"Write into the store (--data / --database-url) directly instead of through a server; the server must not be running on SQLite."`
+	Paths []string `arg:"" help:"Files or directories (read recursively: *.json, *.jsonl, *.ndjson)."`
+	ClientFlags
+	Direct bool `help:"Write into the store (--data / --database-url) directly instead of through a server; the server must not be running on SQLite."`
 	StoreFlags
 	Batch int `default:"5000" help:"Documents per write (one transaction)."`
 }
@@ -108,15 +106,10 @@ func (c *ImportCmd) Run(ctx context.Context, streams *IO) error {
 // API or straight into the store.
 func (c *ImportCmd) importer(ctx context.Context) (*importer, error) {
 	if !c.Direct {
-		token := c.Token
-		if token == "" {
-			b, err := os.ReadFile(filepath.Join(c.Data, BootstrapTokenFile))
-			if err != nil {
-				return nil, usageError{fmt.Errorf("no --token / POSTURE_TOKEN given and no bootstrap token in %s", c.Data)}
-			}
-			token = strings.TrimSpace(string(b))
+		cl, err := c.client(c.Data)
+		if err != nil {
+			return nil, err
 		}
-		cl := client.New(c.Server, token)
 		return &importer{
 			prepare: func(docs []json.RawMessage) any { return docs },
 			write: func(ctx context.Context, p any) (posture.ImportSummary, error) {

@@ -21,6 +21,7 @@ import (
 type CLI struct {
 	Serve   ServeCmd   `cmd:"" help:"Run the posture server."`
 	Import  ImportCmd  `cmd:"" help:"Import ARM documents (GET bodies, arrays, {\"value\":[…]} lists, Resource Graph results) into the estate."`
+	Query   QueryCmd   `cmd:"" help:"Run a Resource Graph (KQL) query against a server."`
 	Demo    DemoCmd    `cmd:"" help:"Demo and benchmark estates."`
 	Policy  PolicyCmd  `cmd:"" help:"Policy tools that need no server: offline evaluation and coverage."`
 	Load    LoadCmd    `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`

@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resourcegraph/armresourcegraph"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armpolicy"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 
@@ -468,5 +469,78 @@ func TestAzureSDKPolicy(t *testing.T) {
 	}
 	if _, err := defs.Get(ctx, "require-owner", nil); !asResponseError(err, &re) || re.StatusCode != 404 || re.ErrorCode != "PolicyDefinitionNotFound" {
 		t.Errorf("get a deleted definition: %v", err)
+	}
+}
+
+// TestAzureSDKResourceGraph queries with the unchanged armresourcegraph SDK
+// (api-version 2024-04-01), following its skip tokens.
+func TestAzureSDKResourceGraph(t *testing.T) {
+	s := startServer(t, "--demo")
+	ctx := context.Background()
+	cl, err := armresourcegraph.NewClient(tokenCredential(s.token), sdkOptions(s.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := armresourcegraph.QueryRequest{
+		Query:   to.Ptr("Resources | project id, type | order by id asc"),
+		Options: &armresourcegraph.QueryRequestOptions{Top: to.Ptr[int32](150)},
+		Facets:  []*armresourcegraph.FacetRequest{{Expression: to.Ptr("type"), Options: &armresourcegraph.FacetRequestOptions{Top: to.Ptr[int32](3)}}},
+	}
+	seen := map[string]bool{}
+	var total int64
+	for pages := 0; ; pages++ {
+		resp, err := cl.Resources(ctx, req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total = *resp.TotalRecords
+		for _, row := range resp.Data.([]any) {
+			seen[row.(map[string]any)["id"].(string)] = true
+		}
+		if pages == 0 && (len(resp.Facets) != 1 || *resp.Facets[0].GetFacet().ResultType != "FacetResult") {
+			t.Errorf("facets: %+v", resp.Facets)
+		}
+		if resp.SkipToken == nil || *resp.SkipToken == "" {
+			break
+		}
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+		req.Options.SkipToken = resp.SkipToken
+	}
+	if int64(len(seen)) != total || total < 400 {
+		t.Errorf("paged %d distinct rows of %d", len(seen), total)
+	}
+	_, err = cl.Resources(ctx, armresourcegraph.QueryRequest{Query: to.Ptr("Resources | where")}, nil)
+	var re *azcore.ResponseError
+	if !asResponseError(err, &re) || re.StatusCode != 400 || re.ErrorCode != "BadRequest" {
+		t.Errorf("a query that does not parse: %v", err)
+	}
+}
+
+func TestQueryCommand(t *testing.T) {
+	s := startServer(t, "--demo")
+	run := func(format string) string {
+		out := &safeBuffer{}
+		code := Main(context.Background(), []string{"query", "resourcecontainers | where type == 'microsoft.resources/subscriptions' | project name | order by name asc",
+			"--server", s.url, "--token", s.token, "-o", format}, &IO{Out: out, Err: &safeBuffer{}})
+		if code != 0 {
+			t.Fatalf("query -o %s: exit %d", format, code)
+		}
+		return out.String()
+	}
+	if got := run("csv"); got != "name\nContoso Development\nContoso Platform\nContoso Production\n" {
+		t.Errorf("csv:\n%s", got)
+	}
+	var objs []map[string]any
+	if err := json.Unmarshal([]byte(run("json")), &objs); err != nil || len(objs) != 3 || objs[0]["name"] != "Contoso Development" {
+		t.Errorf("json: %v %v", objs, err)
+	}
+	if got := run("table"); !strings.HasPrefix(got, "name\n") || !strings.Contains(got, "Contoso Platform") {
+		t.Errorf("table:\n%s", got)
+	}
+	errOut := &safeBuffer{}
+	if code := Main(context.Background(), []string{"query", "resources | where", "--server", s.url, "--token", s.token}, &IO{Out: &safeBuffer{}, Err: errOut}); code != 1 || !strings.Contains(errOut.String(), "BadRequest") {
+		t.Errorf("bad query: exit %d %s", code, errOut)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/posture/posture/compliance"
 	"github.com/posture/posture/demo"
 	"github.com/posture/posture/estate"
+	"github.com/posture/posture/graph"
 	"github.com/posture/posture/policy"
 )
 
@@ -68,8 +69,10 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		}
 	}
 	var writeMu sync.Mutex
-	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment}
-	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: &writeMu}
+	tables := &graph.Service{Store: store, Registry: registry, Now: time.Now, Logger: log}
+	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment, Feed: tables}
+	tables.Definitions = policies.DefinitionOf
+	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: &writeMu, Feed: tables}
 	wantTenant := ""
 	if c.Demo {
 		wantTenant = demo.TenantID
@@ -107,11 +110,19 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		}
 	}
 
+	tables.TenantID = tenant
+	start := time.Now()
+	if err := tables.Start(ctx); err != nil {
+		return fmt.Errorf("loading the Resource Graph tables: %w", err)
+	}
+	log.Info("resource graph tables loaded", "duration_ms", time.Since(start).Milliseconds())
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &api.Server{
 		Resources: resources,
 		Policy:    policies,
+		Graph:     tables,
 		Auth:      authn,
 		Logger:    log,
 		Registry:  reg,
