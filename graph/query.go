@@ -23,8 +23,8 @@ const MaxTop = 1000
 
 // Query implements posture.GraphService.
 func (g *Service) Query(ctx context.Context, q *posture.GraphQuery) (*posture.GraphResult, error) {
-	if g.db == nil {
-		return nil, posture.Errorf(posture.EUNAVAILABLE, "ServiceUnavailable", "The Resource Graph tables are still loading.")
+	if !g.ready.Load() {
+		return nil, posture.Errorf(posture.EUNAVAILABLE, "ServiceUnavailable", "The Resource Graph tables are still loading; retry in a few seconds.")
 	}
 	top := q.Top
 	switch {

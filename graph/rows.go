@@ -192,53 +192,94 @@ func stateID(resourceKey, assignmentKey, referenceID string) string {
 }
 
 // stateRow returns the PolicyResources row of one policy state, with the
-// properties of Microsoft.PolicyInsights' policy state records.
+// properties of Microsoft.PolicyInsights' policy state records. It writes
+// the JSON by hand: a full load builds one per (resource, definition) pair.
 func (g *Service) stateRow(row *posture.ResourceStates, st posture.PolicyState) []byte {
-	rid, _ := armid.Parse(row.ResourceKey)
-	aid, _ := armid.Parse(row.AssignmentKey)
+	sub, rg := idParts(row.ResourceKey)
+	a := g.assignmentInfo(row.AssignmentKey)
 	defID, setID := "", ""
 	if g.Definitions != nil {
 		defID, setID = g.Definitions(row.AssignmentKey, st.ReferenceID)
 	}
 	id := stateID(row.ResourceKey, row.AssignmentKey, st.ReferenceID)
-	props := map[string]any{
-		"complianceState":             st.State,
-		"resourceId":                  row.ResourceKey,
-		"resourceType":                row.ResourceType,
-		"resourceGroup":               strings.ToLower(rid.ResourceGroup()),
-		"subscriptionId":              row.SubscriptionID,
-		"policyAssignmentId":          row.AssignmentKey,
-		"policyAssignmentName":        aid.Name(),
-		"policyAssignmentScope":       aid.Scope().Key(),
-		"policyDefinitionId":          strings.ToLower(defID),
-		"policySetDefinitionId":       strings.ToLower(setID),
-		"policyDefinitionReferenceId": strings.ToLower(st.ReferenceID),
-		"policyDefinitionAction":      strings.ToLower(st.Effect),
-		"isCompliant":                 st.State == posture.StateCompliant,
-		"timestamp":                   st.ChangedAt.UTC().Format(time.RFC3339Nano),
-		"firstEvaluated":              st.FirstEvaluated.UTC().Format(time.RFC3339Nano),
+	b := make([]byte, 0, 1200)
+	field := func(key, value string) {
+		b = append(b, '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		b = appendString(b, value)
+		b = append(b, ',')
 	}
+	b = append(b, '{')
+	field("id", id)
+	field("name", id[strings.LastIndex(id, "/")+1:])
+	field("type", "microsoft.policyinsights/policystates")
+	field("tenantId", g.TenantID)
+	field("kind", "")
+	field("location", "")
+	field("resourceGroup", rg)
+	field("subscriptionId", sub)
+	field("managedBy", "")
+	b = append(b, `"sku":null,"plan":null,"properties":{`...)
+	field("complianceState", st.State)
+	field("resourceId", row.ResourceKey)
+	field("resourceType", row.ResourceType)
+	field("resourceGroup", rg)
+	field("subscriptionId", row.SubscriptionID)
+	field("policyAssignmentId", row.AssignmentKey)
+	field("policyAssignmentName", a.name)
+	field("policyAssignmentScope", a.scope)
+	field("policyDefinitionId", strings.ToLower(defID))
+	field("policySetDefinitionId", strings.ToLower(setID))
+	field("policyDefinitionReferenceId", strings.ToLower(st.ReferenceID))
+	field("policyDefinitionAction", strings.ToLower(st.Effect))
 	if st.Error != "" {
-		props["evaluationError"] = st.Error
+		field("evaluationError", st.Error)
 	}
-	p, _ := json.Marshal(props)
-	w := newRow()
-	w.str("id", id)
-	w.str("name", id[strings.LastIndex(id, "/")+1:])
-	w.str("type", "microsoft.policyinsights/policystates")
-	w.str("tenantId", g.TenantID)
-	w.str("kind", "")
-	w.str("location", "")
-	w.str("resourceGroup", rid.ResourceGroup())
-	w.str("subscriptionId", rid.SubscriptionID())
-	w.str("managedBy", "")
-	w.raw("sku", nil)
-	w.raw("plan", nil)
-	w.raw("properties", p)
-	w.raw("tags", []byte("{}"))
-	w.raw("identity", nil)
-	w.raw("zones", nil)
-	w.raw("extendedLocation", nil)
-	w.raw("apiVersion", nil)
-	return w.done()
+	field("timestamp", st.ChangedAt.UTC().Format(time.RFC3339Nano))
+	field("firstEvaluated", st.FirstEvaluated.UTC().Format(time.RFC3339Nano))
+	b = append(b, `"isCompliant":`...)
+	b = strconv.AppendBool(b, st.State == posture.StateCompliant)
+	b = append(b, `},"tags":{},"identity":null,"zones":null,"extendedLocation":null,"apiVersion":null}`...)
+	return b
+}
+
+// idParts returns the subscription and resource group segments of a
+// lower-case resource key.
+func idParts(key string) (sub, rg string) {
+	rest, ok := strings.CutPrefix(key, "/subscriptions/")
+	if !ok {
+		return "", ""
+	}
+	sub, rest, _ = strings.Cut(rest, "/")
+	if rest, ok = strings.CutPrefix(rest, "resourcegroups/"); ok {
+		rg, _, _ = strings.Cut(rest, "/")
+	}
+	return sub, rg
+}
+
+// assignment is what a state row shows of its assignment.
+type assignmentRef struct{ name, scope string }
+
+func (g *Service) assignmentInfo(key string) assignmentRef {
+	if a, ok := g.assignments.Load(key); ok {
+		return a.(assignmentRef)
+	}
+	id, _ := armid.Parse(key)
+	a := assignmentRef{name: id.Name(), scope: id.Scope().Key()}
+	g.assignments.Store(key, a)
+	return a
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

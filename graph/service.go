@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/posture/posture"
@@ -38,10 +39,14 @@ type Service struct {
 	Timeout time.Duration
 
 	db        *kql.Database
-	mu        sync.RWMutex // Publish holds it for writing: mgs, subParent
+	ready     atomic.Bool
+	pending   []*posture.Change // changes published while the tables load
+	mu        sync.RWMutex      // Publish holds it for writing: mgs, subParent, pending
 	mgs       map[string]mgInfo
 	subParent map[string]string // subscription key -> management group key
 	results   resultCache
+	// assignments caches the name and scope of assignments, for state rows.
+	assignments sync.Map
 }
 
 var (
@@ -56,13 +61,37 @@ func (g *Service) now() time.Time {
 	return time.Now()
 }
 
-// Start loads every table from the store.
+// Start loads every table from the store. Changes published meanwhile are
+// applied once the load is done; queries answer 503 until then. It may run
+// in the background of a server that is already serving.
 func (g *Service) Start(ctx context.Context) error {
+	g.mu.Lock()
 	g.db = kql.NewDatabase()
 	for _, t := range Tables {
 		g.db.CreateTable(t)
 	}
 	g.mgs, g.subParent = map[string]mgInfo{}, map[string]string{}
+	g.mu.Unlock()
+	if err := g.load(ctx); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, c := range g.pending {
+		if err := g.apply(c); err != nil {
+			return err
+		}
+	}
+	g.pending = nil
+	g.ready.Store(true)
+	return nil
+}
+
+// Ready reports whether the tables are loaded.
+func (g *Service) Ready() bool { return g.ready.Load() }
+
+// load reads the store into the tables.
+func (g *Service) load(ctx context.Context) error {
 	rows := map[string][][]byte{}
 	flush := func() error {
 		for t, rs := range rows {
@@ -76,6 +105,8 @@ func (g *Service) Start(ctx context.Context) error {
 	err := g.Store.Read(ctx, func(tx posture.Tx) error {
 		// Management groups first: subscription rows name their ancestors.
 		if err := each(tx, posture.ResourceFilter{Types: []string{armid.ManagementGroupType}}, func(r *posture.Resource) error {
+			g.mu.Lock()
+			defer g.mu.Unlock()
 			g.noteGroup(r)
 			return nil
 		}); err != nil {
@@ -83,8 +114,10 @@ func (g *Service) Start(ctx context.Context) error {
 		}
 		n := 0
 		if err := each(tx, posture.ResourceFilter{}, func(r *posture.Resource) error {
+			g.mu.Lock()
 			g.noteSubscription(r)
 			t, row := g.resourceRow(r)
+			g.mu.Unlock()
 			rows[t] = append(rows[t], row)
 			if n++; n%5000 == 0 {
 				return flush()
@@ -191,11 +224,15 @@ func (g *Service) noteGroup(r *posture.Resource) {
 // Publish implements posture.ChangeFeed: it applies a committed change to
 // the tables before returning, so that a query after a write sees it.
 func (g *Service) Publish(c *posture.Change) {
-	if g.db == nil {
-		return
-	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.db == nil {
+		return // not started: Start will read everything
+	}
+	if !g.ready.Load() {
+		g.pending = append(g.pending, c)
+		return
+	}
 	if err := g.apply(c); err != nil {
 		// The tables are a view of the store: log, and let the next start
 		// rebuild them.

@@ -35,8 +35,9 @@ type ServeCmd struct {
 	Policies string `help:"Also load every policy definition and initiative under this checkout of the Azure/azure-policy repository layout." env:"POSTURE_POLICIES" type:"existingdir"`
 	// DefaultAssignment mirrors Defender for Cloud, which assigns the
 	// benchmark to every subscription.
-	DefaultAssignment bool   `default:"true" negatable:"" help:"Assign the Microsoft cloud security benchmark as SecurityCenterBuiltIn to every subscription." env:"POSTURE_DEFAULT_ASSIGNMENT"`
-	LogLevel          string `default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)." env:"POSTURE_LOG_LEVEL"`
+	DefaultAssignment bool          `default:"true" negatable:"" help:"Assign the Microsoft cloud security benchmark as SecurityCenterBuiltIn to every subscription." env:"POSTURE_DEFAULT_ASSIGNMENT"`
+	LogLevel          string        `default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)." env:"POSTURE_LOG_LEVEL"`
+	QueryTimeout      time.Duration `default:"30s" help:"Longest a Resource Graph query may run." env:"POSTURE_QUERY_TIMEOUT"`
 }
 
 // BootstrapTokenFile is the file in the data directory that holds the
@@ -69,7 +70,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		}
 	}
 	var writeMu sync.Mutex
-	tables := &graph.Service{Store: store, Registry: registry, Now: time.Now, Logger: log}
+	tables := &graph.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, Timeout: c.QueryTimeout}
 	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment, Feed: tables}
 	tables.Definitions = policies.DefinitionOf
 	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: &writeMu, Feed: tables}
@@ -111,11 +112,6 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	}
 
 	tables.TenantID = tenant
-	start := time.Now()
-	if err := tables.Start(ctx); err != nil {
-		return fmt.Errorf("loading the Resource Graph tables: %w", err)
-	}
-	log.Info("resource graph tables loaded", "duration_ms", time.Since(start).Milliseconds())
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -127,8 +123,15 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		Logger:    log,
 		Registry:  reg,
 		Gatherer:  reg,
-		Ready:     store.Ping,
-		Now:       time.Now,
+		// Ready once the store answers and the Resource Graph tables are
+		// loaded (they load while the server already serves the API).
+		Ready: func(ctx context.Context) error {
+			if !tables.Ready() {
+				return errors.New("the Resource Graph tables are loading")
+			}
+			return store.Ping(ctx)
+		},
+		Now: time.Now,
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -151,14 +154,25 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	}
 	fmt.Fprintf(streams.Out, "try: curl -H \"Authorization: Bearer $(cat %s)\" '%s/subscriptions?api-version=2022-12-01'\n", tokenFile, url)
 	log.Info("listening", "url", url, "tenant", tenant, "store", c.describe())
-	if streams.Ready != nil {
-		streams.Ready(url)
-	}
-
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(api.RepairRequestLines(ln)) }()
+	go func() {
+		start := time.Now()
+		if err := tables.Start(ctx); err != nil {
+			if ctx.Err() == nil {
+				errc <- fmt.Errorf("loading the Resource Graph tables: %w", err)
+			}
+			return
+		}
+		log.Info("ready: resource graph tables loaded", "duration_ms", time.Since(start).Milliseconds())
+		if streams.Ready != nil {
+			streams.Ready(url)
+		}
+	}()
+
 	select {
 	case err := <-errc:
+		hs.Close()
 		return err
 	case <-ctx.Done():
 	}
