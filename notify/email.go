@@ -34,7 +34,7 @@ func RenderEmail(m *Message) (Email, error) {
 }
 
 // footer warns recipients that action links act on their behalf.
-const footer = "Sent by posture. The approve, reject and renew links act as you: do not forward this message."
+const footer = "Sent by posture. The approve, reject and renew links are signed for the recipients of this message: do not forward it."
 
 // plainText renders content as aligned "Label: value" lines, the form used
 // by the e-mail text part and by ticket descriptions and comments.
