@@ -89,7 +89,7 @@ type received struct {
 type sink struct {
 	mu       sync.Mutex
 	messages []received
-	auth     bool        // require AUTH before MAIL
+	auth     bool // require AUTH before MAIL
 	rcptErr  *smtp.SMTPError
 	dataErr  *smtp.SMTPError
 	authErrs int
