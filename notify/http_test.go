@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -34,6 +35,7 @@ func newHookServer(t *testing.T) *hookServer {
 	h := &hookServer{respond: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body)) // for respond to read again
 		h.mu.Lock()
 		h.reqs = append(h.reqs, recorded{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body})
 		respond := h.respond
