@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -85,27 +86,32 @@ func (j *JiraConnector) Create(ctx context.Context, m *Message) (Ticket, error) 
 	if err != nil {
 		return Ticket{}, err
 	}
+	t, err := decodeJiraCreated(j.base, resp.Body)
+	if err != nil {
+		return Ticket{}, j.poster.badResponse("create issue", redactURL(j.base), "%v", err)
+	}
+	return t, nil
+}
+
+// decodeJiraCreated reads the CreatedIssue answer {"id","key","self"}. The
+// key goes into URLs and the id is stored, so neither may be anything but
+// what Jira documents.
+func decodeJiraCreated(base string, body []byte) (Ticket, error) {
 	var created struct {
 		ID   string `json:"id"`
 		Key  string `json:"key"`
 		Self string `json:"self"`
 	}
-	if err := json.Unmarshal(resp.Body, &created); err != nil {
-		return Ticket{}, j.poster.badResponse("create issue", redactURL(j.base), "the created issue is not JSON: %v", err)
+	if err := json.Unmarshal(body, &created); err != nil {
+		return Ticket{}, fmt.Errorf("the created issue is not JSON: %v", err)
 	}
-	return j.ticket(created.ID, created.Key)
-}
-
-// ticket checks what Jira returned: the key goes into URLs and the id is
-// kept, so neither may be anything but what Jira documents.
-func (j *JiraConnector) ticket(id, key string) (Ticket, error) {
-	if !jiraIssueKey.MatchString(key) || len(key) > 255 {
-		return Ticket{}, j.poster.badResponse("create issue", redactURL(j.base), "the issue key %q is not a Jira key", truncate(key, 40))
+	if !jiraIssueKey.MatchString(created.Key) || len(created.Key) > 255 {
+		return Ticket{}, fmt.Errorf("the issue key %q is not a Jira key", truncate(created.Key, 40))
 	}
-	if id != "" && !isDigits(id) {
-		return Ticket{}, j.poster.badResponse("create issue", redactURL(j.base), "the issue id %q is not numeric", truncate(id, 40))
+	if created.ID != "" && (!isDigits(created.ID) || len(created.ID) > 20) {
+		return Ticket{}, fmt.Errorf("the issue id %q is not numeric", truncate(created.ID, 40))
 	}
-	return Ticket{System: "jira", ID: id, Key: key, URL: j.base + "/browse/" + url.PathEscape(key)}, nil
+	return Ticket{System: "jira", ID: created.ID, Key: created.Key, URL: base + "/browse/" + url.PathEscape(created.Key)}, nil
 }
 
 // Comment posts m to the issue as an ADF comment.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -52,7 +53,10 @@ const (
 	serviceNowDescriptionMax = 4000 // incident.description
 )
 
-var sysIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+var (
+	sysIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	recordNumber = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`) // INC0010002, SCTASK0010001
+)
 
 // Create inserts a record for m and returns its sys_id, number and URL.
 func (s *ServiceNowConnector) Create(ctx context.Context, m *Message) (Ticket, error) {
@@ -80,25 +84,35 @@ func (s *ServiceNowConnector) Create(ctx context.Context, m *Message) (Ticket, e
 	if err != nil {
 		return Ticket{}, err
 	}
+	t, err := decodeServiceNowCreated(s.instance, s.table, resp.Body)
+	if err != nil {
+		return Ticket{}, s.poster.badResponse("create record", redactURL(s.instance), "%v", err)
+	}
+	return t, nil
+}
+
+// decodeServiceNowCreated reads {"result":{"sys_id","number"}}. The sys_id
+// goes into later URLs, so it must be the 32 hex digits ServiceNow uses.
+func decodeServiceNowCreated(instance, table string, body []byte) (Ticket, error) {
 	var created struct {
 		Result struct {
 			SysID  string `json:"sys_id"`
 			Number string `json:"number"`
 		} `json:"result"`
 	}
-	if err := json.Unmarshal(resp.Body, &created); err != nil {
-		return Ticket{}, s.poster.badResponse("create record", redactURL(s.instance), "the created record is not JSON: %v", err)
+	if err := json.Unmarshal(body, &created); err != nil {
+		return Ticket{}, fmt.Errorf("the created record is not JSON: %v", err)
 	}
 	r := created.Result
 	if !sysIDPattern.MatchString(r.SysID) {
-		return Ticket{}, s.poster.badResponse("create record", redactURL(s.instance), "sys_id %q is not 32 hex digits", truncate(r.SysID, 40))
+		return Ticket{}, fmt.Errorf("sys_id %q is not 32 hex digits", truncate(r.SysID, 40))
 	}
-	if r.Number == "" || len(r.Number) > 40 || strings.ContainsAny(r.Number, " \t\r\n<>\"") {
-		return Ticket{}, s.poster.badResponse("create record", redactURL(s.instance), "number %q is not a record number", truncate(r.Number, 40))
+	if !recordNumber.MatchString(r.Number) {
+		return Ticket{}, fmt.Errorf("number %q is not a record number", truncate(r.Number, 40))
 	}
 	return Ticket{
-		System: "servicenow", ID: r.SysID, Key: r.Number, Table: s.table,
-		URL: s.instance + "/" + url.PathEscape(s.table) + ".do?sys_id=" + r.SysID,
+		System: "servicenow", ID: r.SysID, Key: r.Number, Table: table,
+		URL: instance + "/" + url.PathEscape(table) + ".do?sys_id=" + r.SysID,
 	}, nil
 }
 
