@@ -238,3 +238,24 @@ func TestCanceledContextIsRetryable(t *testing.T) {
 		t.Fatalf("got %v, want a retryable Canceled", err)
 	}
 }
+
+func TestUntrustedHTTPSCertificateIsPermanent(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	ch, err := NewSlackChannel(SlackConfig{URL: Secret(srv.URL + "/services/T/B/secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ch.Send(context.Background(), requestMessage())
+	if ErrorCode(err) != CodeTLS || IsRetryable(err) {
+		t.Fatalf("got %v, want a permanent TLS error", err)
+	}
+	// With the server's certificate trusted, the same channel delivers.
+	ch, err = NewSlackChannel(SlackConfig{URL: Secret(srv.URL + "/services/T/B/secret")}, WithHTTPClient(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Send(context.Background(), requestMessage()); err != nil {
+		t.Fatalf("with a trusting client: %v", err)
+	}
+}

@@ -7,15 +7,17 @@ import (
 	"strings"
 )
 
-// The Slack payload is Block Kit sent to an incoming webhook
-// (docs.slack.dev/messaging/sending-messages-using-incoming-webhooks):
-// "text" is the notification fallback, "blocks" the message. Limits from the
-// block reference (docs.slack.dev/reference/block-kit/blocks/header-block,
-// .../section-block, .../actions-block, .../block-elements/button-element):
-// header text 150 characters, section text 3000, at most 10 fields of 2000,
-// button text 75, button url 3000. User text is escaped as Slack's
-// formatting guide asks: &, < and > become &amp; &lt; &gt; and nothing else
-// (docs.slack.dev/messaging/formatting-message-text#escaping).
+// The Slack payload is Block Kit posted as JSON to an incoming webhook:
+// "text" is the notification fallback and "blocks" the message
+// (docs.slack.dev/tools/java-slack-sdk/guides/incoming-webhooks,
+// docs.slack.dev/tools/slack-github-action/sending-data-slack-incoming-webhook).
+// Limits: header text 150 characters (docs.slack.dev/reference/block-kit/blocks/header-block);
+// section text 3000 and at most 10 fields of 2000, actions at most 25
+// elements (api.slack.com/reference/block-kit/blocks); button text 75 and
+// url 3000 (docs.slack.dev/reference/block-kit/block-elements/button-element).
+// User text is escaped as Slack's formatting guide asks: &, < and > become
+// &amp; &lt; &gt; "and only three" (github.com/slackhq/slack-api-docs
+// page_formatting.md), which also stops "<!channel>" from pinging everyone.
 
 type slackMessage struct {
 	Text   string       `json:"text"`
