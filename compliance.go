@@ -15,6 +15,11 @@ const (
 	StateError        = "Error"
 	StateUnknown      = "Unknown"
 	StateNotStarted   = "NotStarted"
+	// StateDisabled is posture's own: the assignment sets the effect of a
+	// definition that applies to the resource to Disabled. Azure Policy
+	// stores nothing then, so policy state views leave it out; Defender's
+	// assessments show it as NotApplicable with cause OffByPolicy.
+	StateDisabled = "Disabled"
 )
 
 // ResourceStates is what one policy assignment says about one resource:

@@ -224,7 +224,7 @@ func queryPolicyStates(c *call) error {
 		}
 		for _, row := range rows {
 			for _, st := range row.States {
-				if wantState != "" && !strings.EqualFold(st.State, wantState) || wantRef != "" && !strings.EqualFold(st.ReferenceID, wantRef) {
+				if st.State == posture.StateDisabled || wantState != "" && !strings.EqualFold(st.State, wantState) || wantRef != "" && !strings.EqualFold(st.ReferenceID, wantRef) {
 					continue
 				}
 				b, _ := json.Marshal(stateRecord(row, st))

@@ -92,7 +92,7 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 		}
 	}
 
-	e := &evaluation{ctx: ctx, tx: tx, now: now, hier: newHier, lookup: l, opts: policy.EvalOptions{Now: now, Reasons: policy.ReasonsNone}, change: c}
+	e := &evaluation{ctx: ctx, tx: tx, now: now, hier: newHier, lookup: l, opts: policy.EvalOptions{Now: now, Reasons: policy.ReasonsNone, ReportDisabled: true}, change: c}
 	all := sortedAssignments(newAs)
 	if err := e.run(put, all); err != nil {
 		return nil, err

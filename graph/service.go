@@ -134,7 +134,9 @@ func (g *Service) load(ctx context.Context) error {
 			}
 			for _, row := range page {
 				for _, st := range row.States {
-					rows[PolicyResources] = append(rows[PolicyResources], g.stateRow(row, st))
+					if st.State != posture.StateDisabled {
+						rows[PolicyResources] = append(rows[PolicyResources], g.stateRow(row, st))
+					}
 				}
 			}
 			if err := flush(); err != nil {
@@ -287,6 +289,11 @@ func (g *Service) apply(c *posture.Change) error {
 	}
 	for _, row := range c.States {
 		for _, st := range row.States {
+			if st.State == posture.StateDisabled {
+				// Not a policy state in Azure: drop the row it may replace.
+				g.db.Delete(PolicyResources, stateID(row.ResourceKey, row.AssignmentKey, st.ReferenceID))
+				continue
+			}
 			rows[PolicyResources] = append(rows[PolicyResources], g.stateRow(row, st))
 		}
 	}

@@ -402,3 +402,43 @@ func TestEvalOffline(t *testing.T) {
 		t.Errorf("bad params: %v", err)
 	}
 }
+
+// A member whose effect the assignment sets to Disabled produces nothing,
+// as in Azure, unless ReportDisabled asks for the resources it would
+// evaluate (Defender's NotApplicable / OffByPolicy).
+func TestReportDisabled(t *testing.T) {
+	reg := mustBuiltins(t)
+	ca := mustCompile(t, &Assignment{PolicyDefinitionID: MCSBv1ID,
+		Parameters: map[string]any{"disallowPublicBlobAccessEffect": map[string]any{"value": "disabled"}}}, reg)
+	cr, ok := ca.Reference("StorageDisallowPublicAccess")
+	if !ok {
+		t.Fatal("no StorageDisallowPublicAccess")
+	}
+	storage, err := NewResourceJSON([]byte(`{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a",
+		"type":"Microsoft.Storage/storageAccounts","name":"a","location":"westeurope","kind":"StorageV2",
+		"properties":{"allowBlobPublicAccess":true}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault, err := NewResourceJSON([]byte(`{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/v",
+		"type":"Microsoft.KeyVault/vaults","name":"v","location":"westeurope","properties":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, ok := ca.EvaluateReference(ctx, cr, storage, nil, EvalOptions{}); ok {
+		t.Error("a Disabled member produced a result without ReportDisabled")
+	}
+	res, ok := ca.EvaluateReference(ctx, cr, storage, nil, EvalOptions{ReportDisabled: true})
+	if !ok || res.State != StateDisabled || res.Effect != EffectDisabled {
+		t.Errorf("storage account: got %v %+v, want state Disabled, effect Disabled", ok, res)
+	}
+	if res, ok := ca.EvaluateReference(ctx, cr, vault, nil, EvalOptions{ReportDisabled: true}); ok {
+		t.Errorf("a key vault is not a storage account, got %+v", res)
+	}
+	// Other members keep their effect.
+	kv, _ := ca.Reference("diagnosticsLogsInKeyVaultMonitoring")
+	if res, ok := ca.EvaluateReference(ctx, kv, vault, NewIndex(), EvalOptions{ReportDisabled: true}); !ok || res.State == StateDisabled {
+		t.Errorf("key vault diagnostics: got %v %+v, want an evaluated state", ok, res)
+	}
+}

@@ -39,6 +39,11 @@ type EvalOptions struct {
 	// Budget bounds the work of one (reference, resource) evaluation;
 	// zero means the default.
 	Budget int
+	// ReportDisabled reports a reference whose effect is Disabled with
+	// state Disabled for the resources its rule's type, name and kind
+	// conditions select, instead of not at all, so that Defender's view can
+	// show them as off by policy.
+	ReportDisabled bool
 }
 
 // Result is the compliance of one resource against one reference of an
@@ -239,7 +244,7 @@ func (cr *CompiledReference) run(ctx context.Context, r *Resource, lookup Lookup
 		return notApplicable()
 	}
 	effect := cr.effectFor(r)
-	if effect == EffectDisabled {
+	if effect == EffectDisabled && !opts.ReportDisabled {
 		// Disabled prevents evaluation altogether.
 		return notApplicable()
 	}
@@ -255,6 +260,13 @@ func (cr *CompiledReference) run(ctx context.Context, r *Resource, lookup Lookup
 	}
 	fail := func(err error) outcome {
 		return outcome{applicable: true, state: StateError, effect: effect, reasons: c.reasons, err: err}
+	}
+	if effect == EffectDisabled {
+		// Only the applicability conditions run: the rule itself is off.
+		if app, err := cr.applic.applicable(cr.ifCond, c, false); err != nil || !app {
+			return notApplicable()
+		}
+		return outcome{applicable: true, state: StateDisabled, effect: effect}
 	}
 	if !effect.IfNotExists() {
 		app, err := cr.applic.applicable(cr.ifCond, c, false)

@@ -15,6 +15,12 @@ const (
 	StateError        ComplianceState = "Error"
 	StateUnknown      ComplianceState = "Unknown"
 	StateNotStarted   ComplianceState = "NotStarted"
+	// StateDisabled is posture's own: the resource is one the definition
+	// applies to, but the assignment sets its effect to Disabled. Azure
+	// Policy stores nothing then; Defender for Cloud shows the assessment
+	// as NotApplicable with cause OffByPolicy. Only EvalOptions.ReportDisabled
+	// produces it.
+	StateDisabled ComplianceState = "Disabled"
 )
 
 // rollUpRank orders states for aggregation: the state with the highest rank
