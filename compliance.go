@@ -81,6 +81,22 @@ type Change struct {
 	StatesRemoved []StateRef
 	// AssignmentsDropped are assignments whose states were all deleted.
 	AssignmentsDropped []string
+	// Derived are documents computed from the change (Defender's
+	// assessments and scores) and DerivedRemoved the ids of those that no
+	// longer exist: a feed early in a fan-out adds them for the Resource
+	// Graph tables after it.
+	Derived        []*Resource
+	DerivedRemoved []string
+}
+
+// Feeds publishes each change to several feeds, in order.
+type Feeds []ChangeFeed
+
+// Publish implements ChangeFeed.
+func (fs Feeds) Publish(c *Change) {
+	for _, f := range fs {
+		f.Publish(c)
+	}
 }
 
 // StateRef names one policy state.

@@ -34,6 +34,7 @@ type Server struct {
 	Resources posture.ResourceService
 	Policy    posture.PolicyService
 	Graph     posture.GraphService
+	Security  posture.SecurityService
 	Auth      posture.Authenticator
 	Logger    *slog.Logger
 	// Registry receives the HTTP metrics; /metrics serves Gatherer.
@@ -65,6 +66,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerEstate()
 	s.registerPolicy()
 	s.registerGraph()
+	s.registerSecurity()
 	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, metrics)

@@ -229,6 +229,8 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"value":[{"id":"/subscriptions/s"}],"nextLink":null}`))
 	f.Add([]byte(`{"data":{"columns":[{"name":"id"}],"rows":[["/subscriptions/s/resourceGroups/r"]]}}`))
+	f.Add([]byte(`{"id":"/subscriptions/s","type":"Microsoft.Resources/subscriptions","managementGroupId":"/providers/Microsoft.Management/managementGroups/mg1"}`))
+	f.Add([]byte(`{"id":"/subscriptions/s","type":"Microsoft.Resources/subscriptions","managementGroupId":"a/b"}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		d := armdoc.NewDecoder(strings.NewReader(string(in)))
 		for range 1000 {
@@ -307,4 +309,23 @@ func FuzzDecoderChunking(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A subscription names its management group by name or by id; anything
+// else leaves the default parent (it once panicked on an id).
+func TestSubscriptionManagementGroup(t *testing.T) {
+	for in, want := range map[string]string{
+		"mg1": "/providers/microsoft.management/managementgroups/mg1",
+		"/providers/Microsoft.Management/managementGroups/MG1": "/providers/microsoft.management/managementgroups/mg1",
+		"a/b":              "",
+		"/subscriptions/x": "",
+	} {
+		r, err := armdoc.Normalize([]byte(`{"id":"/subscriptions/s","type":"Microsoft.Resources/subscriptions","managementGroupId":"` + in + `"}`))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if want != "" && r.ParentKey != want || want == "" && (strings.Contains(r.ParentKey, "a/b") || strings.Contains(r.ParentKey, "/subscriptions/x")) {
+			t.Errorf("%s: parent %q, want %q", in, r.ParentKey, want)
+		}
+	}
 }

@@ -217,7 +217,14 @@ func managementGroupParent(o object) string {
 func subscriptionParent(o *object) string {
 	if mg := o.getString("managementGroupId"); mg != "" {
 		o.del("managementGroupId")
-		return armid.ManagementGroupScope(mg).Key()
+		// A name, or a management group's id.
+		if p, err := armid.Parse(mg); err == nil && p.Kind() == armid.ManagementGroup {
+			return p.Key()
+		}
+		if p, err := armid.Parse("/providers/Microsoft.Management/managementGroups/" + mg); err == nil && p.Kind() == armid.ManagementGroup {
+			return p.Key()
+		}
+		return "" // neither: the document keeps the default parent
 	}
 	var props struct {
 		Chain []struct {

@@ -37,6 +37,10 @@ type Service struct {
 	Logger      *slog.Logger
 	// Timeout bounds one query (default 30 s).
 	Timeout time.Duration
+	// Derived yields the documents derived from the estate (Defender's
+	// assessments and scores) when the tables load; changes carry them
+	// afterwards.
+	Derived func(yield func(*posture.Resource) error) error
 
 	db        *kql.Database
 	ready     atomic.Bool
@@ -154,6 +158,23 @@ func (g *Service) load(ctx context.Context) error {
 	}
 	if err := flush(); err != nil {
 		return err
+	}
+	if g.Derived != nil {
+		n := 0
+		err := g.Derived(func(r *posture.Resource) error {
+			t, row := g.resourceRow(r)
+			rows[t] = append(rows[t], row)
+			if n++; n%5000 == 0 {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := flush(); err != nil {
+			return err
+		}
 	}
 	return g.loadBuiltins()
 }
@@ -287,15 +308,31 @@ func (g *Service) apply(c *posture.Change) error {
 		t, row := g.resourceRow(r)
 		rows[t] = append(rows[t], row)
 	}
+	var disabled []string
 	for _, row := range c.States {
 		for _, st := range row.States {
 			if st.State == posture.StateDisabled {
 				// Not a policy state in Azure: drop the row it may replace.
-				g.db.Delete(PolicyResources, stateID(row.ResourceKey, row.AssignmentKey, st.ReferenceID))
+				disabled = append(disabled, stateID(row.ResourceKey, row.AssignmentKey, st.ReferenceID))
 				continue
 			}
 			rows[PolicyResources] = append(rows[PolicyResources], g.stateRow(row, st))
 		}
+	}
+	for _, r := range c.Derived {
+		t, row := g.resourceRow(r)
+		rows[t] = append(rows[t], row)
+	}
+	if len(disabled) > 0 {
+		g.db.Delete(PolicyResources, disabled...)
+	}
+	gone := map[string][]string{}
+	for _, id := range c.DerivedRemoved {
+		t := tableOf(typeOfID(id))
+		gone[t] = append(gone[t], id)
+	}
+	for t, ids := range gone {
+		g.db.Delete(t, ids...)
 	}
 	for t, rs := range rows {
 		if err := g.db.Upsert(t, rs...); err != nil {
@@ -348,4 +385,13 @@ func ptr[T any](v T) *T { return &v }
 // quote writes s as a KQL string literal.
 func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// typeOfID is the lower-case type of a well-formed resource id.
+func typeOfID(id string) string {
+	pid, err := armid.Parse(id)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(pid.Type())
 }

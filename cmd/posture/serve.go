@@ -21,6 +21,7 @@ import (
 	"github.com/posture/posture/armdoc"
 	"github.com/posture/posture/auth"
 	"github.com/posture/posture/compliance"
+	"github.com/posture/posture/defender"
 	"github.com/posture/posture/demo"
 	"github.com/posture/posture/estate"
 	"github.com/posture/posture/graph"
@@ -71,9 +72,20 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	}
 	var writeMu sync.Mutex
 	tables := &graph.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, Timeout: c.QueryTimeout}
-	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment, Feed: tables}
+	catalog, err := defender.NewCatalog(registry)
+	if err != nil {
+		return err
+	}
+	security := &defender.Service{Store: store, Catalog: catalog, Now: time.Now, Logger: log}
+	// Defender's view derives assessments and scores from each change
+	// before the Resource Graph tables take it.
+	feeds := posture.Feeds{security, tables}
+	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
 	tables.Definitions = policies.DefinitionOf
-	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: &writeMu, Feed: tables}
+	security.Definitions = policies.DefinitionOf
+	tables.Derived = security.EachDerived
+	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: &writeMu, Feed: feeds}
+	security.Resources = resources
 	wantTenant := ""
 	if c.Demo {
 		wantTenant = demo.TenantID
@@ -112,6 +124,9 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	}
 
 	tables.TenantID = tenant
+	if err := security.Start(ctx); err != nil {
+		return fmt.Errorf("starting the secure score: %w", err)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -119,6 +134,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		Resources: resources,
 		Policy:    policies,
 		Graph:     tables,
+		Security:  security,
 		Auth:      authn,
 		Logger:    log,
 		Registry:  reg,
@@ -146,6 +162,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
+	security.PortalURL = url
 	fmt.Fprintf(streams.Out, "posture is listening on %s (tenant %s, store: %s)\n", url, tenant, c.describe())
 	if token != "" {
 		fmt.Fprintf(streams.Out, "bootstrap token (shown once, also saved to %s):\n  %s\n", tokenFile, token)
@@ -155,6 +172,12 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	fmt.Fprintf(streams.Out, "try: curl -H \"Authorization: Bearer $(cat %s)\" '%s/subscriptions?api-version=2022-12-01'\n", tokenFile, url)
 	log.Info("listening", "url", url, "tenant", tenant, "store", c.describe())
 	errc := make(chan error, 2)
+	go saveScoreHistory(ctx, security, log)
+	defer func() {
+		if err := security.SaveHistory(context.WithoutCancel(ctx)); err != nil {
+			log.Error("saving the secure score history", "err", err)
+		}
+	}()
 	go func() { errc <- hs.Serve(api.RepairRequestLines(ln)) }()
 	go func() {
 		start := time.Now()
@@ -218,4 +241,20 @@ func loadDemo(ctx context.Context, svc *estate.Service) (int, error) {
 		return n, err
 	}
 	return n, flush()
+}
+
+// saveScoreHistory saves the secure score history every few seconds.
+func saveScoreHistory(ctx context.Context, s *defender.Service, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.SaveHistory(ctx); err != nil && ctx.Err() == nil {
+				log.Error("saving the secure score history", "err", err)
+			}
+		}
+	}
 }

@@ -1,0 +1,187 @@
+package defender
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/posture/posture"
+)
+
+// status is an assessment's status code, ordered so that the larger wins
+// when several assignments of the benchmark assess the same resource.
+type status uint8
+
+const (
+	stNone status = iota
+	stNotApplicable
+	stHealthy
+	stUnhealthy
+)
+
+func (s status) String() string {
+	switch s {
+	case stNotApplicable:
+		return "NotApplicable"
+	case stHealthy:
+		return "Healthy"
+	case stUnhealthy:
+		return "Unhealthy"
+	}
+	return ""
+}
+
+func parseStatus(code string) status {
+	switch {
+	case strings.EqualFold(code, "Healthy"):
+		return stHealthy
+	case strings.EqualFold(code, "Unhealthy"):
+		return stUnhealthy
+	case strings.EqualFold(code, "NotApplicable"):
+		return stNotApplicable
+	}
+	return stNone
+}
+
+// Causes of a NotApplicable assessment.
+const (
+	causeNone uint8 = iota
+	causeOffByPolicy
+	causeExempt
+)
+
+// entry is one recommendation's assessment of a resource by one source.
+type entry struct {
+	rec            int16 // index in Catalog.Recommendations
+	st             status
+	cause          uint8
+	fromDoc        bool  // a stored assessment document, not a policy state
+	first, changed int64 // unix seconds
+}
+
+// source is what one benchmark assignment, or the stored assessment
+// documents (key ""), say about a resource, in recommendation order.
+type source struct {
+	key     string
+	entries []entry
+}
+
+// resourceEntry is the index's view of one resource.
+type resourceEntry struct {
+	sub     string // subscription id, lower case
+	sources []source
+}
+
+// combined returns the resource's assessments, one per recommendation in
+// recommendation order: a stored document wins (a scanner or partner said
+// so), then the worst status of the assignments.
+func (r *resourceEntry) combined() []entry {
+	switch len(r.sources) {
+	case 0:
+		return nil
+	case 1:
+		return r.sources[0].entries
+	}
+	var docs []entry // sources are in key order: the documents' "" first
+	if r.sources[0].key == "" {
+		docs = r.sources[0].entries
+	}
+	var out []entry
+	for _, s := range r.sources {
+		for _, e := range s.entries {
+			i, found := slices.BinarySearchFunc(out, e.rec, byRec)
+			switch {
+			case !found:
+				out = slices.Insert(out, i, e)
+			case e.st > out[i].st:
+				if _, fromDoc := slices.BinarySearchFunc(docs, e.rec, byRec); !fromDoc {
+					out[i] = e
+				}
+			}
+		}
+	}
+	return out
+}
+
+func byRec(a entry, rec int16) int { return int(a.rec) - int(rec) }
+
+// setSource replaces (or with no entries removes) one source.
+func (r *resourceEntry) setSource(key string, entries []entry) {
+	i := slices.IndexFunc(r.sources, func(s source) bool { return s.key == key })
+	switch {
+	case i < 0 && len(entries) > 0:
+		r.sources = append(r.sources, source{key: key, entries: entries})
+		// Stored documents first: combined relies on it.
+		slices.SortFunc(r.sources, func(a, b source) int { return strings.Compare(a.key, b.key) })
+	case i >= 0 && len(entries) > 0:
+		r.sources[i].entries = entries
+	case i >= 0:
+		r.sources = slices.Delete(r.sources, i, i+1)
+	}
+}
+
+func (r *resourceEntry) source(key string) []entry {
+	for _, s := range r.sources {
+		if s.key == key {
+			return s.entries
+		}
+	}
+	return nil
+}
+
+// tally counts resources by status.
+type tally struct{ Healthy, Unhealthy, NotApplicable int }
+
+func (t *tally) add(s status, n int) {
+	switch s {
+	case stHealthy:
+		t.Healthy += n
+	case stUnhealthy:
+		t.Unhealthy += n
+	case stNotApplicable:
+		t.NotApplicable += n
+	}
+}
+
+// subTally is a subscription's counters: resources per control and per
+// recommendation, by status.
+type subTally struct {
+	controls []tally
+	recs     []tally
+}
+
+// entriesOf turns a policy state row of a benchmark assignment into
+// entries; states without an assessment (Unknown, Error, Manual) have
+// none.
+func (c *Catalog) entriesOf(row *posture.ResourceStates) []entry {
+	out := make([]entry, 0, len(row.States))
+	for _, st := range row.States {
+		r, ok := c.ByReference(st.ReferenceID)
+		if !ok {
+			continue
+		}
+		e := entry{rec: int16(r.index), first: unix(st.FirstEvaluated), changed: unix(st.ChangedAt)}
+		switch st.State {
+		case posture.StateCompliant:
+			e.st = stHealthy
+		case posture.StateNonCompliant:
+			e.st = stUnhealthy
+		case posture.StateDisabled:
+			e.st, e.cause = stNotApplicable, causeOffByPolicy
+		case posture.StateExempt:
+			e.st, e.cause = stNotApplicable, causeExempt
+		default:
+			continue
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b entry) int { return int(a.rec) - int(b.rec) })
+	return slices.CompactFunc(out, func(a, b entry) bool { return a.rec == b.rec })
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
