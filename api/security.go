@@ -113,7 +113,8 @@ func putMetadata(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.ok(createdOr(res), res.Resource.Body)
+	// The API answers 200 for a creation too (the SDK accepts only 200).
+	return c.ok(http.StatusOK, res.Resource.Body)
 }
 
 func createdOr(res posture.PutResult) int {
@@ -127,13 +128,9 @@ func deleteMetadata(c *call) error {
 	if c.id.SubscriptionID() == "" {
 		return posture.Errorf(posture.EINVALID, "BuiltInAssessmentMetadataReadOnly", "Built-in assessment metadata cannot be deleted.")
 	}
-	deleted, err := c.s.Security.DeleteMetadata(c.ctx, c.id.String())
-	if err != nil {
+	// 200 whether it existed or not: the API documents no other answer.
+	if _, err := c.s.Security.DeleteMetadata(c.ctx, c.id.String()); err != nil {
 		return err
-	}
-	if !deleted {
-		c.w.WriteHeader(http.StatusNoContent)
-		return nil
 	}
 	c.w.WriteHeader(http.StatusOK)
 	return nil
