@@ -43,6 +43,7 @@ type Recommendation struct {
 	SeveritySource string
 	defaultControl bool // no source maps it to a control
 	index          int
+	metaJSON       []byte
 }
 
 // Control is a classic secure score security control.
@@ -201,6 +202,9 @@ func NewCatalog(reg *policy.Registry) (*Catalog, error) {
 		c.byKey[r.Key] = r
 		c.byRef[strings.ToLower(r.ReferenceID)] = r
 		c.Recommendations = append(c.Recommendations, r)
+	}
+	for _, r := range c.Recommendations {
+		r.metaJSON, _ = json.Marshal(r.metadata())
 	}
 	return c, nil
 }

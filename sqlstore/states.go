@@ -23,6 +23,13 @@ func encodeStates(ss []posture.PolicyState) string {
 }
 
 func decodeStates(text string) ([]posture.PolicyState, error) {
+	if out, ok := scanStates(text); ok {
+		return out, nil
+	}
+	return decodeStatesJSON(text)
+}
+
+func decodeStatesJSON(text string) ([]posture.PolicyState, error) {
 	// Unix microseconds are below 2^53, so float64 holds them exactly.
 	var rows [][6]any
 	if err := json.Unmarshal([]byte(text), &rows); err != nil {
@@ -56,7 +63,16 @@ func byStatesKey(a, b *posture.ResourceStates) int {
 func (t *Tx) PolicyStates(f posture.PolicyStateFilter) ([]*posture.ResourceStates, error) {
 	var conds []string
 	var args []any
-	if f.Under != "" {
+	afterRes, _, _ := strings.Cut(f.After, "\x00")
+	switch {
+	case f.Under != "" && f.After != "" && afterRes >= f.Under+"/":
+		// Past the root of the subtree the cursor is the lower bound: a
+		// plain range the index walks. (The OR form below makes the
+		// planner sort the whole subtree for every page.)
+		_, hi := subtree(f.Under)
+		conds = append(conds, `resource_key < ?`)
+		args = append(args, hi)
+	case f.Under != "":
 		lo, hi := subtree(f.Under)
 		conds = append(conds, `(resource_key = ? OR (resource_key > ? AND resource_key < ?))`)
 		args = append(args, f.Under, lo, hi)

@@ -559,6 +559,27 @@ func testPolicyStates(t *testing.T, b Backend) {
 	if got := read(posture.PolicyStateFilter{Under: vm("a")}); len(got) != 4 {
 		t.Errorf("rows under vm a: %d, want 4 (vm and its extension)", len(got))
 	}
+	// Paging inside a subtree never leaves it, whatever the cursor.
+	for _, tt := range []struct {
+		after string
+		want  int
+	}{
+		{vm("a") + "\x00" + a2, 2},                      // past the root: its extension's rows
+		{vm("a") + "/extensions/x\x00" + a1, 1},         // inside: the rest of the subtree
+		{vm("a-") + "\x00", 2},                          // between the root and its children
+		{vm("b") + "\x00", 0},                           // past the subtree
+		{"/subscriptions/s1/resourcegroups/rg0\x00", 4}, // before it
+	} {
+		got := read(posture.PolicyStateFilter{Under: vm("a"), After: tt.after, Limit: 10})
+		for _, r := range got {
+			if r.ResourceKey != vm("a") && !strings.HasPrefix(r.ResourceKey, vm("a")+"/") {
+				t.Errorf("after %q: row of %s outside the subtree", tt.after, r.ResourceKey)
+			}
+		}
+		if len(got) != tt.want {
+			t.Errorf("under vm a after %q: %d rows, want %d", tt.after, len(got), tt.want)
+		}
+	}
 	if got := read(posture.PolicyStateFilter{ResourceKeys: []string{vm("a"), vm("b"), vm("zz")}, AssignmentKey: a1}); len(got) != 2 {
 		t.Errorf("rows of a1 for vm a and b: %d", len(got))
 	}
