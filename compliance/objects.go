@@ -700,6 +700,18 @@ func (s *Service) registerSet(r *posture.Resource) error {
 	return s.Registry.AddSetDefinition(set)
 }
 
+// InitiativeOf returns the initiative an assignment assigns, "" for an
+// unknown assignment or one of a single definition.
+func (s *Service) InitiativeOf(assignmentKey string) string {
+	s.mu.RLock()
+	a := s.assignments[assignmentKey]
+	s.mu.RUnlock()
+	if a == nil || a.compiled.SetDefinition == nil {
+		return ""
+	}
+	return a.compiled.SetDefinition.ID
+}
+
 // DefinitionOf returns the definition behind an assignment's reference, and
 // the initiative when the assignment is of one; "" for unknown ones.
 func (s *Service) DefinitionOf(assignmentKey, referenceID string) (definitionID, setDefinitionID string) {

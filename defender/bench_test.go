@@ -84,7 +84,7 @@ func buildBenchEstate(dir string) error {
 	if err := pol.Start(ctx); err != nil { // evaluates the imported estate
 		return err
 	}
-	sec := &defender.Service{Store: store, Catalog: cat, Definitions: pol.DefinitionOf}
+	sec := &defender.Service{Store: store, Catalog: cat, Initiative: pol.InitiativeOf}
 	if err := sec.Start(ctx); err != nil {
 		return err
 	}

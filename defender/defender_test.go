@@ -107,7 +107,7 @@ func (e *env) open() {
 	feeds := posture.Feeds{e.sec, e.feed}
 	e.policy = &compliance.Service{Store: store, Registry: reg, Now: e.clock, WriteMu: &mu, DefaultAssignment: true, Feed: feeds}
 	e.estate = &estate.Service{Store: store, Now: e.clock, Observer: e.policy, WriteMu: &mu, Feed: feeds}
-	e.sec.Resources, e.sec.Definitions = e.estate, e.policy.DefinitionOf
+	e.sec.Resources, e.sec.Initiative = e.estate, e.policy.InitiativeOf
 	ctx := context.Background()
 	if _, err := e.estate.EnsureTenant(ctx, "tenant-1"); err != nil {
 		t.Fatal(err)

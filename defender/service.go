@@ -25,10 +25,10 @@ type Service struct {
 	Store     posture.Store
 	Resources posture.ResourceService
 	Catalog   *Catalog
-	// Definitions resolves an assignment's reference to its definition and
-	// initiative (compliance.Service.DefinitionOf): the states of
-	// assignments of the benchmark are assessments.
-	Definitions func(assignmentKey, referenceID string) (definitionID, setDefinitionID string)
+	// Initiative returns the initiative an assignment assigns
+	// (compliance.Service.InitiativeOf): the states of assignments of the
+	// benchmark are assessments.
+	Initiative func(assignmentKey string) string
 	// PortalURL is the base URL of posture's portal, for links.
 	PortalURL string
 	// HistoryLimit bounds the score history kept per subscription
@@ -147,11 +147,10 @@ func (s *Service) Start(ctx context.Context) error {
 // isBenchmark says whether a state row is of an assignment of the
 // benchmark initiative.
 func (s *Service) isBenchmark(row *posture.ResourceStates) bool {
-	if len(row.States) == 0 || s.Definitions == nil {
+	if len(row.States) == 0 || s.Initiative == nil {
 		return false
 	}
-	_, set := s.Definitions(row.AssignmentKey, row.States[0].ReferenceID)
-	return strings.EqualFold(set, s.Catalog.SetID)
+	return strings.EqualFold(s.Initiative(row.AssignmentKey), s.Catalog.SetID)
 }
 
 func (s *Service) entry(key, sub string) *resourceEntry {

@@ -82,7 +82,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	feeds := posture.Feeds{security, tables}
 	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
 	tables.Definitions = policies.DefinitionOf
-	security.Definitions = policies.DefinitionOf
+	security.Initiative = policies.InitiativeOf
 	tables.Derived = security.EachDerived
 	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: &writeMu, Feed: feeds}
 	security.Resources = resources
