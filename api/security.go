@@ -85,10 +85,10 @@ func listMetadata(c *call) error {
 	return c.writeResources(rs)
 }
 
-// atSubscription refuses Security items that live in a subscription when
-// the path puts them elsewhere.
+// atSubscription refuses custom metadata anywhere but directly on a
+// subscription.
 func atSubscription(id armid.ID, what string) error {
-	if id.Kind() != armid.Subscription && !(id.SubscriptionID() != "" && id.ResourceGroup() == "" && strings.Count(id.Key(), "/") == 6) {
+	if id.Scope().Kind() != armid.Subscription {
 		return posture.Errorf(posture.EINVALID, "InvalidScope", "%s can be written at a subscription only (/subscriptions/{id}/providers/...).", what)
 	}
 	return nil

@@ -220,9 +220,14 @@ func (s *Service) listStored(tx posture.Tx, under, after string, f posture.Asses
 	if more {
 		rs = rs[:len(rs)-1]
 	}
+	metas := map[string]*metadataProps{} // custom metadata is a read each: once a page
 	for _, r := range rs {
 		_, key, _ := splitAssessmentKey(r.Key)
-		meta, _ := s.metadataIn(tx, r.SubscriptionID, key)
+		meta, seen := metas[key]
+		if !seen {
+			meta, _ = s.metadataIn(tx, r.SubscriptionID, key)
+			metas[key] = meta
+		}
 		r.Body = withExpand(r.Body, meta, f.Expand, s.portalLink(key, strings.TrimSuffix(r.Key, assessmentsSegment+key)))
 		page.Resources = append(page.Resources, r)
 	}
@@ -301,7 +306,11 @@ func (s *Service) PutAssessment(ctx context.Context, r *posture.Resource) (postu
 	st := assessmentStatus{Code: resourceStatus(p.Status.Code), Cause: p.Status.Cause, Description: p.Status.Description,
 		FirstEvaluationDate: now, StatusChangeDate: now}
 	if old != nil {
-		var prev assessmentDoc
+		var prev struct {
+			Properties struct {
+				Status assessmentStatus `json:"status"`
+			} `json:"properties"`
+		}
 		if json.Unmarshal(old.Body, &prev) == nil {
 			st.FirstEvaluationDate = prev.Properties.Status.FirstEvaluationDate
 			if prev.Properties.Status.Code == st.Code {

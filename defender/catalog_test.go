@@ -1,7 +1,6 @@
 package defender_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -82,17 +81,4 @@ func TestDerivedKeyIsStable(t *testing.T) {
 	if a == defender.DerivedKey("/providers/Microsoft.Authorization/policyDefinitions/abd") {
 		t.Error("two definitions share a derived key")
 	}
-}
-
-// The hand-written assessment JSON escapes as encoding/json does.
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"plain", `q"uote\back`, "<&>", "line\nbreak\t\r\x01", "é\u2028\u2029", "\xff\xfe", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, _ := json.Marshal(s)
-		if got := defender.AppendString(nil, s); string(got) != string(want) {
-			t.Fatalf("%q: got %s, want %s", s, got, want)
-		}
-	})
 }

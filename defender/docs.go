@@ -4,39 +4,13 @@ import (
 	"encoding/json"
 	"net/url"
 	"time"
-	"unicode/utf8"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/jsonw"
 )
 
 // The documents of Defender's API, 2021-06-01 shapes (2020-01-01 and
 // 2025-05-04 read the same fields).
-
-type assessmentDoc struct {
-	ID         string               `json:"id"`
-	Name       string               `json:"name"`
-	Type       string               `json:"type"`
-	Properties assessmentProperties `json:"properties"`
-}
-
-type assessmentProperties struct {
-	ResourceDetails resourceDetails   `json:"resourceDetails"`
-	DisplayName     string            `json:"displayName"`
-	Status          assessmentStatus  `json:"status"`
-	AdditionalData  map[string]string `json:"additionalData,omitempty"`
-	Links           *links            `json:"links,omitempty"`
-	Metadata        *metadataProps    `json:"metadata,omitempty"`
-}
-
-// resourceDetails carries both spellings: the REST API's (source, id) and
-// Resource Graph's (Source, Id), which real queries read
-// (properties.resourceDetails.Id in the seed's query).
-type resourceDetails struct {
-	Source  string `json:"source"`
-	ID      string `json:"id"`
-	SourceU string `json:"Source"`
-	IDU     string `json:"Id"`
-}
 
 type assessmentStatus struct {
 	Code                string `json:"code"`
@@ -127,22 +101,25 @@ func (s *Service) portalLink(key, resKey string) *links {
 	return &links{AzurePortalURI: u}
 }
 
-// assessmentBody builds the document of a derived assessment, the shape of
-// assessmentDoc, by hand: a page of a thousand goes out in a few
-// milliseconds this way, encoding/json took most of a page's time.
+// assessmentBody builds the document of a derived assessment by hand: a
+// page of a thousand goes out in a few milliseconds this way, where
+// encoding/json took most of a page's time. resourceDetails carries both
+// spellings, the REST API's (source, id) and Resource Graph's (Source,
+// Id), which real queries read (properties.resourceDetails.Id in the
+// seed's query).
 func (s *Service) assessmentBody(resKey string, e entry, expand posture.AssessmentExpand) []byte {
 	r := s.Catalog.Recommendations[e.rec]
 	b := make([]byte, 0, 768)
 	b = append(b, `{"id":`...)
-	b = appendString(b, s.assessmentID(resKey, r))
+	b = jsonw.AppendString(b, s.assessmentID(resKey, r))
 	b = append(b, `,"name":"`...)
 	b = append(b, r.Key...)
 	b = append(b, `","type":"`+assessmentType+`","properties":{"resourceDetails":{"source":"Azure","id":`...)
-	b = appendString(b, resKey)
+	b = jsonw.AppendString(b, resKey)
 	b = append(b, `,"Source":"Azure","Id":`...)
-	b = appendString(b, resKey)
+	b = jsonw.AppendString(b, resKey)
 	b = append(b, `},"displayName":`...)
-	b = appendString(b, r.DisplayName)
+	b = jsonw.AppendString(b, r.DisplayName)
 	b = append(b, `,"status":{"code":"`...)
 	b = append(b, e.st.String()...)
 	b = append(b, '"')
@@ -163,13 +140,13 @@ func (s *Service) assessmentBody(resKey string, e entry, expand posture.Assessme
 		b = append(b, '"')
 	}
 	b = append(b, `},"additionalData":{"policyDefinitionId":`...)
-	b = appendString(b, r.PolicyDefinitionID)
+	b = jsonw.AppendString(b, r.PolicyDefinitionID)
 	b = append(b, `,"policyDefinitionReferenceId":`...)
-	b = appendString(b, r.ReferenceID)
+	b = jsonw.AppendString(b, r.ReferenceID)
 	b = append(b, '}')
 	if expand.Links {
 		b = append(b, `,"links":{"azurePortalUri":`...)
-		b = appendString(b, s.portalLink(r.Key, resKey).AzurePortalURI)
+		b = jsonw.AppendString(b, s.portalLink(r.Key, resKey).AzurePortalURI)
 		b = append(b, '}')
 	}
 	if expand.Metadata {
@@ -178,61 +155,6 @@ func (s *Service) assessmentBody(resKey string, e entry, expand posture.Assessme
 	}
 	return append(b, "}}"...)
 }
-
-// appendString appends s as a JSON string, escaped as encoding/json does.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			switch r {
-			case utf8.RuneError:
-				b = append(b, `\ufffd`...)
-			case '\u2028':
-				b = append(b, `\u2028`...)
-			default:
-				b = append(b, `\u2029`...)
-			}
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-const hex = "0123456789abcdef"
 
 // assessmentResource is a derived assessment as a document for the
 // Resource Graph tables: with links and metadata, as Resource Graph has

@@ -28,9 +28,9 @@ func (s *Service) Publish(c *posture.Change) {
 		}
 	}
 	for _, d := range c.Deleted {
-		if _, _, ok := splitAssessmentKey(d); ok {
-			if resKey, _, _ := splitAssessmentKey(d); s.res[resKey] != nil {
-				touch(resKey, s.res[resKey])
+		if resKey, _, ok := splitAssessmentKey(d); ok {
+			if r := s.res[resKey]; r != nil {
+				touch(resKey, r)
 			}
 			s.deleteDocument(d)
 			continue

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"sort"
+
+	"github.com/posture/posture/jsonw"
 )
 
 // Dyn is a KQL dynamic value held in posture's compact binary encoding. Table
@@ -366,7 +368,7 @@ func (d Dyn) appendJSON(buf []byte) []byte {
 				buf = append(buf, ',')
 			}
 			first = false
-			buf = appendJSONString(buf, k)
+			buf = jsonw.AppendString(buf, k)
 			buf = append(buf, ':')
 			buf = v.appendJSON(buf)
 			return true

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/posture/posture/jsonw"
 )
 
 // JSON decoding straight into the dynamic encoding, and JSON writing. A
@@ -332,58 +334,6 @@ func parseDynamicJSON(text string) (Dyn, bool) {
 	return b.done(), true
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString writes s as a JSON string, escaping what JSON requires and
-// replacing invalid UTF-8.
-func appendJSONString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += n
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += n
-			start = i
-			continue
-		}
-		i += n
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}
-
 // appendValueJSON writes a Value as JSON the way ARG renders cells.
 func appendValueJSON(buf []byte, v Value) []byte {
 	if v.Null {
@@ -409,11 +359,11 @@ func appendValueJSON(buf []byte, v Value) []byte {
 		}
 		return appendReal(buf, f)
 	case TypeString, TypeGuid:
-		return appendJSONString(buf, v.s)
+		return jsonw.AppendString(buf, v.s)
 	case TypeDateTime:
-		return appendJSONString(buf, formatDatetimeISO(v.n))
+		return jsonw.AppendString(buf, formatDatetimeISO(v.n))
 	case TypeTimespan:
-		return appendJSONString(buf, formatTimespan(v.n))
+		return jsonw.AppendString(buf, formatTimespan(v.n))
 	case TypeDynamic:
 		return v.d.appendJSON(buf)
 	}

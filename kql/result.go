@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"io"
+
+	"github.com/posture/posture/jsonw"
 )
 
 // Result is the output of a query. Rows are kept as produced (straight
@@ -85,7 +87,7 @@ func (r *Result) WriteObjectArray(w io.Writer, skip, top int) (err error) {
 	pw := &payloadWriter{w: bufio.NewWriterSize(w, 64<<10), limit: r.MaxPayloadBytes}
 	keys := make([][]byte, len(r.cols))
 	for j, c := range r.cols {
-		keys[j] = append(appendJSONString(nil, c.Name), ':')
+		keys[j] = append(jsonw.AppendString(nil, c.Name), ':')
 	}
 	pw.buf = append(pw.buf, '[')
 	for i := start; i < end; i++ {
@@ -126,9 +128,9 @@ func (r *Result) WriteTable(w io.Writer, skip, top int) (err error) {
 			pw.buf = append(pw.buf, ',')
 		}
 		pw.buf = append(pw.buf, `{"name":`...)
-		pw.buf = appendJSONString(pw.buf, c.Name)
+		pw.buf = jsonw.AppendString(pw.buf, c.Name)
 		pw.buf = append(pw.buf, `,"type":`...)
-		pw.buf = appendJSONString(pw.buf, c.Type.ARGType())
+		pw.buf = jsonw.AppendString(pw.buf, c.Type.ARGType())
 		pw.buf = append(pw.buf, '}')
 	}
 	pw.buf = append(pw.buf, `],"rows":[`...)
