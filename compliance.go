@@ -34,9 +34,10 @@ type ResourceStates struct {
 }
 
 // PolicyState is the evaluation of one resource against one definition of
-// an assignment. State is the raw result of the rule; an exemption turns it
-// into Exempt on read, so that an exemption's expiry takes effect at its
-// second without rewriting anything.
+// an assignment. State is the raw result of the rule. The exemption that
+// covers the pair is stamped on it with its expiry, and turns the state into
+// Exempt on read (Effective): an expiry takes effect at its second on every
+// read path, without rewriting anything first.
 type PolicyState struct {
 	ReferenceID    string // policyDefinitionReferenceId in an initiative; "" for a single definition
 	State          string
@@ -44,6 +45,34 @@ type PolicyState struct {
 	Error          string    // the evaluation error of an Error state
 	FirstEvaluated time.Time // first time this pair was evaluated
 	ChangedAt      time.Time // last time State changed
+	// Exemption is the lower-case id of the exemption covering the pair,
+	// "" for none. Of several, it is the one that lasts longest, so an
+	// expired one stays only when none is left in force: views then say the
+	// exemption expired.
+	Exemption         string
+	ExemptionCategory string    // Waiver or Mitigated
+	ExemptUntil       time.Time // the exemption's expiresOn; zero when it has none
+}
+
+// Exempt reports whether an exemption covers the state at now. A Disabled
+// definition has nothing to exempt.
+func (p *PolicyState) Exempt(now time.Time) bool {
+	return p.Exemption != "" && p.State != StateDisabled && (p.ExemptUntil.IsZero() || now.Before(p.ExemptUntil))
+}
+
+// ExemptionExpired reports whether the exemption stamped on the state has
+// expired at now.
+func (p *PolicyState) ExemptionExpired(now time.Time) bool {
+	return p.Exemption != "" && !p.ExemptUntil.IsZero() && !now.Before(p.ExemptUntil)
+}
+
+// Effective returns the state as views show it at now: Exempt while an
+// exemption covers it, else the rule's result.
+func (p *PolicyState) Effective(now time.Time) string {
+	if p.Exempt(now) {
+		return StateExempt
+	}
+	return p.State
 }
 
 // PolicyStateFilter selects stored states. Zero fields do not filter.

@@ -78,6 +78,11 @@ type Tx interface {
 	// states of an assignment.
 	PolicyStateResources(assignmentKey string) ([]string, error)
 
+	// AppendEvent stores an event, setting its Seq.
+	AppendEvent(e *Event) error
+	// Events returns up to f.Limit events in sequence order.
+	Events(f EventFilter) ([]*Event, error)
+
 	// PutRoleAssignment inserts or replaces a role assignment.
 	PutRoleAssignment(a *RoleAssignment) error
 	// RoleAssignments lists the role assignments of a principal.

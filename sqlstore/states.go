@@ -12,11 +12,16 @@ import (
 const stateColumns = `resource_key, assignment_key, resource_type, subscription_id, states`
 
 // encodeStates writes the states of a row as
-// [[referenceId, state, effect, error, firstEvaluated, changedAt], ...].
+// [[referenceId, state, effect, error, firstEvaluated, changedAt], ...];
+// a state with an exemption has three more items: exemption, category,
+// exemptUntil.
 func encodeStates(ss []posture.PolicyState) string {
 	rows := make([][]any, len(ss))
 	for i, s := range ss {
 		rows[i] = []any{s.ReferenceID, s.State, s.Effect, s.Error, micros(s.FirstEvaluated), micros(s.ChangedAt)}
+		if s.Exemption != "" {
+			rows[i] = append(rows[i], s.Exemption, s.ExemptionCategory, micros(s.ExemptUntil))
+		}
 	}
 	b, _ := json.Marshal(rows) // strings and integers always marshal
 	return string(b)
@@ -31,12 +36,15 @@ func decodeStates(text string) ([]posture.PolicyState, error) {
 
 func decodeStatesJSON(text string) ([]posture.PolicyState, error) {
 	// Unix microseconds are below 2^53, so float64 holds them exactly.
-	var rows [][6]any
+	var rows [][]any
 	if err := json.Unmarshal([]byte(text), &rows); err != nil {
 		return nil, err
 	}
 	out := make([]posture.PolicyState, len(rows))
 	for i, r := range rows {
+		if len(r) != 6 && len(r) != 9 {
+			return nil, fmt.Errorf("malformed policy state %v", r)
+		}
 		ref, ok1 := r[0].(string)
 		state, ok2 := r[1].(string)
 		effect, ok3 := r[2].(string)
@@ -48,6 +56,15 @@ func decodeStatesJSON(text string) ([]posture.PolicyState, error) {
 		}
 		out[i] = posture.PolicyState{ReferenceID: ref, State: state, Effect: effect, Error: msg,
 			FirstEvaluated: fromMicros(int64(first)), ChangedAt: fromMicros(int64(changed))}
+		if len(r) == 9 {
+			exm, ok1 := r[6].(string)
+			cat, ok2 := r[7].(string)
+			until, ok3 := r[8].(float64)
+			if !(ok1 && ok2 && ok3) || exm == "" {
+				return nil, fmt.Errorf("malformed policy state %v", r)
+			}
+			out[i].Exemption, out[i].ExemptionCategory, out[i].ExemptUntil = exm, cat, fromMicros(int64(until))
+		}
 	}
 	return out, nil
 }

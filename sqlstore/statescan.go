@@ -27,8 +27,17 @@ func scanStates(text string) ([]posture.PolicyState, bool) {
 		ok := s.byte('[') &&
 			s.str(&st.ReferenceID) && s.byte(',') && s.str(&st.State) && s.byte(',') &&
 			s.str(&st.Effect) && s.byte(',') && s.str(&st.Error) && s.byte(',') &&
-			s.int(&first) && s.byte(',') && s.int(&changed) && s.byte(']')
+			s.int(&first) && s.byte(',') && s.int(&changed)
 		if !ok {
+			return nil, false
+		}
+		if s.byte(',') {
+			var until int64
+			if !(s.str(&st.Exemption) && s.byte(',') && s.str(&st.ExemptionCategory) && s.byte(',') && s.int(&until) && s.byte(']')) || st.Exemption == "" {
+				return nil, false
+			}
+			st.ExemptUntil = fromMicros(until)
+		} else if !s.byte(']') {
 			return nil, false
 		}
 		st.FirstEvaluated, st.ChangedAt = fromMicros(first), fromMicros(changed)

@@ -14,6 +14,9 @@ func TestScanStatesRoundTrip(t *testing.T) {
 		{ReferenceID: "r1", State: posture.StateCompliant, Effect: "Audit", FirstEvaluated: at, ChangedAt: at.Add(time.Hour)},
 		{ReferenceID: `q"uote\back<&>`, State: posture.StateError, Effect: "Deny", Error: "line\nbreak é \u2028", FirstEvaluated: at},
 		{ReferenceID: "", State: posture.StateDisabled},
+		{ReferenceID: "r2", State: posture.StateNonCompliant, Effect: "Audit", FirstEvaluated: at,
+			Exemption: "/subscriptions/s/providers/microsoft.authorization/policyexemptions/x", ExemptionCategory: "Waiver", ExemptUntil: at.Add(24 * time.Hour)},
+		{ReferenceID: "r3", State: posture.StateNonCompliant, Exemption: "/x", ExemptionCategory: "Mitigated"},
 	}
 	text := encodeStates(in)
 	got, ok := scanStates(text)
@@ -32,6 +35,9 @@ func FuzzScanStates(f *testing.F) {
 	f.Add(`[["a","b","c","d",1,2]`)
 	f.Add(`[["a","b","c","d",-1,2]]`)
 	f.Add(`[["a","b","c","d",1.5,2]]`)
+	f.Add(`[["a","b","c","d",1,2,"/x","Waiver",3]]`)
+	f.Add(`[["a","b","c","d",1,2,"","Waiver",3]]`)
+	f.Add(`[["a","b","c","d",1,2,"/x","Waiver"]]`)
 	f.Fuzz(func(t *testing.T, text string) {
 		fast, ok := scanStates(text)
 		if !ok {

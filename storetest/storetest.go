@@ -6,8 +6,10 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -45,6 +47,8 @@ func Run(t *testing.T, b Backend) {
 		{"ManagementGroups", testManagementGroups},
 		{"Identity", testIdentity},
 		{"PolicyStates", testPolicyStates},
+		{"ExemptedStates", testExemptedStates},
+		{"Events", testEvents},
 		{"RollbackKeepsNothing", testRollback},
 		{"Durable", testDurable},
 	}
@@ -696,4 +700,98 @@ func generated(tb testing.TB, n int) []*posture.Resource {
 	}
 	generatedDocs[n] = docs
 	return docs
+}
+
+// testExemptedStates: a state's exemption, category and expiry round-trip.
+func testExemptedStates(t *testing.T, b Backend) {
+	s := b.Open(t)
+	ctx := context.Background()
+	const exm = "/subscriptions/s1/providers/microsoft.authorization/policyexemptions/e1"
+	row := &posture.ResourceStates{ResourceKey: "/subscriptions/s1/resourcegroups/rg", AssignmentKey: "/subscriptions/s1/providers/microsoft.authorization/policyassignments/a",
+		ResourceType: "microsoft.resources/subscriptions/resourcegroups", SubscriptionID: "s1",
+		States: []posture.PolicyState{
+			{ReferenceID: "r1", State: posture.StateNonCompliant, Effect: "Audit", FirstEvaluated: clockBase, ChangedAt: clockBase,
+				Exemption: exm, ExemptionCategory: "Waiver", ExemptUntil: clockBase.Add(time.Hour)},
+			{ReferenceID: "r2", State: posture.StateCompliant, Effect: "Audit", FirstEvaluated: clockBase, ChangedAt: clockBase,
+				Exemption: exm, ExemptionCategory: "Mitigated"},
+			{ReferenceID: "r3", State: posture.StateCompliant, Effect: "Audit", FirstEvaluated: clockBase, ChangedAt: clockBase},
+		}}
+	if err := s.Write(ctx, func(tx posture.Tx) error { return tx.PutPolicyStates([]*posture.ResourceStates{row}) }); err != nil {
+		t.Fatal(err)
+	}
+	var got []*posture.ResourceStates
+	if err := s.Read(ctx, func(tx posture.Tx) error {
+		var err error
+		got, err = tx.PolicyStates(posture.PolicyStateFilter{ResourceKey: row.ResourceKey})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !reflect.DeepEqual(got[0].States, row.States) {
+		t.Fatalf("got %+v\nwant %+v", got, row.States)
+	}
+	st := got[0].States
+	if st[0].Effective(clockBase) != posture.StateExempt || st[0].Effective(clockBase.Add(time.Hour)) != posture.StateNonCompliant {
+		t.Errorf("the exemption must hold before its expiry and not at it: %s %s", st[0].Effective(clockBase), st[0].Effective(clockBase.Add(time.Hour)))
+	}
+	if st[1].Effective(clockBase.Add(1000*time.Hour)) != posture.StateExempt || st[2].Effective(clockBase) != posture.StateCompliant {
+		t.Errorf("no expiry: %s; none: %s", st[1].Effective(clockBase.Add(1000*time.Hour)), st[2].Effective(clockBase))
+	}
+}
+
+// testEvents: events get increasing sequence numbers and read back by
+// stream, in order, with their documents.
+func testEvents(t *testing.T, b Backend) {
+	s := b.Open(t)
+	ctx := context.Background()
+	in := []*posture.Event{
+		{Stream: "/e/1", Kind: posture.EventCreated, Actor: "u1", ActorType: "User", At: clockBase, After: json.RawMessage(`{"a":1}`)},
+		{Stream: "/e/2", Kind: posture.EventCreated, Actor: "u2", ActorType: "Application", At: clockBase.Add(time.Second), After: json.RawMessage(`{"b":1}`)},
+		{Stream: "/e/1", Kind: posture.EventDeleted, Actor: "u1", ActorType: "User", At: clockBase.Add(2 * time.Second), Before: json.RawMessage(`{"a":1}`)},
+	}
+	if err := s.Write(ctx, func(tx posture.Tx) error {
+		for _, e := range in {
+			if err := tx.AppendEvent(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !(in[0].Seq > 0 && in[1].Seq > in[0].Seq && in[2].Seq > in[1].Seq) {
+		t.Fatalf("sequence numbers must increase: %d %d %d", in[0].Seq, in[1].Seq, in[2].Seq)
+	}
+	// A rolled-back append leaves nothing.
+	_ = s.Write(ctx, func(tx posture.Tx) error {
+		if err := tx.AppendEvent(&posture.Event{Stream: "/e/1", Kind: posture.EventUpdated, Actor: "u1", ActorType: "User", At: clockBase}); err != nil {
+			return err
+		}
+		return posture.Errorf(posture.EINVALID, "Nope", "roll back")
+	})
+	var one, all, page []*posture.Event
+	if err := s.Read(ctx, func(tx posture.Tx) error {
+		var err error
+		if one, err = tx.Events(posture.EventFilter{Stream: "/e/1"}); err != nil {
+			return err
+		}
+		if all, err = tx.Events(posture.EventFilter{}); err != nil {
+			return err
+		}
+		page, err = tx.Events(posture.EventFilter{After: in[0].Seq, Limit: 1})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(one) != 2 || one[0].Kind != posture.EventCreated || one[1].Kind != posture.EventDeleted ||
+		string(one[0].After) != `{"a":1}` || one[0].Before != nil || string(one[1].Before) != `{"a":1}` || one[1].After != nil ||
+		!one[1].At.Equal(clockBase.Add(2*time.Second)) || one[1].Actor != "u1" {
+		t.Errorf("stream /e/1: %+v", one)
+	}
+	if len(all) != 3 {
+		t.Errorf("all events: %d, want 3 (the rolled-back one must not be kept)", len(all))
+	}
+	if len(page) != 1 || page[0].Seq != in[1].Seq {
+		t.Errorf("page after %d: %+v", in[0].Seq, page)
+	}
 }
