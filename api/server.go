@@ -35,8 +35,11 @@ type Server struct {
 	Policy    posture.PolicyService
 	Graph     posture.GraphService
 	Security  posture.SecurityService
-	Auth      posture.Authenticator
-	Logger    *slog.Logger
+	// Exemptions serves policy exemptions; its ExpireDue runs before
+	// every call, so no read shows an expired exemption's effect.
+	Exemptions posture.ExemptionService
+	Auth       posture.Authenticator
+	Logger     *slog.Logger
 	// Registry receives the HTTP metrics; /metrics serves Gatherer.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
@@ -67,6 +70,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerPolicy()
 	s.registerGraph()
 	s.registerSecurity()
+	s.registerExemptions()
 	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, metrics)

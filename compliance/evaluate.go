@@ -26,6 +26,8 @@ type evaluation struct {
 	hier   *hierarchy
 	lookup policy.Lookup
 	opts   policy.EvalOptions
+	// stamp stamps new states with the exemptions covering them.
+	stamp *stamper
 	// change records what was written, for the change feed.
 	change *posture.Change
 }
@@ -81,6 +83,9 @@ func (e *evaluation) evaluate(r *posture.Resource, as []*assignment) []*posture.
 			row.States[i] = posture.PolicyState{ReferenceID: res.ReferenceID, State: string(res.State), Effect: string(res.Effect), Error: res.Message}
 		}
 		slices.SortFunc(row.States, func(a, b posture.PolicyState) int { return strings.Compare(a.ReferenceID, b.ReferenceID) })
+		if e.stamp != nil {
+			e.stamp.stamp(row, r.Location)
+		}
 		rows = append(rows, row)
 	}
 	return rows
@@ -183,6 +188,9 @@ func carryTimes(row, o *posture.ResourceStates, now time.Time) bool {
 		default:
 			s.FirstEvaluated, s.ChangedAt = p.FirstEvaluated, p.ChangedAt
 			changed = changed || p.Effect != s.Effect || p.Error != s.Error
+		}
+		if p.Exemption != s.Exemption || p.ExemptionCategory != s.ExemptionCategory || !p.ExemptUntil.Equal(s.ExemptUntil) {
+			changed = true
 		}
 	}
 	return changed

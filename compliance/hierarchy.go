@@ -98,3 +98,50 @@ func (h *hierarchy) scopeRoots(scope string) []string {
 	}
 	return []string{id.Key()}
 }
+
+// coversKey reports whether scope covers the resource with key in
+// subscription sub (lower case).
+func (h *hierarchy) coversKey(scope, key, sub string) bool {
+	return h.covers(scope, &posture.Resource{Key: key, SubscriptionID: sub})
+}
+
+func isGroup(key string) bool {
+	return strings.HasPrefix(key, mgPrefix) && !strings.Contains(key[len(mgPrefix):], "/")
+}
+
+// subscriptionOf returns the subscription key a scope key lies in, "" for
+// none.
+func subscriptionOf(key string) string {
+	rest, ok := strings.CutPrefix(key, "/subscriptions/")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[:i]
+	}
+	return "/subscriptions/" + rest
+}
+
+// scopeUnder reports whether scope key s is at or under scope key of:
+// through the management group hierarchy when of is a group.
+func (h *hierarchy) scopeUnder(s, of string) bool {
+	switch {
+	case s == of || of == "/" || of == "":
+		return true
+	case !isGroup(of):
+		return strings.HasPrefix(s, of+"/")
+	}
+	start := subscriptionOf(s)
+	if isGroup(s) {
+		start = s
+	}
+	if start == "" {
+		return false
+	}
+	for p, hops := h.parent[start], 0; p != "" && hops < 64; p, hops = h.parent[p], hops+1 {
+		if p == of {
+			return true
+		}
+	}
+	return false
+}

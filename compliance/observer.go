@@ -7,6 +7,7 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armid"
+	"github.com/posture/posture/exemption"
 	"github.com/posture/posture/policy"
 )
 
@@ -74,6 +75,20 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 		}
 	}
 
+	// Exemptions at deleted scopes went with them: record it.
+	var goneExemptions []string
+	for _, d := range c.Deleted {
+		for _, e := range s.exemptions.under(d) {
+			goneExemptions = append(goneExemptions, e.key)
+			before := exemption.Document(e.id, e.id[strings.LastIndexByte(e.id, '/')+1:], e.x, exemption.SystemData{}, storedVersion)
+			ev := &posture.Event{Stream: e.key, Kind: posture.EventDeleted, At: now, Before: before}
+			ev.Actor, ev.ActorType = caller(ctx)
+			if err := tx.AppendEvent(ev); err != nil {
+				return nil, err
+			}
+		}
+	}
+
 	// New subscriptions get the benchmark assigned.
 	if s.DefaultAssignment {
 		for _, r := range c.Put {
@@ -92,7 +107,8 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 		}
 	}
 
-	e := &evaluation{ctx: ctx, tx: tx, now: now, hier: newHier, lookup: l, opts: policy.EvalOptions{Now: now, Reasons: policy.ReasonsNone, ReportDisabled: true}, change: c}
+	e := &evaluation{ctx: ctx, tx: tx, now: now, hier: newHier, lookup: l, opts: policy.EvalOptions{Now: now, Reasons: policy.ReasonsNone, ReportDisabled: true}, change: c,
+		stamp: &stamper{ix: s.exemptions, hier: newHier}}
 	all := sortedAssignments(newAs)
 	if err := e.run(put, all); err != nil {
 		return nil, err
@@ -114,6 +130,12 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 		}
 		for _, d := range overlay.byKey {
 			s.related.put(d)
+		}
+		if len(goneExemptions) > 0 {
+			for _, k := range goneExemptions {
+				s.exemptions.remove(k)
+			}
+			s.setDue()
 		}
 	}
 	return after, nil

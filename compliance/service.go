@@ -15,10 +15,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armid"
+	"github.com/posture/posture/exemption"
 	"github.com/posture/posture/policy"
 )
 
@@ -46,12 +48,24 @@ type Service struct {
 	DefaultAssignment bool
 	// Feed receives what the service's own writes committed.
 	Feed posture.ChangeFeed
+	// Rules are the governance rules every exemption write must keep.
+	Rules exemption.Rules
+	// Severity returns the highest severity among the recommendations an
+	// exemption of an assignment covers (references nil: all of them), ""
+	// when none is known; the rules limit durations by it.
+	Severity func(assignmentKey string, referenceIDs []string) string
 
 	mu          sync.RWMutex
 	hier        *hierarchy
 	related     *relatedIndex
 	kept        map[string]bool // related types the index keeps
 	assignments map[string]*assignment
+	exemptions  *exemptIndex
+	// due is the earliest expiry not yet recorded (unix nanoseconds; 0 for
+	// none): read paths compare the clock with it.
+	due atomic.Int64
+	// wake tells the expiry job that due moved.
+	wake chan struct{}
 }
 
 var (
@@ -87,6 +101,7 @@ func (s *Service) Start(ctx context.Context) error {
 	hier := newHierarchy()
 	assignments := map[string]*assignment{}
 	var stale bool
+	var exemptions *exemptIndex
 	err := s.Store.Read(ctx, func(tx posture.Tx) error {
 		if err := s.loadObjects(tx, DefinitionType, func(r *posture.Resource) error { return s.registerDefinition(r) }); err != nil {
 			return err
@@ -114,7 +129,11 @@ func (s *Service) Start(ctx context.Context) error {
 			}
 		}
 		v, err := tx.Setting(staleSetting)
+		if err != nil {
+			return err
+		}
 		stale = v != ""
+		exemptions, err = s.loadExemptions(tx)
 		return err
 	})
 	if err != nil {
@@ -122,7 +141,12 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.hier, s.assignments, s.related, s.kept = hier, assignments, newRelatedIndex(), map[string]bool{}
+	s.exemptions = exemptions
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
 	s.mu.Unlock()
+	s.setDue()
 	if err := s.loadRelated(ctx, relatedTypes(assignments)); err != nil {
 		return err
 	}
@@ -321,7 +345,8 @@ func (s *Service) publish(c *posture.Change) {
 // replaces its states: pairs it no longer yields are deleted. What it writes
 // is recorded in c.
 func (s *Service) evaluateAssignment(ctx context.Context, tx posture.Tx, a *assignment, hier *hierarchy, l *lookup, c *posture.Change) error {
-	e := &evaluation{ctx: ctx, tx: tx, now: s.now(), hier: hier, lookup: l, opts: policy.EvalOptions{Now: s.now(), Reasons: policy.ReasonsNone, ReportDisabled: true}, change: c}
+	e := &evaluation{ctx: ctx, tx: tx, now: s.now(), hier: hier, lookup: l, opts: policy.EvalOptions{Now: s.now(), Reasons: policy.ReasonsNone, ReportDisabled: true}, change: c,
+		stamp: &stamper{ix: s.exemptions, hier: hier}}
 	// A filter on many types makes the database sort what the key index
 	// gives in order; for an assignment that evaluates most of the estate
 	// (the benchmark), scanning in key order and skipping the other types

@@ -73,9 +73,10 @@ func (s *Service) Assessment(ctx context.Context, id string, expand posture.Asse
 // combine turns one resource's state rows into its assessments.
 func (s *Service) combine(rows []*posture.ResourceStates) []entry {
 	r := &resourceEntry{}
+	now := s.now()
 	for _, row := range rows {
 		if s.isBenchmark(row) {
-			r.setSource(row.AssignmentKey, s.Catalog.entriesOf(row))
+			r.setSource(row.AssignmentKey, s.entriesOf(row, now))
 		}
 	}
 	return r.combined()

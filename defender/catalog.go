@@ -217,3 +217,27 @@ func remediation(def *policy.Definition) string {
 		"exempt the resource (Waiver or Mitigated) with a justification and an expiry date instead.",
 		def.DisplayName, def.ID)
 }
+
+// MaxSeverity returns the highest severity among the recommendations of
+// the benchmark's references (nil: all of them), "" when none is known.
+func (c *Catalog) MaxSeverity(referenceIDs []string) string {
+	rank := map[string]int{"Low": 1, "Medium": 2, "High": 3}
+	best := ""
+	consider := func(r *Recommendation) {
+		if rank[r.Severity] > rank[best] {
+			best = r.Severity
+		}
+	}
+	if referenceIDs == nil {
+		for _, r := range c.Recommendations {
+			consider(r)
+		}
+		return best
+	}
+	for _, ref := range referenceIDs {
+		if r, ok := c.ByReference(ref); ok {
+			consider(r)
+		}
+	}
+	return best
+}

@@ -126,8 +126,18 @@ func (s *Service) assessmentBody(resKey string, e entry, expand posture.Assessme
 	switch e.cause {
 	case causeOffByPolicy:
 		b = append(b, `,"cause":"OffByPolicy","description":"The recommendation is off: the effect of its policy is Disabled in the Microsoft cloud security benchmark assignment."`...)
-	case causeExempt:
-		b = append(b, `,"cause":"Exempt","description":"Exempt: a policy exemption covers this resource."`...)
+	case causeExempt, causeExemptMitigated:
+		x := s.exemptionOf(e)
+		d := "Exempted by the policy exemption " + x.id + " (" + x.category + ")"
+		if !x.until.IsZero() {
+			d += " until " + x.until.UTC().Format(time.RFC3339)
+		}
+		b = append(b, `,"cause":"Exempt","description":`...)
+		b = jsonw.AppendString(b, d+".")
+	case causeExemptionEnded:
+		x := s.exemptionOf(e)
+		b = append(b, `,"description":`...)
+		b = jsonw.AppendString(b, "The policy exemption "+x.id+" ("+x.category+") expired at "+x.until.UTC().Format(time.RFC3339)+"; the resource is assessed again.")
 	}
 	if e.first != 0 {
 		b = append(b, `,"firstEvaluationDate":"`...)

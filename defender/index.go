@@ -43,20 +43,25 @@ func parseStatus(code string) status {
 	return stNone
 }
 
-// Causes of a NotApplicable assessment.
+// Causes of an assessment's status.
 const (
 	causeNone uint8 = iota
 	causeOffByPolicy
-	causeExempt
+	causeExempt          // NotApplicable: a Waiver covers it
+	causeExemptMitigated // NotApplicable: a Mitigated exemption covers it
+	causeExemptionEnded  // the rule's status again: the exemption that covered it expired
 )
 
 // entry is one recommendation's assessment of a resource by one source.
 type entry struct {
-	rec            int16 // index in Catalog.Recommendations
-	st             status
-	cause          uint8
-	fromDoc        bool  // a stored assessment document, not a policy state
-	first, changed int64 // unix seconds
+	rec     int16 // index in Catalog.Recommendations
+	st      status
+	cause   uint8
+	fromDoc bool   // a stored assessment document, not a policy state
+	raw     status // the rule's status, under an exemption
+	exm     uint32 // the exemption stamped on the state, an index+1 in Service.exms; 0 for none
+	first   int64  // unix seconds
+	changed int64
 }
 
 // source is what one benchmark assignment, or the stored assessment
@@ -151,11 +156,13 @@ type subTally struct {
 }
 
 // entriesOf turns a policy state row of a benchmark assignment into
-// entries; states without an assessment (Unknown, Error, Manual) have
-// none.
-func (c *Catalog) entriesOf(row *posture.ResourceStates) []entry {
+// entries as they are at now; states without an assessment (Unknown,
+// Error, Manual) have none.
+func (s *Service) entriesOf(row *posture.ResourceStates, now time.Time) []entry {
+	c := s.Catalog
 	out := make([]entry, 0, len(row.States))
-	for _, st := range row.States {
+	for i := range row.States {
+		st := &row.States[i]
 		r, ok := c.ByReference(st.ReferenceID)
 		if !ok {
 			continue
@@ -173,10 +180,66 @@ func (c *Catalog) entriesOf(row *posture.ResourceStates) []entry {
 		default:
 			continue
 		}
+		switch {
+		case e.cause == causeOffByPolicy || st.Exemption == "":
+		case st.Exempt(now):
+			e.raw = e.st
+			e.st, e.cause, e.exm = stNotApplicable, causeExempt, s.internExemption(st)
+			if st.ExemptionCategory == "Mitigated" {
+				e.cause = causeExemptMitigated
+			}
+		default:
+			e.cause, e.exm = causeExemptionEnded, s.internExemption(st)
+			if t := unix(st.ExemptUntil); t > e.changed {
+				e.changed = t // the status changed back when the exemption ended
+			}
+		}
 		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b entry) int { return int(a.rec) - int(b.rec) })
 	return slices.CompactFunc(out, func(a, b entry) bool { return a.rec == b.rec })
+}
+
+// exemptionRef is an exemption as assessments name it.
+type exemptionRef struct {
+	id, category string
+	until        time.Time
+}
+
+// internExemption returns the number standing for the exemption stamped
+// on a state: entries stay small, and equal when the exemption is.
+func (s *Service) internExemption(st *posture.PolicyState) uint32 {
+	ref := exemptionRef{id: st.Exemption, category: st.ExemptionCategory, until: st.ExemptUntil}
+	s.exmMu.Lock()
+	defer s.exmMu.Unlock()
+	if n, ok := s.exmIndex[ref]; ok {
+		return n
+	}
+	if s.exmIndex == nil {
+		s.exmIndex = map[exemptionRef]uint32{}
+	}
+	s.exms = append(s.exms, ref)
+	n := uint32(len(s.exms))
+	s.exmIndex[ref] = n
+	return n
+}
+
+func (s *Service) exemptionOf(e entry) exemptionRef {
+	if e.exm == 0 {
+		return exemptionRef{}
+	}
+	s.exmMu.Lock()
+	defer s.exmMu.Unlock()
+	return s.exms[e.exm-1]
+}
+
+// scored is the status an entry counts as in scores: a Mitigated
+// exemption counts as healthy when the service is told so.
+func (s *Service) scored(e entry) status {
+	if e.cause == causeExemptMitigated && s.MitigatedAsHealthy {
+		return stHealthy
+	}
+	return e.st
 }
 
 func unix(t time.Time) int64 {

@@ -19,6 +19,7 @@ func (s *Service) Publish(c *posture.Change) {
 	if s.res == nil {
 		return // not started: Start reads everything
 	}
+	now := s.now()
 	before := map[string][]entry{}
 	subOf := map[string]string{}
 	touch := func(key string, r *resourceEntry) {
@@ -68,7 +69,7 @@ func (s *Service) Publish(c *posture.Change) {
 				r = s.entry(row.ResourceKey, row.SubscriptionID)
 			}
 			touch(row.ResourceKey, r)
-			r.setSource(row.AssignmentKey, s.Catalog.entriesOf(row))
+			r.setSource(row.AssignmentKey, s.entriesOf(row, now))
 		case r != nil && r.source(row.AssignmentKey) != nil:
 			// Deleted, or no longer of the benchmark.
 			touch(row.ResourceKey, r)

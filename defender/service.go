@@ -31,6 +31,10 @@ type Service struct {
 	Initiative func(assignmentKey string) string
 	// PortalURL is the base URL of posture's portal, for links.
 	PortalURL string
+	// MitigatedAsHealthy counts resources under a Mitigated exemption as
+	// healthy in scores (they were fixed another way); by default they are
+	// left out, as the API shows them NotApplicable.
+	MitigatedAsHealthy bool
 	// HistoryLimit bounds the score history kept per subscription
 	// (default 1000 points).
 	HistoryLimit int
@@ -42,6 +46,10 @@ type Service struct {
 	subs    map[string]*subTally      // subscription id -> counters
 	history map[string][]ScorePoint
 	dirty   map[string]bool // subscriptions whose history is not saved
+
+	exmMu    sync.Mutex
+	exms     []exemptionRef // exemptions named by entries
+	exmIndex map[exemptionRef]uint32
 }
 
 var (
@@ -82,6 +90,7 @@ func (s *Service) Start(ctx context.Context) error {
 	defer s.mu.Unlock()
 	s.res, s.subs = map[string]*resourceEntry{}, map[string]*subTally{}
 	s.history, s.dirty = map[string][]ScorePoint{}, map[string]bool{}
+	now := s.now()
 	err := s.Store.Read(ctx, func(tx posture.Tx) error {
 		f := posture.PolicyStateFilter{Limit: 2000}
 		for {
@@ -91,7 +100,7 @@ func (s *Service) Start(ctx context.Context) error {
 			}
 			for _, row := range rows {
 				if s.isBenchmark(row) {
-					s.entry(row.ResourceKey, row.SubscriptionID).setSource(row.AssignmentKey, s.Catalog.entriesOf(row))
+					s.entry(row.ResourceKey, row.SubscriptionID).setSource(row.AssignmentKey, s.entriesOf(row, now))
 				}
 			}
 			if len(rows) < f.Limit {
@@ -174,15 +183,20 @@ func (s *Service) tally(sub string) *subTally {
 // count moves a resource's counters from its assessments before to those
 // after.
 func (s *Service) count(sub string, before, after []entry) {
-	t := s.tally(sub)
+	s.countInto(s.tally(sub), before, after, s.scored)
+}
+
+// countInto moves counters t by one resource's change, each entry counted
+// as score says.
+func (s *Service) countInto(t *subTally, before, after []entry, score func(entry) status) {
 	var old, cur [32]status // per control; the catalog has 15
 	for _, e := range before {
-		t.recs[e.rec].add(e.st, -1)
-		s.controlStatus(&old, e)
+		t.recs[e.rec].add(score(e), -1)
+		s.controlStatus(&old, e, score)
 	}
 	for _, e := range after {
-		t.recs[e.rec].add(e.st, 1)
-		s.controlStatus(&cur, e)
+		t.recs[e.rec].add(score(e), 1)
+		s.controlStatus(&cur, e, score)
 	}
 	for i := range s.Catalog.Controls {
 		if old[i] != cur[i] {
@@ -196,13 +210,13 @@ func (s *Service) count(sub string, before, after []entry) {
 // resource is unhealthy in a control when one of its recommendations is,
 // healthy when none is and one is healthy (secure-score-security-controls).
 // Preview recommendations do not count.
-func (s *Service) controlStatus(c *[32]status, e entry) {
+func (s *Service) controlStatus(c *[32]status, e entry, score func(entry) status) {
 	r := s.Catalog.Recommendations[e.rec]
 	if r.Preview {
 		return
 	}
 	for _, ctl := range r.Controls {
-		c[ctl.index] = max(c[ctl.index], e.st)
+		c[ctl.index] = max(c[ctl.index], score(e))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armid"
+	"github.com/posture/posture/exemption"
 )
 
 // Tables of the Resource Graph, as ARG names them.
@@ -23,6 +24,8 @@ const (
 
 // Tables lists every table, for creating them empty.
 var Tables = []string{Resources, ResourceContainers, SecurityResources, PolicyResources, AuthorizationResources}
+
+const exemptionTypeKey = "microsoft.authorization/policyexemptions"
 
 // tableOf says which table a document of a type goes to.
 func tableOf(typeKey string) string {
@@ -86,8 +89,12 @@ func (w *rowWriter) done() []byte {
 // columns, the type in lower case, the location normalised, the resource
 // group and subscription read from the id, and tenantId.
 func (g *Service) resourceRow(r *posture.Resource) (string, []byte) {
+	body := r.Body
+	if r.TypeKey() == exemptionTypeKey {
+		body = exemption.WithStatus(body, g.now()) // whether it is in force, as the API shows
+	}
 	var doc map[string]json.RawMessage
-	_ = json.Unmarshal(r.Body, &doc) // stored documents are JSON objects
+	_ = json.Unmarshal(body, &doc) // stored documents are JSON objects
 	id, _ := armid.Parse(r.ID)
 	typeKey := r.TypeKey()
 	table := tableOf(typeKey)
@@ -221,7 +228,8 @@ func (g *Service) stateRow(row *posture.ResourceStates, st posture.PolicyState) 
 	field("subscriptionId", sub)
 	field("managedBy", "")
 	b = append(b, `"sku":null,"plan":null,"properties":{`...)
-	field("complianceState", st.State)
+	state := st.Effective(g.now())
+	field("complianceState", state)
 	field("resourceId", row.ResourceKey)
 	field("resourceType", row.ResourceType)
 	field("resourceGroup", rg)
@@ -239,7 +247,7 @@ func (g *Service) stateRow(row *posture.ResourceStates, st posture.PolicyState) 
 	field("timestamp", st.ChangedAt.UTC().Format(time.RFC3339Nano))
 	field("firstEvaluated", st.FirstEvaluated.UTC().Format(time.RFC3339Nano))
 	b = append(b, `"isCompliant":`...)
-	b = strconv.AppendBool(b, st.State == posture.StateCompliant)
+	b = strconv.AppendBool(b, state == posture.StateCompliant)
 	b = append(b, `},"tags":{},"identity":null,"zones":null,"extendedLocation":null,"apiVersion":null}`...)
 	return b
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/posture/posture/defender"
 	"github.com/posture/posture/demo"
 	"github.com/posture/posture/estate"
+	"github.com/posture/posture/exemption"
 	"github.com/posture/posture/graph"
 	"github.com/posture/posture/policy"
 )
@@ -39,6 +40,10 @@ type ServeCmd struct {
 	DefaultAssignment bool          `default:"true" negatable:"" help:"Assign the Microsoft cloud security benchmark as SecurityCenterBuiltIn to every subscription." env:"POSTURE_DEFAULT_ASSIGNMENT"`
 	LogLevel          string        `default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)." env:"POSTURE_LOG_LEVEL"`
 	QueryTimeout      time.Duration `default:"30s" help:"Longest a Resource Graph query may run." env:"POSTURE_QUERY_TIMEOUT"`
+	// MitigatedAsHealthy: Defender shows exempted resources NotApplicable;
+	// a Mitigated exemption says the risk is handled another way.
+	MitigatedAsHealthy bool   `help:"Count resources under a Mitigated exemption as healthy in secure scores (default: left out, as NotApplicable)." env:"POSTURE_MITIGATED_AS_HEALTHY"`
+	ExemptionRules     string `help:"JSON file of exemption governance rules (requiredMetadata, maxDays, waiverRequiresExpiry); default: Waivers expire within 90/180/365 days by severity." env:"POSTURE_EXEMPTION_RULES" type:"existingfile"`
 }
 
 // BootstrapTokenFile is the file in the data directory that holds the
@@ -76,11 +81,22 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	security := &defender.Service{Store: store, Catalog: catalog, Now: time.Now, Logger: log}
+	security := &defender.Service{Store: store, Catalog: catalog, Now: time.Now, Logger: log, MitigatedAsHealthy: c.MitigatedAsHealthy}
+	rules, err := c.exemptionRules()
+	if err != nil {
+		return err
+	}
 	// Defender's view derives assessments and scores from each change
 	// before the Resource Graph tables take it.
 	feeds := posture.Feeds{security, tables}
 	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
+	policies.Rules = rules
+	policies.Severity = func(assignment string, refs []string) string {
+		if !strings.EqualFold(policies.InitiativeOf(assignment), catalog.SetID) {
+			return ""
+		}
+		return catalog.MaxSeverity(refs)
+	}
 	tables.Definitions = policies.DefinitionOf
 	security.Initiative = policies.InitiativeOf
 	tables.Derived = security.EachDerived
@@ -131,14 +147,15 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &api.Server{
-		Resources: resources,
-		Policy:    policies,
-		Graph:     tables,
-		Security:  security,
-		Auth:      authn,
-		Logger:    log,
-		Registry:  reg,
-		Gatherer:  reg,
+		Resources:  resources,
+		Policy:     policies,
+		Graph:      tables,
+		Security:   security,
+		Exemptions: policies,
+		Auth:       authn,
+		Logger:     log,
+		Registry:   reg,
+		Gatherer:   reg,
 		// Ready once the store answers and the Resource Graph tables are
 		// loaded (they load while the server already serves the API).
 		Ready: func(ctx context.Context) error {
@@ -173,6 +190,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	log.Info("listening", "url", url, "tenant", tenant, "store", c.describe())
 	errc := make(chan error, 2)
 	go saveScoreHistory(ctx, security, log)
+	go policies.RunExpiry(ctx)
 	defer func() {
 		if err := security.SaveHistory(context.WithoutCancel(ctx)); err != nil {
 			log.Error("saving the secure score history", "err", err)
@@ -257,4 +275,20 @@ func saveScoreHistory(ctx context.Context, s *defender.Service, log *slog.Logger
 			}
 		}
 	}
+}
+
+// exemptionRules reads --exemption-rules, or returns the defaults.
+func (c *ServeCmd) exemptionRules() (exemption.Rules, error) {
+	if c.ExemptionRules == "" {
+		return exemption.DefaultRules(), nil
+	}
+	b, err := os.ReadFile(c.ExemptionRules)
+	if err != nil {
+		return exemption.Rules{}, err
+	}
+	rules, err := exemption.LoadRules(b)
+	if err != nil {
+		return exemption.Rules{}, usageError{fmt.Errorf("--exemption-rules %s: %w", c.ExemptionRules, err)}
+	}
+	return rules, nil
 }

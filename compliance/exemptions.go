@@ -1,0 +1,525 @@
+package compliance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/posture/posture"
+	"github.com/posture/posture/armid"
+	"github.com/posture/posture/exemption"
+)
+
+// ExemptionType is the type of exemptions.
+const ExemptionType = exemption.Type
+
+// storedVersion is the api-version whose shape exemptions are stored in:
+// the newest, which has every field.
+const storedVersion = "2026-01-01-preview"
+
+// systemActor names the server in events it records itself.
+const systemActor = "posture"
+
+var _ posture.ExemptionService = (*Service)(nil)
+
+func exemptionNotFound(id armid.ID) error {
+	return posture.Errorf(posture.ENOTFOUND, "PolicyExemptionNotFound", "The policy exemption '%s' is not found.", id.Name())
+}
+
+// parseExemptionID checks the id of an exemption: its type, its name and
+// a scope an exemption can have.
+func parseExemptionID(s string) (armid.ID, error) {
+	id, err := armid.Parse(s)
+	if err != nil {
+		return armid.ID{}, posture.Errorf(posture.EINVALID, "InvalidResourceId", "%v.", err)
+	}
+	if !strings.EqualFold(id.Type(), ExemptionType) {
+		return armid.ID{}, posture.Errorf(posture.EINVALID, "InvalidResourceType", "'%s' is not a policy exemption.", s)
+	}
+	if err := exemption.ValidateName(id.Name()); err != nil {
+		return armid.ID{}, err
+	}
+	if id.Scope().IsRoot() {
+		return armid.ID{}, posture.Errorf(posture.ENOTFOUND, "MissingSubscription",
+			"The request did not have a subscription or a valid tenant level resource provider: policy exemptions are created at a management group, subscription, resource group or resource.")
+	}
+	return id, nil
+}
+
+func entryOf(id armid.ID, x *exemption.Exemption) *exemptionEntry {
+	return &exemptionEntry{key: id.Key(), id: id.String(), scope: id.Scope().Key(), assignment: strings.ToLower(x.PolicyAssignmentID), x: x}
+}
+
+// loadExemptions reads the stored exemptions into a new index; those
+// whose expiry has an Expired event are noted.
+func (s *Service) loadExemptions(tx posture.Tx) (*exemptIndex, error) {
+	ix := newExemptIndex()
+	err := eachResource(tx, posture.ResourceFilter{Types: []string{strings.ToLower(ExemptionType)}}, func(r *posture.Resource) error {
+		id, err := armid.Parse(r.ID)
+		if err != nil {
+			return nil
+		}
+		x, _, err := exemption.FromDocument(r.Body)
+		if err != nil {
+			s.log().Warn("stored policy exemption does not parse; it is not honoured", "exemption", r.ID, "err", err)
+			return nil
+		}
+		e := entryOf(id, x)
+		if !x.ExpiresOn.IsZero() && !s.now().Before(x.ExpiresOn) {
+			evs, err := tx.Events(posture.EventFilter{Stream: e.key})
+			if err != nil {
+				return err
+			}
+			e.noted = len(evs) > 0 && evs[len(evs)-1].Kind == posture.EventExpired
+		}
+		ix.put(e)
+		return nil
+	})
+	return ix, err
+}
+
+// GetExemption implements posture.ExemptionService.
+func (s *Service) GetExemption(ctx context.Context, idText string) (*posture.Resource, error) {
+	id, err := parseExemptionID(idText)
+	if err != nil {
+		return nil, err
+	}
+	var r *posture.Resource
+	err = s.Store.Read(ctx, func(tx posture.Tx) error {
+		r, err = tx.Resource(id.Key())
+		if posture.IsNotFound(err) {
+			return exemptionNotFound(id)
+		}
+		return err
+	})
+	return r, err
+}
+
+// PutExemption implements posture.ExemptionService.
+func (s *Service) PutExemption(ctx context.Context, w posture.ExemptionWrite) (posture.ExemptionResult, error) {
+	id, err := parseExemptionID(w.ID)
+	if err != nil {
+		return posture.ExemptionResult{}, err
+	}
+	x, err := exemption.Parse(w.Body, w.APIVersion)
+	if err != nil {
+		return posture.ExemptionResult{}, err
+	}
+	return s.writeExemption(ctx, id, w.IfMatch, func(*exemption.Exemption) (*exemption.Exemption, error) { return x, nil })
+}
+
+// PatchExemption implements posture.ExemptionService.
+func (s *Service) PatchExemption(ctx context.Context, w posture.ExemptionWrite) (posture.ExemptionResult, error) {
+	id, err := parseExemptionID(w.ID)
+	if err != nil {
+		return posture.ExemptionResult{}, err
+	}
+	return s.writeExemption(ctx, id, w.IfMatch, func(old *exemption.Exemption) (*exemption.Exemption, error) {
+		if old == nil {
+			return nil, exemptionNotFound(id)
+		}
+		x := *old
+		if err := x.ApplyPatch(w.Body, w.APIVersion); err != nil {
+			return nil, err
+		}
+		return &x, nil
+	})
+}
+
+// writeExemption stores the exemption build makes of the stored one (nil
+// when new), and re-stamps the states it covers or covered, in one
+// transaction; the feeds hear of it when it commits.
+func (s *Service) writeExemption(ctx context.Context, id armid.ID, ifMatch string, build func(old *exemption.Exemption) (*exemption.Exemption, error)) (posture.ExemptionResult, error) {
+	s.WriteMu.Lock()
+	defer s.WriteMu.Unlock()
+	as, hier, _, _ := s.snapshot()
+	now := s.now()
+	key := id.Key()
+	var res posture.ExemptionResult
+	var entry *exemptionEntry
+	c := &posture.Change{}
+	err := s.Store.Write(ctx, func(tx posture.Tx) error {
+		if err := tx.Lock(key); err != nil {
+			return err
+		}
+		old, err := tx.Resource(key)
+		if err != nil && !posture.IsNotFound(err) {
+			return err
+		}
+		if ifMatch != "" && (old == nil || ifMatch != "*" && ifMatch != old.ETag) {
+			return posture.Errorf(posture.EPRECONDITION, "PreconditionFailed", "The If-Match condition '%s' does not hold for '%s'.", ifMatch, id)
+		}
+		var oldX *exemption.Exemption
+		var sd exemption.SystemData
+		if old != nil {
+			if oldX, sd, err = exemption.FromDocument(old.Body); err != nil {
+				return fmt.Errorf("stored exemption %s: %w", key, err)
+			}
+		}
+		x, err := build(oldX)
+		if err != nil {
+			return err
+		}
+		if err := s.checkExemption(tx, id, x, as, hier, now); err != nil {
+			return err
+		}
+		sd = systemData(ctx, sd, old == nil, now)
+		r := exemptionResource(id, x, sd, now)
+		if old != nil {
+			r.CreatedAt = old.CreatedAt
+		}
+		if err := tx.PutResources([]*posture.Resource{r}); err != nil {
+			return err
+		}
+		entry = entryOf(id, x)
+		assignments := []string{entry.assignment}
+		if oldX != nil && !strings.EqualFold(oldX.PolicyAssignmentID, x.PolicyAssignmentID) {
+			assignments = append(assignments, strings.ToLower(oldX.PolicyAssignmentID))
+		}
+		st := &stamper{ix: s.exemptions, hier: hier, over: override{key: entry}}
+		n, err := s.restamp(tx, st, entry.scope, assignments, key, c)
+		if err != nil {
+			return err
+		}
+		kind := posture.EventUpdated
+		if old == nil {
+			kind = posture.EventCreated
+		}
+		if err := tx.AppendEvent(event(ctx, key, kind, old, r, now)); err != nil {
+			return err
+		}
+		res = posture.ExemptionResult{Resource: r, Created: old == nil, Covered: n}
+		if !x.Active(now) {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("expiresOn %s is already past: the exemption is stored but not in force.", x.ExpiresOn.Format(time.RFC3339)))
+		}
+		return nil
+	})
+	if err != nil {
+		return posture.ExemptionResult{}, err
+	}
+	entry.noted = !entry.x.Active(now) // an exemption born expired has nothing to re-open
+	s.exemptions.put(entry)
+	s.setDue()
+	c.Derived = append(c.Derived, res.Resource)
+	s.publish(c)
+	return res, nil
+}
+
+// exemptionResource builds the stored resource of an exemption.
+func exemptionResource(id armid.ID, x *exemption.Exemption, sd exemption.SystemData, now time.Time) *posture.Resource {
+	body := exemption.Document(id.String(), id.Name(), x, sd, storedVersion)
+	sum := sha256.Sum256(body)
+	return &posture.Resource{
+		ID: id.String(), Key: id.Key(), Type: ExemptionType, Name: id.Name(),
+		SubscriptionID: strings.ToLower(id.SubscriptionID()), ResourceGroup: strings.ToLower(id.ResourceGroup()),
+		ParentKey: id.Scope().Key(), Body: body, ETag: `"` + hex.EncodeToString(sum[:8]) + `"`,
+		CreatedAt: now, ChangedAt: now,
+	}
+}
+
+// systemData fills in the caller of a write.
+func systemData(ctx context.Context, sd exemption.SystemData, created bool, now time.Time) exemption.SystemData {
+	who, typ := caller(ctx)
+	if created {
+		sd.CreatedBy, sd.CreatedByType, sd.CreatedAt = who, typ, now
+	}
+	sd.LastModifiedBy, sd.LastModifiedByType, sd.LastModifiedAt = who, typ, now
+	return sd
+}
+
+// caller returns the calling principal and its systemData type.
+func caller(ctx context.Context) (string, string) {
+	p := posture.PrincipalFromContext(ctx)
+	if p == nil {
+		return systemActor, "Application"
+	}
+	switch p.Type {
+	case posture.PrincipalServicePrincipal:
+		return p.ID, "Application"
+	case "ManagedIdentity":
+		return p.ID, "ManagedIdentity"
+	}
+	return p.ID, "User"
+}
+
+func event(ctx context.Context, stream, kind string, before, after *posture.Resource, now time.Time) *posture.Event {
+	who, typ := caller(ctx)
+	e := &posture.Event{Stream: stream, Kind: kind, Actor: who, ActorType: typ, At: now}
+	if before != nil {
+		e.Before = before.Body
+	}
+	if after != nil {
+		e.After = after.Body
+	}
+	return e
+}
+
+// checkExemption checks what an exemption says against the estate: its
+// scope exists, its assignment exists, its references are members of the
+// assignment's initiative, its scope is at or under the assignment's, and
+// posture's governance rules hold.
+func (s *Service) checkExemption(tx posture.Tx, id armid.ID, x *exemption.Exemption, as map[string]*assignment, hier *hierarchy, now time.Time) error {
+	scope := id.Scope()
+	if _, err := tx.Resource(scope.Key()); posture.IsNotFound(err) {
+		return scopeNotFound(scope)
+	} else if err != nil {
+		return err
+	}
+	aid, err := armid.Parse(x.PolicyAssignmentID)
+	if err != nil || !strings.EqualFold(aid.Type(), AssignmentType) {
+		e := posture.Errorf(posture.EINVALID, "InvalidPolicyAssignmentId", "The policy assignment id '%s' is not the id of a policy assignment.", x.PolicyAssignmentID)
+		e.Target = "properties.policyAssignmentId"
+		return e
+	}
+	a := as[aid.Key()]
+	if a == nil {
+		e := posture.Errorf(posture.ENOTFOUND, "PolicyAssignmentNotFound", "The policy assignment '%s' is not found.", x.PolicyAssignmentID)
+		e.Target = "properties.policyAssignmentId"
+		return e
+	}
+	if err := checkReferences(x, a); err != nil {
+		return err
+	}
+	if !strings.EqualFold(x.AssignmentScopeValidation, "DoNotValidate") && !hier.scopeUnder(scope.Key(), a.scope) {
+		e := posture.Errorf(posture.EINVALID, "PolicyExemptionScopeNotUnderAssignment",
+			"The exemption's scope '%s' is not at or under the scope '%s' of the policy assignment it exempts from. Set assignmentScopeValidation to 'DoNotValidate' to create it anyway.", scope, a.compiled.Assignment.Scope)
+		e.Target = "id"
+		return e
+	}
+	sev := ""
+	if s.Severity != nil {
+		sev = s.Severity(a.key, x.PolicyDefinitionReferenceIDs)
+	}
+	return s.Rules.Check(x, now, sev)
+}
+
+// checkReferences checks policyDefinitionReferenceIds (and the selectors
+// naming references) against the assignment, and writes them in the
+// initiative's own case.
+func checkReferences(x *exemption.Exemption, a *assignment) error {
+	members := map[string]string{}
+	for _, ref := range a.compiled.References {
+		members[strings.ToLower(ref.ReferenceID)] = ref.ReferenceID
+	}
+	if a.compiled.SetDefinition == nil && len(x.PolicyDefinitionReferenceIDs) > 0 {
+		e := posture.Errorf(posture.EINVALID, "InvalidPolicyDefinitionReference",
+			"The policy assignment '%s' assigns a single policy definition: policyDefinitionReferenceIds apply only to assignments of a policy set (initiative).", a.compiled.Assignment.ID)
+		e.Target = "properties.policyDefinitionReferenceIds"
+		return e
+	}
+	for i, ref := range x.PolicyDefinitionReferenceIDs {
+		canon, ok := members[strings.ToLower(ref)]
+		if !ok {
+			e := posture.Errorf(posture.EINVALID, "InvalidPolicyDefinitionReference",
+				"The policy definition reference '%s' is not a member of the policy set '%s' that the assignment assigns.", ref, setID(a))
+			e.Target = fmt.Sprintf("properties.policyDefinitionReferenceIds[%d]", i)
+			return e
+		}
+		x.PolicyDefinitionReferenceIDs[i] = canon
+	}
+	for i, rs := range x.ResourceSelectors {
+		for j, sel := range rs.Selectors {
+			if !strings.EqualFold(sel.Kind, "policyDefinitionReferenceId") {
+				continue
+			}
+			for _, v := range slices.Concat(sel.In, sel.NotIn) {
+				if _, ok := members[strings.ToLower(v)]; !ok && a.compiled.SetDefinition != nil {
+					e := posture.Errorf(posture.EINVALID, "InvalidPolicyDefinitionReference",
+						"The resource selector '%s' names the policy definition reference '%s', which is not a member of the policy set '%s'.", rs.Name, v, setID(a))
+					e.Target = fmt.Sprintf("properties.resourceSelectors[%d].selectors[%d]", i, j)
+					return e
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func setID(a *assignment) string {
+	if a.compiled.SetDefinition != nil {
+		return a.compiled.SetDefinition.ID
+	}
+	return a.compiled.Assignment.PolicyDefinitionID
+}
+
+// restamp stamps the states of the assignments under scope again with
+// st's view of the exemptions, writes the rows whose stamps changed and
+// records them in c. It returns how many states the exemption key stamps.
+func (s *Service) restamp(tx posture.Tx, st *stamper, scope string, assignments []string, key string, c *posture.Change) (int, error) {
+	n := 0
+	for _, a := range assignments {
+		withLocation := st.needsLocation(a)
+		for _, root := range st.hier.scopeRoots(scope) {
+			f := posture.PolicyStateFilter{Under: root, AssignmentKey: a, Limit: 5000}
+			for {
+				rows, err := tx.PolicyStates(f)
+				if err != nil {
+					return 0, err
+				}
+				locations := map[string]string{}
+				if withLocation && len(rows) > 0 {
+					keys := make([]string, len(rows))
+					for i, r := range rows {
+						keys[i] = r.ResourceKey
+					}
+					found, err := tx.Resources(keys)
+					if err != nil {
+						return 0, err
+					}
+					for k, r := range found {
+						locations[k] = r.Location
+					}
+				}
+				var changed []*posture.ResourceStates
+				for _, row := range rows {
+					if st.stamp(row, locations[row.ResourceKey]) {
+						changed = append(changed, row)
+					}
+					for _, s := range row.States {
+						if s.Exemption == key {
+							n++
+						}
+					}
+				}
+				if err := tx.PutPolicyStates(changed); err != nil {
+					return 0, err
+				}
+				c.States = append(c.States, changed...)
+				if len(rows) < f.Limit {
+					break
+				}
+				last := rows[len(rows)-1]
+				f.After = last.ResourceKey + "\x00" + last.AssignmentKey
+			}
+		}
+	}
+	return n, nil
+}
+
+// DeleteExemption implements posture.ExemptionService.
+func (s *Service) DeleteExemption(ctx context.Context, idText, ifMatch string) (*posture.Resource, error) {
+	id, err := parseExemptionID(idText)
+	if err != nil {
+		return nil, err
+	}
+	s.WriteMu.Lock()
+	defer s.WriteMu.Unlock()
+	_, hier, _, _ := s.snapshot()
+	key := id.Key()
+	now := s.now()
+	var old *posture.Resource
+	c := &posture.Change{}
+	err = s.Store.Write(ctx, func(tx posture.Tx) error {
+		if err := tx.Lock(key); err != nil {
+			return err
+		}
+		old, err = tx.Resource(key)
+		if posture.IsNotFound(err) {
+			old = nil
+			if ifMatch != "" && ifMatch != "*" {
+				return posture.Errorf(posture.EPRECONDITION, "PreconditionFailed", "The If-Match condition '%s' does not hold for '%s'.", ifMatch, id)
+			}
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if ifMatch != "" && ifMatch != "*" && ifMatch != old.ETag {
+			return posture.Errorf(posture.EPRECONDITION, "PreconditionFailed", "The If-Match condition '%s' does not hold for '%s'.", ifMatch, id)
+		}
+		if _, err := tx.DeleteResources(key); err != nil {
+			return err
+		}
+		e := s.exemptions.get(key)
+		if e != nil {
+			st := &stamper{ix: s.exemptions, hier: hier, over: override{key: nil}}
+			if _, err := s.restamp(tx, st, e.scope, []string{e.assignment}, key, c); err != nil {
+				return err
+			}
+		}
+		return tx.AppendEvent(event(ctx, key, posture.EventDeleted, old, nil, now))
+	})
+	if err != nil || old == nil {
+		return nil, err
+	}
+	s.exemptions.remove(key)
+	s.setDue()
+	c.DerivedRemoved = append(c.DerivedRemoved, old.ID)
+	s.publish(c)
+	return old, nil
+}
+
+// ListExemptions implements posture.ExemptionService: the exemptions at
+// the scope, its ancestors and (without atScope()) its descendants.
+func (s *Service) ListExemptions(ctx context.Context, f posture.ExemptionFilter) (posture.ResourcePage, error) {
+	scope, err := armid.Parse(f.Scope)
+	if err != nil {
+		return posture.ResourcePage{}, posture.Errorf(posture.EINVALID, "InvalidResourceId", "%v.", err)
+	}
+	flt, err := exemption.ParseFilter(f.Filter)
+	if err != nil {
+		return posture.ResourcePage{}, err
+	}
+	_, hier, _, _ := s.snapshot()
+	visible := s.visibleScopes(scope, hier)
+	now := s.now()
+	var keys []string
+	for _, e := range s.exemptions.all() {
+		switch {
+		case flt.AtExactScope && e.scope != scope.Key():
+			continue
+		case !flt.AtExactScope && !visible[e.scope] && (flt.AtScope || !hier.scopeUnder(e.scope, scope.Key())):
+			continue
+		case flt.ExcludeExpired && !e.x.Active(now):
+			continue
+		case flt.PolicyAssignmentID != "" && !strings.EqualFold(flt.PolicyAssignmentID, e.x.PolicyAssignmentID):
+			continue
+		case f.After != "" && e.key <= f.After:
+			continue
+		}
+		keys = append(keys, e.key)
+	}
+	slices.Sort(keys)
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	var page posture.ResourcePage
+	if len(keys) > limit {
+		keys = keys[:limit]
+		page.Next = keys[limit-1]
+	}
+	err = s.Store.Read(ctx, func(tx posture.Tx) error {
+		found, err := tx.Resources(keys)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if r := found[k]; r != nil {
+				page.Resources = append(page.Resources, r)
+			}
+		}
+		return nil
+	})
+	return page, err
+}
+
+// ExemptionHistory implements posture.ExemptionService.
+func (s *Service) ExemptionHistory(ctx context.Context, idText string) ([]*posture.Event, error) {
+	id, err := parseExemptionID(idText)
+	if err != nil {
+		return nil, err
+	}
+	var out []*posture.Event
+	err = s.Store.Read(ctx, func(tx posture.Tx) error {
+		out, err = tx.Events(posture.EventFilter{Stream: id.Key()})
+		return err
+	})
+	if err == nil && len(out) == 0 {
+		return nil, exemptionNotFound(id)
+	}
+	return out, err
+}

@@ -1,0 +1,150 @@
+package compliance
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/posture/posture"
+)
+
+// setDue publishes the earliest expiry not yet recorded and wakes the
+// expiry job.
+func (s *Service) setDue() {
+	var d int64
+	if next := s.exemptions.nextDue(); !next.IsZero() {
+		d = next.UnixNano()
+	}
+	s.due.Store(d)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ExpireDue implements posture.ExemptionService. States carry their
+// exemption's expiry, so every read already shows an expired exemption as
+// not in force; what ExpireDue adds is the record: an Expired event, and
+// the feeds told, so assessments re-open (saying the exemption expired),
+// scores move and Resource Graph rows change. Read paths call it before
+// they answer, so none of them waits for the job.
+func (s *Service) ExpireDue(ctx context.Context) error {
+	d := s.due.Load()
+	if d == 0 || s.now().UnixNano() < d {
+		return nil
+	}
+	s.WriteMu.Lock()
+	defer s.WriteMu.Unlock()
+	now := s.now()
+	var due []*exemptionEntry
+	for _, e := range s.exemptions.all() {
+		if !e.noted && !e.x.ExpiresOn.IsZero() && !now.Before(e.x.ExpiresOn) {
+			due = append(due, e)
+		}
+	}
+	slices.SortFunc(due, func(a, b *exemptionEntry) int { return a.x.ExpiresOn.Compare(b.x.ExpiresOn) })
+	_, hier, _, _ := s.snapshot()
+	for _, e := range due {
+		c := &posture.Change{}
+		var doc *posture.Resource
+		err := s.Store.Write(ctx, func(tx posture.Tx) error {
+			if err := tx.Lock(e.key); err != nil {
+				return err
+			}
+			r, err := tx.Resource(e.key)
+			if posture.IsNotFound(err) {
+				return nil // deleted meanwhile by another replica
+			} else if err != nil {
+				return err
+			}
+			doc = r
+			rows, err := stampedRows(tx, hier, e)
+			if err != nil {
+				return err
+			}
+			// The rows do not change: their stamps already say when the
+			// exemption ends. The feeds re-read them at now.
+			c.States = rows
+			return tx.AppendEvent(&posture.Event{Stream: e.key, Kind: posture.EventExpired, Actor: systemActor, ActorType: "Application",
+				At: e.x.ExpiresOn, Before: r.Body, After: r.Body})
+		})
+		if err != nil {
+			return err
+		}
+		s.exemptions.mu.Lock()
+		e.noted = true
+		s.exemptions.mu.Unlock()
+		if doc != nil {
+			c.Derived = append(c.Derived, doc) // the Resource Graph shows it expired
+			s.publish(c)
+			s.log().Info("policy exemption expired", "exemption", e.id, "expiresOn", e.x.ExpiresOn, "states", countStamped(c.States, e.key))
+		}
+	}
+	s.setDue()
+	return nil
+}
+
+// stampedRows returns the rows of states stamped with an exemption.
+func stampedRows(tx posture.Tx, hier *hierarchy, e *exemptionEntry) ([]*posture.ResourceStates, error) {
+	var out []*posture.ResourceStates
+	for _, root := range hier.scopeRoots(e.scope) {
+		f := posture.PolicyStateFilter{Under: root, AssignmentKey: e.assignment, Limit: 5000}
+		for {
+			rows, err := tx.PolicyStates(f)
+			if err != nil {
+				return nil, err
+			}
+			for _, row := range rows {
+				if countStamped([]*posture.ResourceStates{row}, e.key) > 0 {
+					out = append(out, row)
+				}
+			}
+			if len(rows) < f.Limit {
+				break
+			}
+			last := rows[len(rows)-1]
+			f.After = last.ResourceKey + "\x00" + last.AssignmentKey
+		}
+	}
+	return out, nil
+}
+
+func countStamped(rows []*posture.ResourceStates, key string) int {
+	n := 0
+	for _, row := range rows {
+		for _, s := range row.States {
+			if s.Exemption == key {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// RunExpiry records expiries at their second until ctx ends: it sleeps
+// until the earliest one is due, or until a write moves it.
+func (s *Service) RunExpiry(ctx context.Context) {
+	for {
+		wait := time.Hour
+		if d := s.due.Load(); d != 0 {
+			wait = max(time.Unix(0, d).Sub(s.now()), 0)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.wake:
+			t.Stop()
+		case <-t.C:
+			if err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+				s.log().Error("recording exemption expiries", "err", err)
+				select { // try again shortly
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}
+}

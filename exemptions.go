@@ -1,0 +1,115 @@
+package posture
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// ExemptionService manages policy exemptions
+// (Microsoft.Authorization/policyExemptions) and their effect: an exemption
+// written is in force on every read when the write returns, and one past
+// its expiresOn is not, at that second.
+type ExemptionService interface {
+	// PutExemption creates or replaces an exemption. EINVALID with Azure's
+	// codes (and ExemptionPolicyViolation for posture's governance rules),
+	// ENOTFOUND for a missing scope or assignment, EPRECONDITION on a stale
+	// If-Match.
+	PutExemption(ctx context.Context, w ExemptionWrite) (ExemptionResult, error)
+	// PatchExemption changes resourceSelectors, assignmentScopeValidation
+	// or exemptionManagementMode of an existing exemption.
+	PatchExemption(ctx context.Context, w ExemptionWrite) (ExemptionResult, error)
+	// GetExemption returns an exemption's stored document (newest
+	// api-version's shape).
+	GetExemption(ctx context.Context, id string) (*Resource, error)
+	// DeleteExemption deletes one and returns its document; nil when there
+	// was none.
+	DeleteExemption(ctx context.Context, id, ifMatch string) (*Resource, error)
+	// ListExemptions lists exemptions visible at a scope with Azure's
+	// $filter, in id order.
+	ListExemptions(ctx context.Context, f ExemptionFilter) (ResourcePage, error)
+	// ExemptionHistory returns the events of an exemption, oldest first;
+	// ENOTFOUND when it never existed.
+	ExemptionHistory(ctx context.Context, id string) ([]*Event, error)
+	// PreviewExemption validates an exemption like PutExemption and returns
+	// what it would cover, without writing.
+	PreviewExemption(ctx context.Context, w ExemptionWrite) (*ExemptionPreview, error)
+	// ExpireDue records the expiries that are due and re-opens what they
+	// covered. Read paths call it: it costs a clock read when nothing is
+	// due.
+	ExpireDue(ctx context.Context) error
+}
+
+// ExemptionWrite is a PUT or PATCH of an exemption.
+type ExemptionWrite struct {
+	ID         string
+	Body       []byte
+	APIVersion string
+	IfMatch    string
+}
+
+// ExemptionResult tells what a write did.
+type ExemptionResult struct {
+	Resource *Resource
+	Created  bool
+	// Covered counts the policy states the exemption covers now.
+	Covered int
+	// Warnings are things the caller should know (an expiresOn already
+	// past).
+	Warnings []string
+}
+
+// ExemptionFilter selects exemptions for a list.
+type ExemptionFilter struct {
+	Scope  string // the scope of the list call
+	Filter string // Azure's $filter text
+	After  string // key cursor
+	Limit  int
+}
+
+// ExemptionPreview is what an exemption would do if written now.
+type ExemptionPreview struct {
+	Exemption json.RawMessage `json:"exemption"`
+	// Covered are the policy states it would cover now.
+	Covered []CoveredState `json:"covered"`
+	// Future describes what it covers of resources created later.
+	Future   []string `json:"future"`
+	Warnings []string `json:"warnings"`
+	// Scores are the secure scores before and after, per subscription
+	// touched; filled by the security service.
+	Scores []ScorePreview `json:"scores,omitempty"`
+}
+
+// CoveredState is one policy state an exemption covers.
+type CoveredState struct {
+	ResourceID     string `json:"resourceId"`
+	SubscriptionID string `json:"subscriptionId"`
+	AssignmentID   string `json:"policyAssignmentId"`
+	ReferenceID    string `json:"policyDefinitionReferenceId,omitempty"`
+	DefinitionID   string `json:"policyDefinitionId"`
+	State          string `json:"complianceState"` // the state the rule gives
+	// AlreadyExempt says whether another exemption covers it now.
+	AlreadyExempt bool `json:"alreadyExempt"`
+}
+
+// ScorePreviewer computes the secure scores an exemption would leave
+// (package defender): it fills p.Scores.
+type ScorePreviewer interface {
+	PreviewScores(p *ExemptionPreview, category string)
+}
+
+// ScorePreview is a subscription's secure score before and after a change,
+// as Defender computes it (adjusted: exemptions honoured) and raw (as if
+// no exemption were honoured, to show what exemptions hide).
+type ScorePreview struct {
+	SubscriptionID string    `json:"subscriptionId"`
+	Before         ScoreView `json:"before"`
+	After          ScoreView `json:"after"`
+	Raw            ScoreView `json:"raw"`
+}
+
+// ScoreView is one secure score.
+type ScoreView struct {
+	Current    float64 `json:"current"`
+	Max        int     `json:"max"`
+	Percentage float64 `json:"percentage"`
+}
