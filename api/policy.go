@@ -168,6 +168,15 @@ type policyStateRecord struct {
 	ResourceType                string    `json:"resourceType"`
 	ResourceGroup               string    `json:"resourceGroup"`
 	EvaluationError             string    `json:"evaluationError,omitempty"`
+	// PolicyExemptionIDs names the exemption of an Exempt state.
+	PolicyExemptionIDs []string `json:"policyExemptionIds,omitempty"`
+}
+
+func exemptionIDs(st *posture.PolicyState, state string) []string {
+	if state != posture.StateExempt {
+		return nil
+	}
+	return []string{st.Exemption}
 }
 
 // queryPolicyStates is POST {scope}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults:
@@ -222,12 +231,14 @@ func queryPolicyStates(c *call) error {
 		if err != nil {
 			return err
 		}
+		now := c.s.Now()
 		for _, row := range rows {
 			for _, st := range row.States {
-				if st.State == posture.StateDisabled || wantState != "" && !strings.EqualFold(st.State, wantState) || wantRef != "" && !strings.EqualFold(st.ReferenceID, wantRef) {
+				state := st.Effective(now)
+				if st.State == posture.StateDisabled || wantState != "" && !strings.EqualFold(state, wantState) || wantRef != "" && !strings.EqualFold(st.ReferenceID, wantRef) {
 					continue
 				}
-				b, _ := json.Marshal(stateRecord(row, st))
+				b, _ := json.Marshal(stateRecord(row, st, state))
 				out = append(out, b)
 			}
 			if len(out) >= limit {
@@ -243,7 +254,9 @@ func queryPolicyStates(c *call) error {
 	return c.list(out, next)
 }
 
-func stateRecord(row *posture.ResourceStates, st posture.PolicyState) policyStateRecord {
+// stateRecord is a policy state as queryResults returns it; state is its
+// effective compliance state (Exempt while an exemption is in force).
+func stateRecord(row *posture.ResourceStates, st posture.PolicyState, state string) policyStateRecord {
 	aid, _ := armid.Parse(row.AssignmentKey)
 	rid, _ := armid.Parse(row.ResourceKey)
 	return policyStateRecord{
@@ -253,8 +266,9 @@ func stateRecord(row *posture.ResourceStates, st posture.PolicyState) policyStat
 		PolicyAssignmentName:        aid.Name(),
 		PolicyAssignmentScope:       aid.Scope().Key(),
 		PolicyDefinitionReferenceID: st.ReferenceID,
-		IsCompliant:                 st.State == posture.StateCompliant,
-		ComplianceState:             st.State,
+		IsCompliant:                 state == posture.StateCompliant,
+		ComplianceState:             state,
+		PolicyExemptionIDs:          exemptionIDs(&st, state),
 		PolicyDefinitionAction:      strings.ToLower(st.Effect),
 		SubscriptionID:              row.SubscriptionID,
 		ResourceType:                row.ResourceType,
