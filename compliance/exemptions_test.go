@@ -392,7 +392,9 @@ func TestExemptionExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct{ Properties struct{ PostureStatus string } }
+	var doc struct {
+		Properties struct{ PostureStatus string }
+	}
 	if err := json.Unmarshal(exemption.WithStatus(r.Body, e.clock.Now()), &doc); err != nil || doc.Properties.PostureStatus != "Expired" {
 		t.Errorf("status: %+v %v", doc, err)
 	}
