@@ -66,9 +66,9 @@ type ResourceSelector struct {
 // Exemption is the properties of a policy exemption, validated and canonical.
 type Exemption struct {
 	PolicyAssignmentID           string
-	PolicyDefinitionReferenceIDs []string // nil: the whole assignment
-	Category                     Category // canonical case ("waiver" in input -> Waiver)
-	ExpiresOn                    time.Time
+	PolicyDefinitionReferenceIDs []string  // nil: the whole assignment
+	Category                     Category  // canonical case ("waiver" in input -> Waiver)
+	ExpiresOn                    time.Time // UTC; zero when absent
 	DisplayName, Description     string
 	Metadata                     json.RawMessage // a compact JSON object or nil
 	ResourceSelectors            []ResourceSelector
