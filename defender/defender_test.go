@@ -30,6 +30,8 @@ type env struct {
 	feed   *recorder
 	now    time.Time
 	mu     sync.Mutex
+	// mitigatedAsHealthy configures the next open.
+	mitigatedAsHealthy bool
 }
 
 // recorder is the feed after Defender's: it keeps what Defender derived.
@@ -103,7 +105,7 @@ func (e *env) open() {
 	var mu sync.Mutex
 	e.store = store
 	e.feed = &recorder{derived: map[string][]byte{}}
-	e.sec = &defender.Service{Store: store, Catalog: cat, Now: e.clock, PortalURL: "https://posture.example"}
+	e.sec = &defender.Service{Store: store, Catalog: cat, Now: e.clock, PortalURL: "https://posture.example", MitigatedAsHealthy: e.mitigatedAsHealthy}
 	feeds := posture.Feeds{e.sec, e.feed}
 	e.policy = &compliance.Service{Store: store, Registry: reg, Now: e.clock, WriteMu: &mu, DefaultAssignment: true, Feed: feeds}
 	e.estate = &estate.Service{Store: store, Now: e.clock, Observer: e.policy, WriteMu: &mu, Feed: feeds}
