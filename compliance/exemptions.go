@@ -17,9 +17,8 @@ import (
 // ExemptionType is the type of exemptions.
 const ExemptionType = exemption.Type
 
-// storedVersion is the api-version whose shape exemptions are stored in:
-// the newest, which has every field.
-const storedVersion = "2026-01-01-preview"
+// storedVersion is the api-version whose shape exemptions are stored in.
+const storedVersion = exemption.StoredVersion
 
 // systemActor names the server in events it records itself.
 const systemActor = "posture"

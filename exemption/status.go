@@ -1,6 +1,7 @@
 package exemption
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -14,27 +15,41 @@ const (
 )
 
 // WithStatus returns an exemption document with properties.postureStatus
-// set for now; doc is returned unchanged when it is not an object with
-// properties.
+// set for now. A document as Document writes it keeps its bytes and order:
+// the status goes first in properties. Others are re-encoded; doc is
+// returned unchanged when it has no properties object.
 func WithStatus(doc []byte, now time.Time) []byte {
-	var d map[string]json.RawMessage
-	if json.Unmarshal(doc, &d) != nil {
-		return doc
+	var d struct {
+		Properties *struct {
+			ExpiresOn     *time.Time      `json:"expiresOn"`
+			PostureStatus json.RawMessage `json:"postureStatus"`
+		} `json:"properties"`
 	}
-	var props map[string]json.RawMessage
-	if json.Unmarshal(d["properties"], &props) != nil || props == nil {
+	if json.Unmarshal(doc, &d) != nil || d.Properties == nil {
 		return doc
 	}
 	status := StatusActive
-	var exp struct {
-		ExpiresOn *time.Time `json:"expiresOn"`
-	}
-	if json.Unmarshal(d["properties"], &exp) == nil && exp.ExpiresOn != nil && !now.Before(*exp.ExpiresOn) {
+	if exp := d.Properties.ExpiresOn; exp != nil && !now.Before(*exp) {
 		status = StatusExpired
 	}
+	const head = `{"properties":{`
+	if bytes.HasPrefix(doc, []byte(head)) && d.Properties.PostureStatus == nil {
+		out := make([]byte, 0, len(doc)+32)
+		out = append(out, head...)
+		out = append(out, `"postureStatus":"`+status+`"`...)
+		if doc[len(head)] != '}' {
+			out = append(out, ',')
+		}
+		return append(out, doc[len(head):]...)
+	}
+	var m map[string]json.RawMessage
+	var props map[string]json.RawMessage
+	if json.Unmarshal(doc, &m) != nil || json.Unmarshal(m["properties"], &props) != nil {
+		return doc
+	}
 	props["postureStatus"], _ = json.Marshal(status)
-	d["properties"], _ = json.Marshal(props)
-	out, err := json.Marshal(d)
+	m["properties"], _ = json.Marshal(props)
+	out, err := json.Marshal(m)
 	if err != nil {
 		return doc
 	}
