@@ -193,10 +193,10 @@ func TestAzureSDKExemptions(t *testing.T) {
 	}
 	both := []string{"sdk-mitigated", "sdk-waiver"}
 	for filter, want := range map[string][]string{
-		"":                  both,
-		"atScope()":         nil, // both lie below the subscription
-		"atExactScope()":    nil,
-		"excludeExpired()":  both,
+		"":                 both,
+		"atScope()":        nil, // both lie below the subscription
+		"atExactScope()":   nil,
+		"excludeExpired()": both,
 		"policyAssignmentId eq '" + assignment + "'": both,
 		"policyAssignmentId eq '/subscriptions/" + sub + "/providers/Microsoft.Authorization/policyAssignments/other'": nil,
 	} {
@@ -379,7 +379,9 @@ func TestExemptionHTTP(t *testing.T) {
 		{"missing", http.MethodGet, path("missing", "2022-07-01-preview"), "", nil, http.StatusNotFound, "PolicyExemptionNotFound"},
 	} {
 		code, _, b := s.raw(t, tc.method, tc.path, tc.body, tc.header...)
-		var env struct{ Error struct{ Code, Message string } }
+		var env struct {
+			Error struct{ Code, Message string }
+		}
 		if err := json.Unmarshal(b, &env); code != tc.status || err != nil || env.Error.Message == "" || tc.code != "" && env.Error.Code != tc.code {
 			t.Errorf("%s: %d %.300s, want %d %s", tc.name, code, b, tc.status, tc.code)
 		}
