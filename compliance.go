@@ -108,6 +108,11 @@ type Change struct {
 	// disappeared from rows still stored.
 	States        []*ResourceStates
 	StatesRemoved []StateRef
+	// StateRefs, when not nil, says that only the states of these
+	// references (lower case) changed in States: an exemption write
+	// re-stamps rows for its references alone, and views that render
+	// single states (the Resource Graph) skip the others.
+	StateRefs map[string]bool
 	// AssignmentsDropped are assignments whose states were all deleted.
 	AssignmentsDropped []string
 	// Derived are documents computed from the change (Defender's

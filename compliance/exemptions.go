@@ -180,6 +180,10 @@ func (s *Service) writeExemption(ctx context.Context, id armid.ID, ifMatch strin
 			assignments = append(assignments, strings.ToLower(oldX.PolicyAssignmentID))
 		}
 		st := &stamper{ix: s.exemptions, hier: hier, over: override{key: entry}}
+		c.StateRefs = refsOf(x)
+		if oldX != nil {
+			c.StateRefs = unionRefs(c.StateRefs, refsOf(oldX))
+		}
 		n, err := s.restamp(tx, st, entry.scope, assignments, key, c)
 		if err != nil {
 			return err
@@ -435,6 +439,7 @@ func (s *Service) DeleteExemption(ctx context.Context, idText, ifMatch string) (
 		e := s.exemptions.get(key)
 		if e != nil {
 			st := &stamper{ix: s.exemptions, hier: hier, over: override{key: nil}}
+			c.StateRefs = refsOf(e.x)
 			if _, err := s.restamp(tx, st, e.scope, []string{e.assignment}, key, c); err != nil {
 				return err
 			}
@@ -521,4 +526,32 @@ func (s *Service) ExemptionHistory(ctx context.Context, idText string) ([]*postu
 		return nil, exemptionNotFound(id)
 	}
 	return out, err
+}
+
+// refsOf returns the references an exemption covers, lower case; nil
+// for all of them (or when selectors may name others).
+func refsOf(x *exemption.Exemption) map[string]bool {
+	if len(x.PolicyDefinitionReferenceIDs) == 0 {
+		return nil
+	}
+	out := make(map[string]bool, len(x.PolicyDefinitionReferenceIDs))
+	for _, r := range x.PolicyDefinitionReferenceIDs {
+		out[strings.ToLower(r)] = true
+	}
+	return out
+}
+
+// unionRefs joins two reference sets; nil (all) wins.
+func unionRefs(a, b map[string]bool) map[string]bool {
+	if a == nil || b == nil {
+		return nil
+	}
+	out := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
 }

@@ -64,7 +64,7 @@ func (s *Service) ExpireDue(ctx context.Context) error {
 			}
 			// The rows do not change: their stamps already say when the
 			// exemption ends. The feeds re-read them at now.
-			c.States = rows
+			c.States, c.StateRefs = rows, refsOf(e.x)
 			return tx.AppendEvent(&posture.Event{Stream: e.key, Kind: posture.EventExpired, Actor: systemActor, ActorType: "Application",
 				At: e.x.ExpiresOn, Before: r.Body, After: r.Body})
 		})

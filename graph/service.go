@@ -311,6 +311,9 @@ func (g *Service) apply(c *posture.Change) error {
 	var disabled []string
 	for _, row := range c.States {
 		for _, st := range row.States {
+			if c.StateRefs != nil && !c.StateRefs[strings.ToLower(st.ReferenceID)] {
+				continue // unchanged
+			}
 			if st.State == posture.StateDisabled {
 				// Not a policy state in Azure: drop the row it may replace.
 				disabled = append(disabled, stateID(row.ResourceKey, row.AssignmentKey, st.ReferenceID))

@@ -131,6 +131,21 @@ func TestAzureSDKExemptions(t *testing.T) {
 	if !found {
 		t.Errorf("the seed's query does not return the exemption: %v", rows)
 	}
+	// PolicyResources has the exemption (the API's JSON, with posture's
+	// status) and the Exempt policy state.
+	for query, want := range map[string]string{
+		`policyresources | where type == 'microsoft.authorization/policyexemptions' and name == 'sdk-waiver' | project status = tostring(properties.postureStatus), category = tostring(properties.exemptionCategory)`: "Active/Waiver",
+		`policyresources | where type == 'microsoft.policyinsights/policystates' and properties.complianceState == 'Exempt' | where tolower(properties.resourceId) == '` + strings.ToLower(*resourceID) + `' | project status = tostring(properties.complianceState), category = tostring(properties.policyDefinitionReferenceId)`: "Exempt/" + strings.ToLower(ref),
+	} {
+		q, err := graph.Resources(ctx, armresourcegraph.QueryRequest{Query: to.Ptr(query)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := q.Data.([]any)
+		if len(rows) != 1 || rows[0].(map[string]any)["status"].(string)+"/"+rows[0].(map[string]any)["category"].(string) != want {
+			t.Errorf("%s: %v, want %s", query, rows, want)
+		}
+	}
 
 	// PATCH: a selector leaving the resource's location out lifts the
 	// exemption from it.
