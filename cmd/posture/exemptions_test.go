@@ -134,7 +134,7 @@ func TestAzureSDKExemptions(t *testing.T) {
 	// PolicyResources has the exemption (the API's JSON, with posture's
 	// status) and the Exempt policy state.
 	for query, want := range map[string]string{
-		`policyresources | where type == 'microsoft.authorization/policyexemptions' and name == 'sdk-waiver' | project status = tostring(properties.postureStatus), category = tostring(properties.exemptionCategory)`: "Active/Waiver",
+		`policyresources | where type == 'microsoft.authorization/policyexemptions' and name == 'sdk-waiver' | project status = tostring(properties.postureStatus), category = tostring(properties.exemptionCategory)`:                                                                                                             "Active/Waiver",
 		`policyresources | where type == 'microsoft.policyinsights/policystates' and properties.complianceState == 'Exempt' | where tolower(properties.resourceId) == '` + strings.ToLower(*resourceID) + `' | project status = tostring(properties.complianceState), category = tostring(properties.policyDefinitionReferenceId)`: "Exempt/" + strings.ToLower(ref),
 	} {
 		q, err := graph.Resources(ctx, armresourcegraph.QueryRequest{Query: to.Ptr(query)}, nil)
