@@ -416,3 +416,38 @@ func TestExemptionHTTP(t *testing.T) {
 		t.Errorf("delete again: %d", code)
 	}
 }
+
+// TestExemptionCommand: posture exemption create / preview / list /
+// history / delete against a server.
+func TestExemptionCommand(t *testing.T) {
+	s := startServer(t, "--demo")
+	const sub = "/subscriptions/ce4b1091-e228-4a73-bfe9-32528bfbdb4d"
+	run := func(wantCode int, args ...string) string {
+		t.Helper()
+		out, errs := &safeBuffer{}, &safeBuffer{}
+		code := Main(context.Background(), append(append([]string{"exemption"}, args...), "--server", s.url, "--token", s.token), &IO{Out: out, Err: errs})
+		if code != wantCode {
+			t.Fatalf("exemption %v: exit %d, want %d\n%s%s", args, code, wantCode, out, errs)
+		}
+		return out.String() + errs.String()
+	}
+	target := []string{"--scope", sub, "-n", "cli", "-a", sub + "/providers/Microsoft.Authorization/policyAssignments/SecurityCenterBuiltIn", "-e", "Mitigated", "-r", "StorageDisallowPublicAccess"}
+	if out := run(0, append([]string{"preview"}, target...)...); !strings.Contains(out, "Covers ") || !strings.Contains(out, "SCORE NOW") || !strings.Contains(out, "warning: No expiresOn") {
+		t.Errorf("preview:\n%s", out)
+	}
+	if out := run(0, append([]string{"create", "--metadata", "ticketRef=CHG-7", "--expires-on", "240h"}, target...)...); !strings.Contains(out, `"ticketRef": "CHG-7"`) {
+		t.Errorf("create:\n%s", out)
+	}
+	if out := run(0, "list", "--scope", sub, "--filter", "atExactScope()"); !strings.Contains(out, "cli  ") || !strings.Contains(out, "Active") {
+		t.Errorf("list:\n%s", out)
+	}
+	if out := run(0, "history", "--scope", sub, "-n", "cli"); !strings.Contains(out, "Created") {
+		t.Errorf("history:\n%s", out)
+	}
+	if out := run(1, "create", "--scope", sub, "-n", "w", "-a", sub+"/providers/Microsoft.Authorization/policyAssignments/SecurityCenterBuiltIn", "-e", "Waiver"); !strings.Contains(out, "ExemptionPolicyViolation") {
+		t.Errorf("an open-ended waiver:\n%s", out)
+	}
+	if out := run(0, "delete", "--scope", sub, "-n", "cli"); !strings.Contains(out, "deleted") {
+		t.Errorf("delete:\n%s", out)
+	}
+}

@@ -19,13 +19,14 @@ import (
 
 // CLI is the command line: one field per subcommand, each in its own file.
 type CLI struct {
-	Serve   ServeCmd   `cmd:"" help:"Run the posture server."`
-	Import  ImportCmd  `cmd:"" help:"Import ARM documents (GET bodies, arrays, {\"value\":[…]} lists, Resource Graph results) into the estate."`
-	Query   QueryCmd   `cmd:"" help:"Run a Resource Graph (KQL) query against a server."`
-	Demo    DemoCmd    `cmd:"" help:"Demo and benchmark estates."`
-	Policy  PolicyCmd  `cmd:"" help:"Policy tools that need no server: offline evaluation and coverage."`
-	Load    LoadCmd    `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`
-	Version VersionCmd `cmd:"" help:"Print the version."`
+	Serve     ServeCmd     `cmd:"" help:"Run the posture server."`
+	Import    ImportCmd    `cmd:"" help:"Import ARM documents (GET bodies, arrays, {\"value\":[…]} lists, Resource Graph results) into the estate."`
+	Query     QueryCmd     `cmd:"" help:"Run a Resource Graph (KQL) query against a server."`
+	Demo      DemoCmd      `cmd:"" help:"Demo and benchmark estates."`
+	Policy    PolicyCmd    `cmd:"" help:"Policy tools that need no server: offline evaluation and coverage."`
+	Exemption ExemptionCmd `cmd:"" help:"Create, preview, show, list, delete exemptions and read their history."`
+	Load      LoadCmd      `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`
+	Version   VersionCmd   `cmd:"" help:"Print the version."`
 }
 
 // Version is set at build time with -ldflags "-X main.Version=…".
