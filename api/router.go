@@ -61,12 +61,6 @@ func (s *Server) route(c *call, w *recorder) (string, error) {
 	c.ctx = posture.NewContextWithPrincipal(c.ctx, p)
 	w.principal = p.ID
 
-	if s.Exemptions != nil {
-		// Expiries due are recorded before anything is read or written.
-		if err := s.Exemptions.ExpireDue(c.ctx); err != nil {
-			return "expiry", err
-		}
-	}
 	path, err := armid.ParsePath(r.URL.Path)
 	if err != nil {
 		return "invalid", posture.Errorf(posture.EINVALID, "InvalidResourceId", "%v.", err)
@@ -81,6 +75,12 @@ func (s *Server) route(c *call, w *recorder) (string, error) {
 		return label, err
 	}
 	c.apiVersion = v
+	if s.Exemptions != nil {
+		// Expiries due are recorded before anything is read or written.
+		if err := s.Exemptions.ExpireDue(c.ctx); err != nil {
+			return label, err
+		}
+	}
 	return label, h(c)
 }
 
