@@ -117,6 +117,23 @@ func (ix *exemptIndex) all() []*exemptionEntry {
 	return out
 }
 
+// groupAssignments returns the assignments with an exemption at a
+// management group.
+func (ix *exemptIndex) groupAssignments() []string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var out []string
+	for a, scopes := range ix.byAssignment {
+		for scope := range scopes {
+			if isGroup(scope) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // nextDue returns the earliest expiry not yet recorded; zero when none.
 func (ix *exemptIndex) nextDue() time.Time {
 	ix.mu.RLock()

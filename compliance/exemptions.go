@@ -50,7 +50,11 @@ func parseExemptionID(s string) (armid.ID, error) {
 }
 
 func entryOf(id armid.ID, x *exemption.Exemption) *exemptionEntry {
-	return &exemptionEntry{key: id.Key(), id: id.String(), scope: id.Scope().Key(), assignment: strings.ToLower(x.PolicyAssignmentID), x: x}
+	assignment := strings.ToLower(x.PolicyAssignmentID)
+	if aid, err := armid.Parse(x.PolicyAssignmentID); err == nil {
+		assignment = aid.Key()
+	}
+	return &exemptionEntry{key: id.Key(), id: id.String(), scope: id.Scope().Key(), assignment: assignment, x: x}
 }
 
 // loadExemptions reads the stored exemptions into a new index; those
@@ -73,7 +77,12 @@ func (s *Service) loadExemptions(tx posture.Tx) (*exemptIndex, error) {
 			if err != nil {
 				return err
 			}
-			e.noted = len(evs) > 0 && evs[len(evs)-1].Kind == posture.EventExpired
+			// Noted when recorded, or written already expired (nothing
+			// was ever in force to re-open).
+			if n := len(evs); n > 0 {
+				last := evs[n-1]
+				e.noted = last.Kind == posture.EventExpired || !last.At.Before(x.ExpiresOn)
+			}
 		}
 		ix.put(e)
 		return nil
@@ -197,6 +206,7 @@ func (s *Service) writeExemption(ctx context.Context, id armid.ID, ifMatch strin
 		}
 		res = posture.ExemptionResult{Resource: r, Created: old == nil, Covered: n}
 		if !x.Active(now) {
+			res.Covered = 0
 			res.Warnings = append(res.Warnings, fmt.Sprintf("expiresOn %s is already past: the exemption is stored but not in force.", x.ExpiresOn.Format(time.RFC3339)))
 		}
 		return nil
@@ -278,6 +288,7 @@ func (s *Service) checkExemption(tx posture.Tx, id armid.ID, x *exemption.Exempt
 		e.Target = "properties.policyAssignmentId"
 		return e
 	}
+	x.PolicyAssignmentID = aid.String() // canonical: a trailing slash must not hide the assignment
 	a := as[aid.Key()]
 	if a == nil {
 		e := posture.Errorf(posture.ENOTFOUND, "PolicyAssignmentNotFound", "The policy assignment '%s' is not found.", x.PolicyAssignmentID)
@@ -554,4 +565,36 @@ func unionRefs(a, b map[string]bool) map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// restampMoved re-stamps the states of the subscriptions a change moved to
+// another management group: exemptions at groups cover them through the
+// hierarchy, which the states' own evaluation does not revisit.
+func (s *Service) restampMoved(tx posture.Tx, hier, newHier *hierarchy, c *posture.Change) error {
+	var moved []string
+	for _, r := range c.Put {
+		old, known := hier.parent[r.Key]
+		if !known || !isContainer(r.Key) || old == newHier.parent[r.Key] {
+			continue
+		}
+		if isGroup(r.Key) {
+			moved = append(moved, newHier.subscriptionsUnder(r.Key)...)
+		} else {
+			moved = append(moved, r.Key)
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	assignments := s.exemptions.groupAssignments()
+	if len(assignments) == 0 {
+		return nil
+	}
+	st := &stamper{ix: s.exemptions, hier: newHier}
+	for _, sub := range moved {
+		if _, err := s.restamp(tx, st, sub, assignments, "", c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

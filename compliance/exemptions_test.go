@@ -502,3 +502,55 @@ func TestExpiryJob(t *testing.T) {
 		cancel()
 	})
 }
+
+// Review findings, each reproduced first.
+func TestExemptionEdgeCases(t *testing.T) {
+	t.Run("assignment id not canonical", func(t *testing.T) {
+		e := newEnv(t, true)
+		sa1, _ := e.base()
+		body := []byte(`{"properties":{"policyAssignmentId":"` + sub + `/providers/Microsoft.Authorization/policyAssignments/SecurityCenterBuiltIn/","exemptionCategory":"Mitigated"}}`)
+		p, err := e.svc.PreviewExemption(context.Background(), posture.ExemptionWrite{ID: sa1 + exemptionsPath + "x", Body: body, APIVersion: version})
+		if err != nil || len(p.Covered) == 0 {
+			t.Fatalf("preview: %v %+v", err, p)
+		}
+		if res := e.mustPutExemption(sa1+exemptionsPath+"x", body); res.Covered == 0 || e.effective(sa1, secureTransfer) != posture.StateExempt {
+			t.Errorf("a trailing slash must not hide the assignment: %+v %s", res, e.effective(sa1, secureTransfer))
+		}
+	})
+	t.Run("subscription moves out of the exempted group", func(t *testing.T) {
+		e := newEnv(t, true)
+		const mg1, mg2 = "/providers/Microsoft.Management/managementGroups/mg1", "/providers/Microsoft.Management/managementGroups/mg2"
+		e.put(`{"id":"%s","type":"Microsoft.Management/managementGroups","name":"mg1","properties":{"displayName":"MG 1"}}`, mg1)
+		e.put(`{"id":"%s","type":"Microsoft.Management/managementGroups","name":"mg2","properties":{"displayName":"MG 2"}}`, mg2)
+		e.put(`{"id":"%s","displayName":"A","managementGroupId":"mg1"}`, sub)
+		e.put(`{"id":"%s","type":"Microsoft.Resources/resourceGroups","location":"westeurope"}`, rg)
+		sa1 := e.put("%s", storage("sa1", false)).ID
+		e.mustPutExemption(mg1+exemptionsPath+"x", exemptionBody("Mitigated", `"`+secureTransfer+`"`, "", `,"assignmentScopeValidation":"DoNotValidate"`))
+		if got := e.effective(sa1, secureTransfer); got != posture.StateExempt {
+			t.Fatalf("under mg1: %s", got)
+		}
+		e.put(`{"id":"%s","displayName":"A","managementGroupId":"mg2"}`, sub)
+		if got := e.effective(sa1, secureTransfer); got != posture.StateNonCompliant {
+			t.Errorf("moved to mg2: %s, want the exemption at mg1 lifted", got)
+		}
+		e.put(`{"id":"%s","displayName":"A","managementGroupId":"mg1"}`, sub)
+		if got := e.effective(sa1, secureTransfer); got != posture.StateExempt {
+			t.Errorf("moved back: %s", got)
+		}
+	})
+	t.Run("written expired, restarted", func(t *testing.T) {
+		e := newEnv(t, true)
+		sa1, _ := e.base()
+		id := sa1 + exemptionsPath + "old"
+		if res := e.mustPutExemption(id, exemptionBody("Waiver", "", "2026-11-24T11:00:00Z", "")); res.Covered != 0 {
+			t.Errorf("an exemption born expired covers nothing: %+v", res)
+		}
+		e.open(true)
+		if err := e.svc.ExpireDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if evs, _ := e.svc.ExemptionHistory(context.Background(), id); len(evs) != 1 {
+			t.Errorf("history %+v: an exemption never in force has no expiry to record", evs)
+		}
+	})
+}

@@ -87,7 +87,12 @@ func (s *Service) ExpireDue(ctx context.Context) error {
 // stampedRows returns the rows of states stamped with an exemption.
 func stampedRows(tx posture.Tx, hier *hierarchy, e *exemptionEntry) ([]*posture.ResourceStates, error) {
 	var out []*posture.ResourceStates
-	for _, root := range hier.scopeRoots(e.scope) {
+	roots := hier.scopeRoots(e.scope)
+	if isGroup(e.scope) {
+		// Subscriptions move between groups: find the rows by their stamp.
+		roots = []string{""}
+	}
+	for _, root := range roots {
 		f := posture.PolicyStateFilter{Under: root, AssignmentKey: e.assignment, Limit: 5000}
 		for {
 			rows, err := tx.PolicyStates(f)

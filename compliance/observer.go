@@ -120,6 +120,9 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 	if err := e.run(deps, all); err != nil {
 		return nil, err
 	}
+	if err := s.restampMoved(tx, hier, newHier, c); err != nil {
+		return nil, err
+	}
 
 	after := func() {
 		s.mu.Lock()

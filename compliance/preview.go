@@ -26,11 +26,15 @@ func (s *Service) PreviewExemption(ctx context.Context, w posture.ExemptionWrite
 	}
 	as, hier, _, _ := s.snapshot()
 	now := s.now()
-	entry := entryOf(id, x)
+	var entry *exemptionEntry
 	p := &posture.ExemptionPreview{Covered: []posture.CoveredState{}, Future: []string{}, Warnings: []string{}}
 	err = s.Store.Read(ctx, func(tx posture.Tx) error {
 		if err := s.checkExemption(tx, id, x, as, hier, now); err != nil {
 			return err
+		}
+		entry = entryOf(id, x)
+		if !x.Active(now) {
+			return nil // covers nothing, ever
 		}
 		a := as[entry.assignment]
 		st := &stamper{ix: s.exemptions, hier: hier, over: override{entry.key: entry}}
@@ -74,6 +78,9 @@ func (s *Service) PreviewExemption(ctx context.Context, w posture.ExemptionWrite
 	p.Exemption = exemption.Document(id.String(), id.Name(), x, exemption.SystemData{}, storedVersion)
 	p.Future = futureOf(entry, as[entry.assignment])
 	p.Warnings = warningsOf(entry, as[entry.assignment], len(p.Covered))
+	if !x.Active(now) {
+		p.Warnings = append([]string{"expiresOn is already past: the exemption would be stored but never in force."}, p.Warnings...)
+	}
 	return p, nil
 }
 

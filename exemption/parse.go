@@ -270,7 +270,9 @@ func expiresOn(p *problems, raw json.RawMessage) time.Time {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err == nil {
-		t = t.UTC()
+		// Policy states keep times to the microsecond: a finer expiry would
+		// differ from its stamp forever and rewrite rows on every write.
+		t = t.UTC().Truncate(time.Microsecond)
 		if y := t.Year(); y >= 1 && y <= 9999 {
 			return t
 		}
