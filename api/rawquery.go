@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -58,13 +59,27 @@ func (c *repairConn) Read(p []byte) (int, error) {
 	// Bytes read before an error are delivered before the error is.
 	for len(c.pending) == 0 {
 		if c.err != nil {
-			return 0, c.err
+			err := c.err
+			if isTimeout(err) {
+				// A deadline is not the end of the stream: net/http sets one in
+				// the past to stop its background read when a handler ends,
+				// then reads the next request on the same connection. A
+				// sticky timeout made it drop keep-alive connections under
+				// clients' feet ("connection reset by peer").
+				c.err = nil
+			}
+			return 0, err
 		}
 		c.err = c.next()
 	}
 	n := copy(p, c.pending)
 	c.pending = c.pending[n:]
 	return n, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // next reads the next piece of the stream into pending.
