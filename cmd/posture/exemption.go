@@ -87,17 +87,23 @@ type ExemptionCreateCmd struct {
 	exemptionProps
 }
 
+// send sends an exemption body built from the flags to the target.
+func send(ctx context.Context, t *exemptionTarget, p *exemptionProps, method, suffix string, out any) error {
+	cl, err := t.client(t.Data)
+	if err != nil {
+		return err
+	}
+	body, err := p.body(time.Now())
+	if err != nil {
+		return err
+	}
+	_, err = cl.Do(ctx, method, t.path(suffix), exemptionAPIVersion, nil, body, out)
+	return err
+}
+
 func (c *ExemptionCreateCmd) Run(ctx context.Context, streams *IO) error {
-	cl, err := c.client(c.Data)
-	if err != nil {
-		return err
-	}
-	body, err := c.body(time.Now())
-	if err != nil {
-		return err
-	}
 	var out json.RawMessage
-	if _, err := cl.Do(ctx, "PUT", c.path(""), exemptionAPIVersion, nil, body, &out); err != nil {
+	if err := send(ctx, &c.exemptionTarget, &c.exemptionProps, "PUT", "", &out); err != nil {
 		return err
 	}
 	return printJSON(streams.Out, out)
@@ -111,16 +117,8 @@ type ExemptionPreviewCmd struct {
 }
 
 func (c *ExemptionPreviewCmd) Run(ctx context.Context, streams *IO) error {
-	cl, err := c.client(c.Data)
-	if err != nil {
-		return err
-	}
-	body, err := c.body(time.Now())
-	if err != nil {
-		return err
-	}
 	var p posture.ExemptionPreview
-	if _, err := cl.Do(ctx, "POST", c.path("/preview"), exemptionAPIVersion, nil, body, &p); err != nil {
+	if err := send(ctx, &c.exemptionTarget, &c.exemptionProps, "POST", "/preview", &p); err != nil {
 		return err
 	}
 	if c.JSON {
