@@ -366,52 +366,71 @@ func setID(a *assignment) string {
 func (s *Service) restamp(tx posture.Tx, st *stamper, scope string, assignments []string, key string, c *posture.Change) (int, error) {
 	n := 0
 	for _, a := range assignments {
-		withLocation := st.needsLocation(a)
-		for _, root := range st.hier.scopeRoots(scope) {
-			f := posture.PolicyStateFilter{Under: root, AssignmentKey: a, Limit: 5000}
-			for {
-				rows, err := tx.PolicyStates(f)
-				if err != nil {
-					return 0, err
+		err := eachStatePage(tx, st.hier.scopeRoots(scope), a, st.needsLocation(a), func(rows []*posture.ResourceStates, locations map[string]string) error {
+			var changed []*posture.ResourceStates
+			for _, row := range rows {
+				if st.stamp(row, locations[row.ResourceKey]) {
+					changed = append(changed, row)
 				}
-				locations := map[string]string{}
-				if withLocation && len(rows) > 0 {
-					keys := make([]string, len(rows))
-					for i, r := range rows {
-						keys[i] = r.ResourceKey
-					}
-					found, err := tx.Resources(keys)
-					if err != nil {
-						return 0, err
-					}
-					for k, r := range found {
-						locations[k] = r.Location
-					}
-				}
-				var changed []*posture.ResourceStates
-				for _, row := range rows {
-					if st.stamp(row, locations[row.ResourceKey]) {
-						changed = append(changed, row)
-					}
-					for _, s := range row.States {
-						if s.Exemption == key {
-							n++
-						}
-					}
-				}
-				if err := tx.PutPolicyStates(changed); err != nil {
-					return 0, err
-				}
-				c.States = append(c.States, changed...)
-				if len(rows) < f.Limit {
-					break
-				}
-				last := rows[len(rows)-1]
-				f.After = last.ResourceKey + "\x00" + last.AssignmentKey
+				n += countStamped(row, key)
 			}
+			c.States = append(c.States, changed...)
+			return tx.PutPolicyStates(changed)
+		})
+		if err != nil {
+			return 0, err
 		}
 	}
 	return n, nil
+}
+
+// eachStatePage calls fn with each page of an assignment's state rows
+// under the roots ("" for all of them), and with the locations of their
+// resources when withLocation is set (only resource selectors read them).
+func eachStatePage(tx posture.Tx, roots []string, assignment string, withLocation bool, fn func(rows []*posture.ResourceStates, locations map[string]string) error) error {
+	for _, root := range roots {
+		f := posture.PolicyStateFilter{Under: root, AssignmentKey: assignment, Limit: 5000}
+		for {
+			rows, err := tx.PolicyStates(f)
+			if err != nil {
+				return err
+			}
+			locations := map[string]string{}
+			if withLocation && len(rows) > 0 {
+				keys := make([]string, len(rows))
+				for i, r := range rows {
+					keys[i] = r.ResourceKey
+				}
+				found, err := tx.Resources(keys)
+				if err != nil {
+					return err
+				}
+				for k, r := range found {
+					locations[k] = r.Location
+				}
+			}
+			if err := fn(rows, locations); err != nil {
+				return err
+			}
+			if len(rows) < f.Limit {
+				break
+			}
+			last := rows[len(rows)-1]
+			f.After = last.ResourceKey + "\x00" + last.AssignmentKey
+		}
+	}
+	return nil
+}
+
+// countStamped counts the states of a row an exemption is stamped on.
+func countStamped(row *posture.ResourceStates, key string) int {
+	n := 0
+	for _, s := range row.States {
+		if s.Exemption == key {
+			n++
+		}
+	}
+	return n
 }
 
 // DeleteExemption implements posture.ExemptionService.

@@ -77,7 +77,7 @@ func (s *Service) ExpireDue(ctx context.Context) error {
 		if doc != nil {
 			c.Derived = append(c.Derived, doc) // the Resource Graph shows it expired
 			s.publish(c)
-			s.log().Info("policy exemption expired", "exemption", e.id, "expiresOn", e.x.ExpiresOn, "states", countStamped(c.States, e.key))
+			s.log().Info("policy exemption expired", "exemption", e.id, "expiresOn", e.x.ExpiresOn, "rows", len(c.States))
 		}
 	}
 	s.setDue()
@@ -86,44 +86,21 @@ func (s *Service) ExpireDue(ctx context.Context) error {
 
 // stampedRows returns the rows of states stamped with an exemption.
 func stampedRows(tx posture.Tx, hier *hierarchy, e *exemptionEntry) ([]*posture.ResourceStates, error) {
-	var out []*posture.ResourceStates
 	roots := hier.scopeRoots(e.scope)
 	if isGroup(e.scope) {
 		// Subscriptions move between groups: find the rows by their stamp.
 		roots = []string{""}
 	}
-	for _, root := range roots {
-		f := posture.PolicyStateFilter{Under: root, AssignmentKey: e.assignment, Limit: 5000}
-		for {
-			rows, err := tx.PolicyStates(f)
-			if err != nil {
-				return nil, err
-			}
-			for _, row := range rows {
-				if countStamped([]*posture.ResourceStates{row}, e.key) > 0 {
-					out = append(out, row)
-				}
-			}
-			if len(rows) < f.Limit {
-				break
-			}
-			last := rows[len(rows)-1]
-			f.After = last.ResourceKey + "\x00" + last.AssignmentKey
-		}
-	}
-	return out, nil
-}
-
-func countStamped(rows []*posture.ResourceStates, key string) int {
-	n := 0
-	for _, row := range rows {
-		for _, s := range row.States {
-			if s.Exemption == key {
-				n++
+	var out []*posture.ResourceStates
+	err := eachStatePage(tx, roots, e.assignment, false, func(rows []*posture.ResourceStates, _ map[string]string) error {
+		for _, row := range rows {
+			if countStamped(row, e.key) > 0 {
+				out = append(out, row)
 			}
 		}
-	}
-	return n
+		return nil
+	})
+	return out, err
 }
 
 // RunExpiry records expiries at their second until ctx ends: it sleeps

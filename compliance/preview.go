@@ -38,39 +38,22 @@ func (s *Service) PreviewExemption(ctx context.Context, w posture.ExemptionWrite
 		}
 		a := as[entry.assignment]
 		st := &stamper{ix: s.exemptions, hier: hier, over: override{entry.key: entry}}
-		withLocation := st.needsLocation(entry.assignment)
-		for _, root := range hier.scopeRoots(entry.scope) {
-			f := posture.PolicyStateFilter{Under: root, AssignmentKey: entry.assignment, Limit: 5000}
-			for {
-				rows, err := tx.PolicyStates(f)
-				if err != nil {
-					return err
-				}
-				locations, err := locationsOf(tx, rows, withLocation)
-				if err != nil {
-					return err
-				}
-				for _, row := range rows {
-					for _, state := range row.States {
-						if state.State == posture.StateDisabled || !x.Covers(state.ReferenceID, row.ResourceType, locations[row.ResourceKey]) {
-							continue
-						}
-						def, _ := s.DefinitionOf(row.AssignmentKey, state.ReferenceID)
-						p.Covered = append(p.Covered, posture.CoveredState{
-							ResourceID: row.ResourceKey, SubscriptionID: row.SubscriptionID, AssignmentID: a.compiled.Assignment.ID,
-							ReferenceID: state.ReferenceID, DefinitionID: def, State: state.State,
-							AlreadyExempt: state.Exempt(now) && state.Exemption != entry.key,
-						})
+		return eachStatePage(tx, hier.scopeRoots(entry.scope), entry.assignment, st.needsLocation(entry.assignment), func(rows []*posture.ResourceStates, locations map[string]string) error {
+			for _, row := range rows {
+				for _, state := range row.States {
+					if state.State == posture.StateDisabled || !x.Covers(state.ReferenceID, row.ResourceType, locations[row.ResourceKey]) {
+						continue
 					}
+					def, _ := s.DefinitionOf(row.AssignmentKey, state.ReferenceID)
+					p.Covered = append(p.Covered, posture.CoveredState{
+						ResourceID: row.ResourceKey, SubscriptionID: row.SubscriptionID, AssignmentID: a.compiled.Assignment.ID,
+						ReferenceID: state.ReferenceID, DefinitionID: def, State: state.State,
+						AlreadyExempt: state.Exempt(now) && state.Exemption != entry.key,
+					})
 				}
-				if len(rows) < f.Limit {
-					break
-				}
-				last := rows[len(rows)-1]
-				f.After = last.ResourceKey + "\x00" + last.AssignmentKey
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -82,24 +65,6 @@ func (s *Service) PreviewExemption(ctx context.Context, w posture.ExemptionWrite
 		p.Warnings = append([]string{"expiresOn is already past: the exemption would be stored but never in force."}, p.Warnings...)
 	}
 	return p, nil
-}
-
-// locationsOf returns the locations of the rows' resources when selectors
-// need them.
-func locationsOf(tx posture.Tx, rows []*posture.ResourceStates, need bool) (map[string]string, error) {
-	out := map[string]string{}
-	if !need || len(rows) == 0 {
-		return out, nil
-	}
-	keys := make([]string, len(rows))
-	for i, r := range rows {
-		keys[i] = r.ResourceKey
-	}
-	found, err := tx.Resources(keys)
-	for k, r := range found {
-		out[k] = r.Location
-	}
-	return out, err
 }
 
 // futureOf says in words what the exemption covers of resources created

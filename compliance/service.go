@@ -4,7 +4,9 @@
 // package policy, evaluates every resource they cover, and stores one
 // policy state per (resource, assignment, definition reference). Changes to
 // the estate are evaluated inside the transaction that makes them, so
-// every read after a write sees its effect.
+// every read after a write sees its effect. Policy exemptions live here
+// too, because they are part of a state: each state is stamped with the
+// exemption covering it, in the transaction that writes either.
 package compliance
 
 import (

@@ -68,7 +68,7 @@ func (s *Service) PreviewScores(p *posture.ExemptionPreview, category string) {
 	for _, sub := range subs {
 		p.Scores = append(p.Scores, posture.ScorePreview{
 			SubscriptionID: sub,
-			Before:         view(ScoreSubscription(s.controlScoresOf(s.subs[sub]))),
+			Before:         view(s.subscriptionScore(sub)),
 			After:          view(ScoreSubscription(s.controlScoresOf(after[sub]))),
 			Raw:            view(s.rawScore(sub)),
 		})
@@ -89,7 +89,8 @@ func (s *Service) cloneTally(sub string) *subTally {
 	return t
 }
 
-// controlScoresOf scores controls from counters.
+// controlScoresOf scores controls from counters (nil: none). The caller
+// holds mu.
 func (s *Service) controlScoresOf(t *subTally) []ControlScore {
 	out := make([]ControlScore, len(s.Catalog.Controls))
 	for i, ctl := range s.Catalog.Controls {

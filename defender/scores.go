@@ -19,22 +19,23 @@ const (
 	subscriptionPrefix = "/subscriptions/"
 )
 
-// controlScores returns the scores of a subscription's controls, in
-// catalog order. The caller holds mu.
+// controlScores returns the scores of the controls of subscriptions
+// together, in catalog order. The caller holds mu.
 func (s *Service) controlScores(subs ...string) []ControlScore {
-	out := make([]ControlScore, len(s.Catalog.Controls))
-	for i, ctl := range s.Catalog.Controls {
-		var t tally
-		for _, sub := range subs {
-			if st := s.subs[sub]; st != nil {
-				t.Healthy += st.controls[i].Healthy
-				t.Unhealthy += st.controls[i].Unhealthy
-				t.NotApplicable += st.controls[i].NotApplicable
+	if len(subs) == 1 {
+		return s.controlScoresOf(s.subs[subs[0]])
+	}
+	sum := &subTally{controls: make([]tally, len(s.Catalog.Controls))}
+	for _, sub := range subs {
+		if st := s.subs[sub]; st != nil {
+			for i, c := range st.controls {
+				sum.controls[i].Healthy += c.Healthy
+				sum.controls[i].Unhealthy += c.Unhealthy
+				sum.controls[i].NotApplicable += c.NotApplicable
 			}
 		}
-		out[i] = ScoreControl(ctl.MaxScore, t.Healthy, t.Unhealthy, t.NotApplicable)
 	}
-	return out
+	return s.controlScoresOf(sum)
 }
 
 // subscriptionScore is a subscription's secure score. The caller holds mu.

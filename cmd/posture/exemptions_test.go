@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -266,36 +265,6 @@ func locationOf(t *testing.T, s *server, id string) string {
 		t.Fatalf("location of %s: %v", id, err)
 	}
 	return doc.Location
-}
-
-// raw sends one request with the bootstrap token.
-func (s *server) raw(t *testing.T, method, path, body string, header ...string) (int, http.Header, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, b
-}
-
-func (s *server) get(t *testing.T, path string) []byte {
-	t.Helper()
-	code, _, b := s.raw(t, http.MethodGet, path, "")
-	if code != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, code, b)
-	}
-	return b
 }
 
 // TestExemptionHTTP: versions' shapes, posture's additions and bad input

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -543,4 +544,34 @@ func TestQueryCommand(t *testing.T) {
 	if code := Main(context.Background(), []string{"query", "resources | where", "--server", s.url, "--token", s.token}, &IO{Out: &safeBuffer{}, Err: errOut}); code != 1 || !strings.Contains(errOut.String(), "BadRequest") {
 		t.Errorf("bad query: exit %d %s", code, errOut)
 	}
+}
+
+// raw sends one request with the bootstrap token.
+func (s *server) raw(t *testing.T, method, path, body string, header ...string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func (s *server) get(t *testing.T, path string) []byte {
+	t.Helper()
+	code, _, b := s.raw(t, http.MethodGet, path, "")
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, code, b)
+	}
+	return b
 }

@@ -178,17 +178,10 @@ func TestSecurityHTTP(t *testing.T) {
 	base := ""
 	call := func(method, url, body string) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, url, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+s.token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		code, _, b := s.raw(t, method, strings.TrimPrefix(url, s.url), body)
 		var doc map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&doc)
-		return resp.StatusCode, doc
+		_ = json.Unmarshal(b, &doc)
+		return code, doc
 	}
 	_, subs := call("GET", s.url+"/subscriptions?api-version=2022-12-01", "")
 	sub = subs["value"].([]any)[0].(map[string]any)["subscriptionId"].(string)
