@@ -11,11 +11,17 @@ const (
 	EventUpdated = "Updated"
 	EventDeleted = "Deleted"
 	EventExpired = "Expired"
+	// Entries of the audit ledger that record no change of an object.
+	EventSignIn       = "SignIn"       // a portal sign-in or a token minted
+	EventSignInFailed = "SignInFailed" // a bearer token or login refused
+	EventDenied       = "Denied"       // an authorization check refused
 )
 
-// Event is one change of an object (an exemption), kept in the store for its
-// history and for audit: who did what, when, and the object before and
-// after.
+// Event is one entry of the audit ledger: a change of an object (an
+// exemption, a role assignment, ...) with the object before and after, or a
+// sign-in or a denial. The store chains every entry to the one before by a
+// hash (package ledger), so that an edited, removed or reordered row is
+// found by verification.
 type Event struct {
 	Seq       int64  // assigned by the store, increasing
 	Stream    string // lower-case id of the object
@@ -23,9 +29,28 @@ type Event struct {
 	Actor     string // principal id; "posture" for the server's own jobs
 	ActorType string // User, Application, ManagedIdentity, Key
 	At        time.Time
+	// Action is the Azure action performed or refused, e.g.
+	// "Microsoft.Authorization/policyExemptions/write"; Scope the ARM id it
+	// was performed at.
+	Action string
+	Scope  string
 	// Before and After are the object's documents; nil when it did not
 	// exist.
 	Before, After json.RawMessage
+	// Prev and Hash chain the entry to the one before (Prev is its Hash);
+	// the store sets both when it appends.
+	Prev, Hash []byte
+}
+
+// LedgerCheckpoint is a signature over the ledger's hash at one sequence
+// number, made every N entries with a key the database does not hold: who
+// can rewrite the rows cannot re-sign the chain.
+type LedgerCheckpoint struct {
+	Seq       int64
+	Hash      []byte // the Hash of the entry Seq
+	At        time.Time
+	KeyID     string // hex of the first 8 bytes of SHA-256 of the public key
+	Signature []byte // ed25519
 }
 
 // EventFilter selects events, in sequence order.
