@@ -56,6 +56,13 @@ type LedgerCheckpoint struct {
 // EventFilter selects events, in sequence order.
 type EventFilter struct {
 	Stream string // one object's events; "" for all
-	After  int64  // exclusive cursor
-	Limit  int
+	// StreamPrefix keeps the events of an object and of everything under
+	// it (a lower-case id without a trailing slash); "" for all.
+	StreamPrefix string
+	After        int64 // exclusive cursor
+	Through      int64 // inclusive upper bound; 0: none
+	Actor        string
+	Kind         string
+	From, To     time.Time // At in [From, To); zero: unbounded
+	Limit        int
 }

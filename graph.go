@@ -23,6 +23,9 @@ type GraphQuery struct {
 	AllowPartialScopes bool
 	// Readable restricts rows to what the caller may read; nil shows all.
 	Readable *ReadableScopes
+	// Principal is the caller's id: pages of one caller's result are not
+	// served to another.
+	Principal string
 }
 
 // ReadableScopes says which rows a principal may read: whole subscriptions,
@@ -31,6 +34,9 @@ type ReadableScopes struct {
 	All           bool
 	Subscriptions []string // lower case
 	Scopes        []string // lower-case ids of resource groups and resources
+	// Allow, when set, admits a row by its id (any casing) that the lists
+	// above do not; it must be safe for concurrent use.
+	Allow func(id string) bool
 }
 
 // GraphFacet asks for a summary of one expression over the query's rows.

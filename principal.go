@@ -46,8 +46,13 @@ type RoleAssignment struct {
 	ID               string // {scope}/providers/Microsoft.Authorization/roleAssignments/{guid}
 	Scope            string
 	PrincipalID      string
+	PrincipalType    string // User, Group or ServicePrincipal; "" when unknown
 	RoleDefinitionID string
+	Description      string
 	CreatedAt        time.Time
+	CreatedBy        string // principal id
+	UpdatedAt        time.Time
+	UpdatedBy        string
 }
 
 // Built-in role definition ids (Azure's, from the Azure built-in roles

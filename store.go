@@ -2,6 +2,7 @@ package posture
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -54,11 +55,27 @@ type Tx interface {
 	PutPrincipal(p *Principal) error
 	// CountPrincipals counts principals.
 	CountPrincipals() (int, error)
+	// Principals lists every principal in id order.
+	Principals() ([]*Principal, error)
+	// DeletePrincipal deletes a principal with its tokens, its role
+	// assignments and its group memberships (as a member and as a group).
+	DeletePrincipal(id string) error
+	// GroupMembers returns the direct members of a group, sorted.
+	GroupMembers(groupID string) ([]string, error)
+	// SetGroupMembers replaces the direct members of a group.
+	SetGroupMembers(groupID string, members []string) error
+	// Memberships maps each principal to the groups it is a direct member
+	// of.
+	Memberships() (map[string][]string, error)
 
 	// TokenByHash returns the token whose hash is h.
 	TokenByHash(h string) (*Token, error)
 	// PutToken inserts or replaces a token.
 	PutToken(t *Token) error
+	// Token returns a token by id.
+	Token(id string) (*Token, error)
+	// Tokens lists the tokens of a principal by creation time.
+	Tokens(principalID string) ([]*Token, error)
 
 	// PolicyStates returns up to f.Limit (resource, assignment) rows of
 	// states in (resource, assignment) order.
@@ -78,15 +95,39 @@ type Tx interface {
 	// states of an assignment.
 	PolicyStateResources(assignmentKey string) ([]string, error)
 
-	// AppendEvent stores an event, setting its Seq.
+	// AppendEvent appends an entry to the audit ledger: it sets Seq, Prev
+	// and Hash (chaining it to the last entry), and writes a signed
+	// checkpoint when the store has a signer and Seq is due for one.
 	AppendEvent(e *Event) error
 	// Events returns up to f.Limit events in sequence order.
 	Events(f EventFilter) ([]*Event, error)
+	// LedgerHead returns the sequence number and hash of the last entry
+	// (0, nil for an empty ledger).
+	LedgerHead() (int64, []byte, error)
+	// Checkpoints returns the checkpoints with after < Seq <= through
+	// (through 0: no bound), in order.
+	Checkpoints(after, through int64) ([]*LedgerCheckpoint, error)
+	// PruneEvents deletes the entries (and checkpoints) older than before,
+	// always keeping the newest entry so that the chain goes on from it.
+	PruneEvents(before time.Time) (int, error)
 
 	// PutRoleAssignment inserts or replaces a role assignment.
 	PutRoleAssignment(a *RoleAssignment) error
 	// RoleAssignments lists the role assignments of a principal.
 	RoleAssignments(principalID string) ([]*RoleAssignment, error)
+	// AllRoleAssignments lists every role assignment by id.
+	AllRoleAssignments() ([]*RoleAssignment, error)
+	// RoleAssignment returns a role assignment by id.
+	RoleAssignment(id string) (*RoleAssignment, error)
+	// DeleteRoleAssignment deletes a role assignment by id.
+	DeleteRoleAssignment(id string) error
+
+	// RoleDefinitionDocs returns the documents of the custom roles.
+	RoleDefinitionDocs() ([]json.RawMessage, error)
+	// PutRoleDefinitionDoc inserts or replaces a custom role by GUID.
+	PutRoleDefinitionDoc(guid string, doc json.RawMessage) error
+	// DeleteRoleDefinitionDoc deletes a custom role by GUID.
+	DeleteRoleDefinitionDoc(guid string) error
 }
 
 // Clock returns the current time; services take one so tests can move time.

@@ -16,6 +16,7 @@ import (
 	"github.com/posture/posture"
 	"github.com/posture/posture/api"
 	"github.com/posture/posture/auth"
+	"github.com/posture/posture/identity"
 	"github.com/posture/posture/estate"
 	"github.com/posture/posture/sqlite"
 )
@@ -45,7 +46,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &api.Server{Resources: res, Auth: authn, Ready: store.Ping,
+	ids, err := identity.Load(ctx, store, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &api.Server{Resources: res, Auth: authn, Authz: ids.Authz, Identity: ids, Tokens: authn, Ready: store.Ping,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
@@ -176,7 +181,7 @@ func TestAuthentication(t *testing.T) {
 		pid = tok.PrincipalID
 		return nil
 	})
-	secret, _, err := authn.CreateToken(context.Background(), pid, "short", time.Hour)
+	secret, _, err := authn.CreateToken(context.Background(), pid, "", "short", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,9 @@ func (c *call) ok(status int, doc []byte) error {
 // list writes ARM's list envelope {"value":[…],"nextLink":…}. next, when
 // not empty, is the cursor of the following page.
 func (c *call) list(docs []json.RawMessage, next string) error {
+	if c.filter != nil {
+		docs = c.filter.visible(docs)
+	}
 	var b strings.Builder
 	b.WriteString(`{"value":[`)
 	for i, d := range docs {

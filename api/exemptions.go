@@ -27,6 +27,9 @@ func (s *Server) registerExemptions() {
 		del:      deleteExemption,
 		list:     listExemptions,
 		actions:  map[string]handlerFunc{"preview": previewExemption},
+		// A preview writes nothing: whoever may read exemptions there may
+		// see what one would do.
+		actionNames: map[string]string{"preview": "Microsoft.Authorization/policyExemptions/read"},
 	})
 	s.handle(exemption.Type+"/history", &typeRoutes{versions: exemptionVersions, list: exemptionHistory})
 }
@@ -59,6 +62,16 @@ func putExemption(c *call) error {
 	if err != nil {
 		return err
 	}
+	var head struct {
+		Properties struct {
+			PolicyAssignmentID string `json:"policyAssignmentId"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(body, &head) == nil && head.Properties.PolicyAssignmentID != "" {
+		if err := c.authorizeExempt(head.Properties.PolicyAssignmentID); err != nil {
+			return err
+		}
+	}
 	res, err := c.s.Exemptions.PutExemption(c.ctx, posture.ExemptionWrite{ID: c.id.String(), Body: body, APIVersion: c.apiVersion, IfMatch: c.r.Header.Get("If-Match")})
 	if err != nil {
 		return err
@@ -75,11 +88,26 @@ func patchExemption(c *call) error {
 	if err != nil {
 		return err
 	}
+	if cur, err := c.s.Exemptions.GetExemption(c.ctx, c.id.String()); err == nil {
+		if x, _, err := exemption.FromDocument(cur.Body); err == nil {
+			if err := c.authorizeExempt(x.PolicyAssignmentID); err != nil {
+				return err
+			}
+		}
+	}
 	res, err := c.s.Exemptions.PatchExemption(c.ctx, posture.ExemptionWrite{ID: c.id.String(), Body: body, APIVersion: c.apiVersion, IfMatch: c.r.Header.Get("If-Match")})
 	if err != nil {
 		return err
 	}
 	return c.exemptionWritten(res)
+}
+
+// authorizeExempt is the second of Azure's two checks on an exemption
+// write: besides policyExemptions/write over the exemption (checked before
+// the handler), policyAssignments/exempt/action over the assignment it
+// exempts from (403 LinkedAuthorizationFailed).
+func (c *call) authorizeExempt(assignmentID string) error {
+	return c.s.Authz.AuthorizeExemptionWrite(c.principal, c.id.String(), assignmentID)
 }
 
 // exemptionWritten answers a PUT or PATCH: 201 or 200 with the document,

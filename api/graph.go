@@ -18,7 +18,10 @@ func (s *Server) registerGraph() {
 	if s.Graph == nil {
 		return
 	}
-	s.handle("Microsoft.ResourceGraph/resources", &typeRoutes{versions: graphVersions, post: queryGraph})
+	// Every caller may query; the rows are those it may read (Azure
+	// answers a query the same way, with no permission at the root).
+	s.handle("Microsoft.ResourceGraph/resources", &typeRoutes{versions: graphVersions, post: queryGraph,
+		authorize: func(*call) error { return nil }})
 }
 
 // graphRequest is ARG's QueryRequest.
@@ -62,7 +65,8 @@ func queryGraph(c *call) error {
 	if strings.TrimSpace(req.Query) == "" {
 		return posture.Errorf(posture.EINVALID, "BadRequest", "The query is required.")
 	}
-	q := &posture.GraphQuery{Query: req.Query, Subscriptions: req.Subscriptions, ManagementGroups: req.ManagementGroups}
+	q := &posture.GraphQuery{Query: req.Query, Subscriptions: req.Subscriptions, ManagementGroups: req.ManagementGroups,
+		Readable: c.s.readable(c), Principal: c.principal.ID}
 	if c.apiVersion == "2019-04-01" {
 		q.ResultFormat = "table"
 	}

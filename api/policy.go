@@ -39,6 +39,8 @@ func (s *Server) registerPolicy() {
 	s.handle("Microsoft.PolicyInsights/policyStates", &typeRoutes{
 		versions: policyInsightsVersions,
 		actions:  map[string]handlerFunc{"queryresults": queryPolicyStates},
+		// Azure names the query a read.
+		actionNames: map[string]string{"queryresults": "Microsoft.PolicyInsights/policyStates/queryResults/read"},
 	})
 }
 

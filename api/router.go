@@ -23,6 +23,11 @@ type typeRoutes struct {
 	list, post handlerFunc
 	// POST {item id}/{action}, keyed by lower-case action name.
 	actions map[string]handlerFunc
+	// actionNames overrides, by lower-case action name, the Azure action
+	// checked for a POST (queries that Azure names as reads).
+	actionNames map[string]string
+	// authorize, when set, replaces the standard check (see authorize).
+	authorize handlerFunc
 }
 
 func (s *Server) handle(typ string, rt *typeRoutes) {
@@ -39,6 +44,8 @@ type call struct {
 	id         armid.ID // the item, or the parent of the collection
 	apiVersion string
 	principal  *posture.Principal
+	// filter, when set, hides the rows of a list the caller may not read.
+	filter *rowFilter
 }
 
 // dispatch serves an ARM path and returns the route label for metrics.
@@ -46,6 +53,9 @@ func (s *Server) dispatch(w *recorder, r *http.Request) string {
 	c := &call{s: s, w: w, r: r, ctx: r.Context()}
 	route, err := s.route(c, w)
 	if err != nil {
+		if c.principal != nil {
+			s.denied(c.ctx, c.principal, err)
+		}
 		s.writeError(w, r, err)
 	}
 	return route
@@ -53,7 +63,7 @@ func (s *Server) dispatch(w *recorder, r *http.Request) string {
 
 func (s *Server) route(c *call, w *recorder) (string, error) {
 	r := c.r
-	p, err := s.Auth.Authenticate(c.ctx, bearer(r))
+	p, err := s.authenticate(c)
 	if err != nil {
 		return "unauthenticated", err
 	}
@@ -75,6 +85,9 @@ func (s *Server) route(c *call, w *recorder) (string, error) {
 		return label, err
 	}
 	c.apiVersion = v
+	if err := s.authorize(c, rt); err != nil {
+		return label, err
+	}
 	if s.Exemptions != nil {
 		// Expiries due are recorded before anything is read or written.
 		// Reads are right without it (states carry their expiry), so a

@@ -20,6 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/auth"
+	"github.com/posture/posture/authz"
+	"github.com/posture/posture/identity"
 )
 
 // MaxBody is the largest request body of an ordinary ARM call (ARM's own
@@ -39,6 +42,14 @@ type Server struct {
 	// every call, so no read shows an expired exemption's effect.
 	Exemptions posture.ExemptionService
 	Auth       posture.Authenticator
+	// Authz decides every call (see authorize); Identity serves principals,
+	// roles and role assignments, Tokens API tokens.
+	Authz    *authz.Authorizer
+	Identity *identity.Service
+	Tokens   *auth.Service
+	// Audit appends an entry to the ledger in its own transaction: sign-in
+	// failures and denials, which change nothing else.
+	Audit func(context.Context, *posture.Event) error
 	Logger     *slog.Logger
 	// Registry receives the HTTP metrics; /metrics serves Gatherer.
 	Registry prometheus.Registerer
@@ -49,6 +60,7 @@ type Server struct {
 
 	routes  map[string]*typeRoutes
 	metrics *httpMetrics
+	signIns signInLimiter
 }
 
 // Handler returns the root handler. It must be called once, after the
@@ -71,6 +83,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerGraph()
 	s.registerSecurity()
 	s.registerExemptions()
+	s.registerIdentity()
 	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, metrics)

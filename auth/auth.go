@@ -6,6 +6,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -94,11 +95,14 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*posture.Pri
 }
 
 // CreateToken mints a token for a principal; the secret is returned once and
-// never stored. ttl 0 means no expiry.
-func (s *Service) CreateToken(ctx context.Context, principalID, name string, ttl time.Duration) (string, *posture.Token, error) {
+// never stored. ttl 0 means no expiry. id may be empty for a new GUID.
+func (s *Service) CreateToken(ctx context.Context, principalID, id, name string, ttl time.Duration) (string, *posture.Token, error) {
+	if id == "" {
+		id = uuid.NewString()
+	}
 	secret := NewSecret()
 	now := s.now()
-	tok := &posture.Token{ID: uuid.NewString(), PrincipalID: principalID, Name: name, Hash: Hash(secret), CreatedAt: now}
+	tok := &posture.Token{ID: id, PrincipalID: principalID, Name: name, Hash: Hash(secret), CreatedAt: now}
 	if ttl > 0 {
 		tok.ExpiresAt = now.Add(ttl)
 	}
@@ -106,12 +110,109 @@ func (s *Service) CreateToken(ctx context.Context, principalID, name string, ttl
 		if _, err := tx.Principal(principalID); err != nil {
 			return err
 		}
-		return tx.PutToken(tok)
+		if _, err := tx.Token(id); err == nil {
+			return posture.Errorf(posture.ECONFLICT, "TokenExists", "The token '%s' exists; a token's secret is set once. Delete it and create another.", id)
+		} else if !posture.IsNotFound(err) {
+			return err
+		}
+		if err := tx.PutToken(tok); err != nil {
+			return err
+		}
+		return tx.AppendEvent(tokenEvent(ctx, posture.EventCreated, "Posture.Identity/principals/tokens/write", nil, tok, now))
 	})
 	if err != nil {
 		return "", nil, err
 	}
 	return secret, tok, nil
+}
+
+// RevokeToken revokes a principal's token; it stops working at once. It
+// returns the token, nil when the principal has none with that id.
+func (s *Service) RevokeToken(ctx context.Context, principalID, id string) (*posture.Token, error) {
+	var out *posture.Token
+	err := s.Store.Write(ctx, func(tx posture.Tx) error {
+		tok, err := tx.Token(id)
+		if posture.IsNotFound(err) || err == nil && tok.PrincipalID != principalID {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if !tok.RevokedAt.IsZero() {
+			out = tok
+			return nil
+		}
+		before := *tok
+		tok.RevokedAt = s.now()
+		if err := tx.PutToken(tok); err != nil {
+			return err
+		}
+		out = tok
+		return tx.AppendEvent(tokenEvent(ctx, posture.EventDeleted, "Posture.Identity/principals/tokens/delete", &before, tok, tok.RevokedAt))
+	})
+	return out, err
+}
+
+// Tokens lists a principal's tokens, revoked and expired ones included.
+func (s *Service) Tokens(ctx context.Context, principalID string) ([]*posture.Token, error) {
+	var out []*posture.Token
+	err := s.Store.Read(ctx, func(tx posture.Tx) error {
+		var err error
+		out, err = tx.Tokens(principalID)
+		return err
+	})
+	return out, err
+}
+
+// Token returns one of a principal's tokens.
+func (s *Service) Token(ctx context.Context, principalID, id string) (*posture.Token, error) {
+	var out *posture.Token
+	err := s.Store.Read(ctx, func(tx posture.Tx) error {
+		tok, err := tx.Token(id)
+		if err == nil && tok.PrincipalID != principalID {
+			err = posture.Errorf(posture.ENOTFOUND, "TokenNotFound", "Token '%s' does not exist.", id)
+		}
+		out = tok
+		return err
+	})
+	return out, err
+}
+
+// TokenID returns the ARM id of a token.
+func TokenID(principalID, id string) string {
+	return "/providers/Posture.Identity/principals/" + principalID + "/tokens/" + id
+}
+
+// TokenDocument is the ARM document of a token: never its secret or hash.
+func TokenDocument(t *posture.Token, now time.Time) json.RawMessage {
+	state := "Active"
+	switch {
+	case !t.RevokedAt.IsZero():
+		state = "Revoked"
+	case !t.Valid(now):
+		state = "Expired"
+	}
+	props := map[string]any{"displayName": t.Name, "createdOn": t.CreatedAt.Format(time.RFC3339), "state": state,
+		"expiresOn": nil, "revokedOn": nil}
+	if !t.ExpiresAt.IsZero() {
+		props["expiresOn"] = t.ExpiresAt.Format(time.RFC3339)
+	}
+	if !t.RevokedAt.IsZero() {
+		props["revokedOn"] = t.RevokedAt.Format(time.RFC3339)
+	}
+	doc, _ := json.Marshal(map[string]any{"id": TokenID(t.PrincipalID, t.ID), "name": t.ID, "type": "Posture.Identity/principals/tokens", "properties": props})
+	return doc
+}
+
+func tokenEvent(ctx context.Context, kind, action string, before, after *posture.Token, now time.Time) *posture.Event {
+	who, typ := posture.ActorFromContext(ctx)
+	e := &posture.Event{Kind: kind, Actor: who, ActorType: typ, At: now, Action: action}
+	if before != nil {
+		e.Scope, e.Before = TokenID(before.PrincipalID, before.ID), TokenDocument(before, now)
+	}
+	if after != nil {
+		e.Scope, e.After = TokenID(after.PrincipalID, after.ID), TokenDocument(after, now)
+	}
+	return e
 }
 
 // Bootstrap creates, on a store without principals, the bootstrap principal
@@ -140,17 +241,31 @@ func (s *Service) Bootstrap(ctx context.Context, secret string) (string, error) 
 		if err := tx.PutPrincipal(p); err != nil {
 			return err
 		}
-		if err := tx.PutRoleAssignment(&posture.RoleAssignment{
+		ra := &posture.RoleAssignment{
 			ID:    "/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString(),
-			Scope: "/", PrincipalID: p.ID, RoleDefinitionID: posture.RoleOwner, CreatedAt: now,
-		}); err != nil {
+			Scope: "/", PrincipalID: p.ID, PrincipalType: p.Type, RoleDefinitionID: "/providers/Microsoft.Authorization/roleDefinitions/" + posture.RoleOwner,
+			CreatedAt: now, CreatedBy: posture.SystemActor, UpdatedAt: now, UpdatedBy: posture.SystemActor,
+		}
+		if err := tx.PutRoleAssignment(ra); err != nil {
 			return err
 		}
 		created = true
-		return tx.PutToken(&posture.Token{ID: uuid.NewString(), PrincipalID: p.ID, Name: "bootstrap", Hash: Hash(secret), CreatedAt: now})
+		tok := &posture.Token{ID: uuid.NewString(), PrincipalID: p.ID, Name: "bootstrap", Hash: Hash(secret), CreatedAt: now}
+		if err := tx.PutToken(tok); err != nil {
+			return err
+		}
+		// The ledger starts with who was made Owner of everything.
+		return tx.AppendEvent(&posture.Event{Kind: posture.EventCreated, Actor: posture.SystemActor, ActorType: "Application", At: now,
+			Action: "Microsoft.Authorization/roleAssignments/write", Scope: ra.ID,
+			After: mustJSON(map[string]string{"principalId": p.ID, "roleDefinitionId": ra.RoleDefinitionID, "scope": "/"})})
 	})
 	if err != nil || !created {
 		return "", err
 	}
 	return secret, nil
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
 }

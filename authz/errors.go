@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/posture/posture"
@@ -76,9 +77,27 @@ func ClientName(p *posture.Principal) string {
 // over scope. scope should be the id the request addresses (Azure reports
 // the full id, e.g. a role assignment's id, not its parent scope).
 func AuthorizationFailed(client, objectID, action, scope string) *posture.Error {
-	return posture.Errorf(posture.EFORBIDDEN, CodeAuthorizationFailed,
+	e := posture.Errorf(posture.EFORBIDDEN, CodeAuthorizationFailed,
 		"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
 		client, objectID, action, scope)
+	e.Err = &Denial{Action: action, Scope: scope}
+	return e
+}
+
+// Denial is the cause of a 403 from this package: what was refused where,
+// for the audit ledger.
+type Denial struct{ Action, Scope string }
+
+func (d *Denial) Error() string { return "denied " + d.Action + " over " + d.Scope }
+
+// DeniedActionScope returns the action and scope of a 403 made by this
+// package ("", "" for another error).
+func DeniedActionScope(err error) (action, scope string) {
+	var d *Denial
+	if errors.As(err, &d) {
+		return d.Action, d.Scope
+	}
+	return "", ""
 }
 
 // Deny is AuthorizationFailed for a principal.
@@ -90,9 +109,11 @@ func Deny(p *posture.Principal, action, scope string) *posture.Error {
 // over scope but not linkedAction over linkedScope, such as an exemption
 // write whose author may not exempt the policy assignment.
 func LinkedDeny(p *posture.Principal, action, scope, linkedAction, linkedScope string) *posture.Error {
-	return posture.Errorf(posture.EFORBIDDEN, CodeLinkedAuthorizationFailed,
+	e := posture.Errorf(posture.EFORBIDDEN, CodeLinkedAuthorizationFailed,
 		"The client '%s' with object id '%s' has permission to perform action '%s' on scope '%s'; however, it does not have permission to perform action '%s' on the linked scope(s) '%s' or the linked scope(s) are invalid.",
 		ClientName(p), p.ID, action, scope, linkedAction, linkedScope)
+	e.Err = &Denial{Action: linkedAction, Scope: linkedScope}
+	return e
 }
 
 // RoleDefinitionNotFound returns the 404 for a role definition id that

@@ -20,8 +20,6 @@ const ExemptionType = exemption.Type
 // storedVersion is the api-version whose shape exemptions are stored in.
 const storedVersion = exemption.StoredVersion
 
-// systemActor names the server in events it records itself.
-const systemActor = "posture"
 
 var _ posture.ExemptionService = (*Service)(nil)
 
@@ -236,7 +234,7 @@ func exemptionResource(id armid.ID, x *exemption.Exemption, sd exemption.SystemD
 
 // systemData fills in the caller of a write.
 func systemData(ctx context.Context, sd exemption.SystemData, created bool, now time.Time) exemption.SystemData {
-	who, typ := caller(ctx)
+	who, typ := posture.ActorFromContext(ctx)
 	if created {
 		sd.CreatedBy, sd.CreatedByType, sd.CreatedAt = who, typ, now
 	}
@@ -245,23 +243,19 @@ func systemData(ctx context.Context, sd exemption.SystemData, created bool, now 
 }
 
 // caller returns the calling principal and its systemData type.
-func caller(ctx context.Context) (string, string) {
-	p := posture.PrincipalFromContext(ctx)
-	if p == nil {
-		return systemActor, "Application"
-	}
-	switch p.Type {
-	case posture.PrincipalServicePrincipal:
-		return p.ID, "Application"
-	case "ManagedIdentity":
-		return p.ID, "ManagedIdentity"
-	}
-	return p.ID, "User"
-}
-
 func event(ctx context.Context, stream, kind string, before, after *posture.Resource, now time.Time) *posture.Event {
-	who, typ := caller(ctx)
-	e := &posture.Event{Stream: stream, Kind: kind, Actor: who, ActorType: typ, At: now}
+	who, typ := posture.ActorFromContext(ctx)
+	action := "Microsoft.Authorization/policyExemptions/write"
+	if kind == posture.EventDeleted {
+		action = "Microsoft.Authorization/policyExemptions/delete"
+	}
+	e := &posture.Event{Stream: stream, Kind: kind, Actor: who, ActorType: typ, At: now, Action: action}
+	if before != nil {
+		e.Scope = before.ID
+	}
+	if after != nil {
+		e.Scope = after.ID
+	}
 	if before != nil {
 		e.Before = before.Body
 	}

@@ -65,8 +65,8 @@ func (s *Service) ExpireDue(ctx context.Context) error {
 			// The rows do not change: their stamps already say when the
 			// exemption ends. The feeds re-read them at now.
 			c.States, c.StateRefs = rows, refsOf(e.x)
-			return tx.AppendEvent(&posture.Event{Stream: e.key, Kind: posture.EventExpired, Actor: systemActor, ActorType: "Application",
-				At: e.x.ExpiresOn, Before: r.Body, After: r.Body})
+			return tx.AppendEvent(&posture.Event{Stream: e.key, Kind: posture.EventExpired, Actor: posture.SystemActor, ActorType: "Application",
+				Action: "Microsoft.Authorization/policyExemptions/expire", Scope: e.id, At: e.x.ExpiresOn, Before: r.Body, After: r.Body})
 		})
 		if err != nil {
 			return err

@@ -145,3 +145,23 @@ func (h *hierarchy) scopeUnder(s, of string) bool {
 	}
 	return false
 }
+
+// Ancestors returns the keys of the management groups above the
+// subscription or management group with the given key, nearest first,
+// without the root (authz.Hierarchy).
+func (s *Service) Ancestors(key string) []string {
+	s.mu.RLock()
+	h := s.hier
+	s.mu.RUnlock()
+	if h == nil {
+		return nil
+	}
+	var out []string
+	for p, hops := h.parent[key], 0; p != "" && p != "/" && hops < 64; p, hops = h.parent[p], hops+1 {
+		if !strings.HasPrefix(p, mgPrefix) {
+			break
+		}
+		out = append(out, p)
+	}
+	return out
+}

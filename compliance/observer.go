@@ -81,8 +81,9 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 		for _, e := range s.exemptions.under(d) {
 			goneExemptions = append(goneExemptions, e.key)
 			before := exemption.Document(e.id, e.id[strings.LastIndexByte(e.id, '/')+1:], e.x, exemption.SystemData{}, storedVersion)
-			ev := &posture.Event{Stream: e.key, Kind: posture.EventDeleted, At: now, Before: before}
-			ev.Actor, ev.ActorType = caller(ctx)
+			ev := &posture.Event{Stream: e.key, Kind: posture.EventDeleted, At: now, Before: before,
+				Action: "Microsoft.Authorization/policyExemptions/delete", Scope: e.id}
+			ev.Actor, ev.ActorType = posture.ActorFromContext(ctx)
 			if err := tx.AppendEvent(ev); err != nil {
 				return nil, err
 			}
@@ -127,6 +128,9 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 	after := func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if s.HierarchyChanged != nil && !maps.Equal(hier.parent, newHier.parent) {
+			defer s.HierarchyChanged() // after the unlock: it reads Ancestors
+		}
 		s.hier, s.assignments = newHier, newAs
 		for _, d := range c.Deleted {
 			s.related.removeUnder(d)

@@ -56,6 +56,10 @@ type Service struct {
 	// exemption of an assignment covers (references nil: all of them), ""
 	// when none is known; the rules limit durations by it.
 	Severity func(assignmentKey string, referenceIDs []string) string
+	// HierarchyChanged, when set, is called after a change that may have
+	// moved a subscription or management group (authorization caches
+	// ancestors).
+	HierarchyChanged func()
 
 	mu          sync.RWMutex
 	hier        *hierarchy

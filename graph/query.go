@@ -111,7 +111,7 @@ func (g *Service) rowFilter(q *posture.GraphQuery) *kql.RowFilter {
 		}
 	}
 	if r := q.Readable; r != nil && !r.All {
-		readable := &kql.RowFilter{Subscriptions: r.Subscriptions, Scopes: r.Scopes}
+		readable := &kql.RowFilter{Subscriptions: r.Subscriptions, Scopes: r.Scopes, Allow: r.Allow}
 		if f == nil {
 			return readable
 		}
@@ -293,7 +293,7 @@ func decodeToken(s string) (token, error) {
 // cacheKey identifies a request for paging: the same query, scopes and
 // format must come back with a token.
 func cacheKey(q *posture.GraphQuery) string {
-	b, _ := json.Marshal([]any{q.Query, lowerAll(q.Subscriptions), lowerAll(q.ManagementGroups), strings.ToLower(q.ResultFormat)})
+	b, _ := json.Marshal([]any{q.Query, lowerAll(q.Subscriptions), lowerAll(q.ManagementGroups), strings.ToLower(q.ResultFormat), strings.ToLower(q.Principal)})
 	sum := fnv64(b)
 	return strconv.FormatUint(sum, 36)
 }

@@ -3,31 +3,149 @@ package sqlstore
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
+	"time"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/ledger"
 )
+
+// ledgerLock serialises appends across PostgreSQL replicas: each entry's
+// hash depends on the one before.
+const ledgerLock = "posture/ledger"
+
+// Signer signs ledger checkpoints; *ledger.Signer is one.
+type Signer interface {
+	Sign(seq int64, hash []byte, at time.Time) posture.LedgerCheckpoint
+}
+
+// SetLedgerSigner makes the store write a checkpoint signed by sg after
+// every `every` entries. Call it before serving.
+func (s *Store) SetLedgerSigner(sg Signer, every int) {
+	s.signer, s.checkpointEvery = sg, int64(max(every, 1))
+}
 
 // AppendEvent implements posture.Tx.
 func (t *Tx) AppendEvent(e *posture.Event) error {
-	err := t.queryRow(`INSERT INTO events (stream, kind, actor, actor_type, at, before, after) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-		e.Stream, e.Kind, e.Actor, e.ActorType, micros(e.At), nullText(e.Before), nullText(e.After)).Scan(&e.Seq)
-	return t.s.wrap(err)
+	if err := t.Lock(ledgerLock); err != nil {
+		return err
+	}
+	seq, prev, err := t.LedgerHead()
+	if err != nil {
+		return err
+	}
+	e.Seq, e.Prev = seq+1, prev
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	if e.Stream == "" {
+		e.Stream = strings.ToLower(e.Scope)
+	}
+	e.Hash = ledger.Hash(e.Prev, e)
+	_, err = t.exec(`INSERT INTO events (seq, stream, kind, actor, actor_type, at, action, scope, before, after, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, e.Stream, e.Kind, e.Actor, e.ActorType, micros(e.At), e.Action, e.Scope, nullText(e.Before), nullText(e.After), e.Prev, e.Hash)
+	if err != nil {
+		return err
+	}
+	if sg := t.s.signer; sg != nil && e.Seq%t.s.checkpointEvery == 0 {
+		cp := sg.Sign(e.Seq, e.Hash, e.At)
+		_, err = t.exec(`INSERT INTO ledger_checkpoints (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)`,
+			cp.Seq, cp.Hash, micros(cp.At), cp.KeyID, cp.Signature)
+	}
+	return err
+}
+
+// LedgerHead implements posture.Tx.
+func (t *Tx) LedgerHead() (int64, []byte, error) {
+	var seq int64
+	var hash []byte
+	err := t.queryRow(`SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, nil
+	}
+	return seq, hash, t.s.wrap(err)
+}
+
+// Checkpoints implements posture.Tx.
+func (t *Tx) Checkpoints(after, through int64) ([]*posture.LedgerCheckpoint, error) {
+	q := `SELECT seq, hash, at, key_id, signature FROM ledger_checkpoints WHERE seq > ?`
+	args := []any{after}
+	if through > 0 {
+		q += ` AND seq <= ?`
+		args = append(args, through)
+	}
+	rows, err := t.query(q+` ORDER BY seq`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*posture.LedgerCheckpoint
+	for rows.Next() {
+		var c posture.LedgerCheckpoint
+		var at int64
+		if err := rows.Scan(&c.Seq, &c.Hash, &at, &c.KeyID, &c.Signature); err != nil {
+			return nil, t.s.wrap(err)
+		}
+		c.At = fromMicros(at)
+		out = append(out, &c)
+	}
+	return out, t.s.wrap(rows.Err())
+}
+
+// PruneEvents implements posture.Tx.
+func (t *Tx) PruneEvents(before time.Time) (int, error) {
+	if err := t.Lock(ledgerLock); err != nil {
+		return 0, err
+	}
+	head, _, err := t.LedgerHead()
+	if err != nil || head == 0 {
+		return 0, err
+	}
+	r, err := t.exec(`DELETE FROM events WHERE at < ? AND seq < ?`, micros(before), head)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := r.RowsAffected()
+	_, err = t.exec(`DELETE FROM ledger_checkpoints WHERE seq < (SELECT MIN(seq) FROM events)`)
+	return int(n), err
 }
 
 func nullText(b json.RawMessage) sql.NullString {
 	return sql.NullString{String: string(b), Valid: b != nil}
 }
 
+const eventColumns = `seq, stream, kind, actor, actor_type, at, action, scope, before, after, prev, hash`
+
 // Events implements posture.Tx.
 func (t *Tx) Events(f posture.EventFilter) ([]*posture.Event, error) {
 	conds := []string{`seq > ?`}
 	args := []any{f.After}
-	if f.Stream != "" {
-		conds = append(conds, `stream = ?`)
-		args = append(args, f.Stream)
+	add := func(cond string, arg any) {
+		conds = append(conds, cond)
+		args = append(args, arg)
 	}
-	q := `SELECT seq, stream, kind, actor, actor_type, at, before, after FROM events WHERE ` + strings.Join(conds, ` AND `) + ` ORDER BY seq`
+	if f.Through > 0 {
+		add(`seq <= ?`, f.Through)
+	}
+	if f.Stream != "" {
+		add(`stream = ?`, f.Stream)
+	}
+	if p := f.StreamPrefix; p != "" && p != "/" {
+		conds = append(conds, `(stream = ? OR (stream > ? AND stream < ?))`)
+		args = append(args, p, p+"/", p+"0") // '0' follows '/'
+	}
+	if f.Actor != "" {
+		add(`actor = ?`, f.Actor)
+	}
+	if f.Kind != "" {
+		add(`kind = ?`, f.Kind)
+	}
+	if !f.From.IsZero() {
+		add(`at >= ?`, micros(f.From))
+	}
+	if !f.To.IsZero() {
+		add(`at < ?`, micros(f.To))
+	}
+	q := `SELECT ` + eventColumns + ` FROM events WHERE ` + strings.Join(conds, ` AND `) + ` ORDER BY seq`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
@@ -39,20 +157,64 @@ func (t *Tx) Events(f posture.EventFilter) ([]*posture.Event, error) {
 	defer rows.Close()
 	var out []*posture.Event
 	for rows.Next() {
-		var e posture.Event
-		var at int64
-		var before, after sql.NullString
-		if err := rows.Scan(&e.Seq, &e.Stream, &e.Kind, &e.Actor, &e.ActorType, &at, &before, &after); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, t.s.wrap(err)
 		}
-		e.At = fromMicros(at)
-		if before.Valid {
-			e.Before = json.RawMessage(before.String)
-		}
-		if after.Valid {
-			e.After = json.RawMessage(after.String)
-		}
-		out = append(out, &e)
+		out = append(out, e)
 	}
 	return out, t.s.wrap(rows.Err())
+}
+
+func scanEvent(rows *sql.Rows) (*posture.Event, error) {
+	var e posture.Event
+	var at int64
+	var before, after sql.NullString
+	if err := rows.Scan(&e.Seq, &e.Stream, &e.Kind, &e.Actor, &e.ActorType, &at, &e.Action, &e.Scope, &before, &after, &e.Prev, &e.Hash); err != nil {
+		return nil, err
+	}
+	e.At = fromMicros(at)
+	if before.Valid {
+		e.Before = json.RawMessage(before.String)
+	}
+	if after.Valid {
+		e.After = json.RawMessage(after.String)
+	}
+	return &e, nil
+}
+
+// sealLedger chains the entries written before the ledger existed (their
+// hash is NULL), in sequence order. It runs once, when the store opens
+// after the migration that added the chain.
+func (s *Store) sealLedger(tx *Tx) error {
+	var n int
+	if err := tx.queryRow(`SELECT COUNT(*) FROM events WHERE hash IS NULL`).Scan(&n); err != nil || n == 0 {
+		return s.wrap(err)
+	}
+	rows, err := tx.query(`SELECT ` + eventColumns + ` FROM events ORDER BY seq`)
+	if err != nil {
+		return err
+	}
+	var all []*posture.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			rows.Close()
+			return s.wrap(err)
+		}
+		all = append(all, e)
+	}
+	rows.Close()
+	var prev []byte
+	for _, e := range all {
+		if e.Hash == nil {
+			e.Prev = prev
+			e.Hash = ledger.Hash(prev, e)
+			if _, err := tx.exec(`UPDATE events SET prev = ?, hash = ? WHERE seq = ?`, e.Prev, e.Hash, e.Seq); err != nil {
+				return err
+			}
+		}
+		prev = e.Hash
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/posture/posture"
@@ -36,17 +38,148 @@ func (t *Tx) CountPrincipals() (int, error) {
 	return n, t.s.wrap(err)
 }
 
-// TokenByHash implements posture.Tx.
-func (t *Tx) TokenByHash(h string) (*posture.Token, error) {
+// Principals implements posture.Tx.
+func (t *Tx) Principals() ([]*posture.Principal, error) {
+	rows, err := t.query(`SELECT id, type, display_name, created_at FROM principals ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*posture.Principal
+	for rows.Next() {
+		var p posture.Principal
+		var created int64
+		if err := rows.Scan(&p.ID, &p.Type, &p.DisplayName, &created); err != nil {
+			return nil, t.s.wrap(err)
+		}
+		p.CreatedAt = fromMicros(created)
+		out = append(out, &p)
+	}
+	return out, t.s.wrap(rows.Err())
+}
+
+// DeletePrincipal implements posture.Tx.
+func (t *Tx) DeletePrincipal(id string) error {
+	for _, q := range []string{
+		`DELETE FROM tokens WHERE principal_id = ?`,
+		`DELETE FROM role_assignments WHERE principal_id = ?`,
+		`DELETE FROM group_members WHERE member_id = ?`,
+		`DELETE FROM group_members WHERE group_id = ?`,
+	} {
+		if _, err := t.exec(q, id); err != nil {
+			return err
+		}
+	}
+	r, err := t.exec(`DELETE FROM principals WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return notFound("PrincipalNotFound", "Principal '%s' does not exist.", id)
+	}
+	return nil
+}
+
+// GroupMembers implements posture.Tx.
+func (t *Tx) GroupMembers(groupID string) ([]string, error) {
+	return t.strings(`SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id`, groupID)
+}
+
+// SetGroupMembers implements posture.Tx.
+func (t *Tx) SetGroupMembers(groupID string, members []string) error {
+	if _, err := t.exec(`DELETE FROM group_members WHERE group_id = ?`, groupID); err != nil {
+		return err
+	}
+	members = slices.Compact(slices.Sorted(slices.Values(members)))
+	for _, m := range members {
+		if _, err := t.exec(`INSERT INTO group_members (group_id, member_id) VALUES (?, ?)`, groupID, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Memberships implements posture.Tx.
+func (t *Tx) Memberships() (map[string][]string, error) {
+	rows, err := t.query(`SELECT member_id, group_id FROM group_members ORDER BY member_id, group_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var m, g string
+		if err := rows.Scan(&m, &g); err != nil {
+			return nil, t.s.wrap(err)
+		}
+		out[m] = append(out[m], g)
+	}
+	return out, t.s.wrap(rows.Err())
+}
+
+func (t *Tx) strings(q string, args ...any) ([]string, error) {
+	rows, err := t.query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, t.s.wrap(err)
+		}
+		out = append(out, v)
+	}
+	return out, t.s.wrap(rows.Err())
+}
+
+const tokenColumns = `id, principal_id, name, hash, created_at, expires_at, revoked_at`
+
+func scanToken(sc interface{ Scan(...any) error }) (*posture.Token, error) {
 	var tok posture.Token
 	var created, expires, revoked int64
-	err := t.queryRow(`SELECT id, principal_id, name, hash, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?`, h).
-		Scan(&tok.ID, &tok.PrincipalID, &tok.Name, &tok.Hash, &created, &expires, &revoked)
+	if err := sc.Scan(&tok.ID, &tok.PrincipalID, &tok.Name, &tok.Hash, &created, &expires, &revoked); err != nil {
+		return nil, err
+	}
+	tok.CreatedAt, tok.ExpiresAt, tok.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
+	return &tok, nil
+}
+
+// TokenByHash implements posture.Tx.
+func (t *Tx) TokenByHash(h string) (*posture.Token, error) {
+	tok, err := scanToken(t.queryRow(`SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, h))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("TokenNotFound", "The token does not exist.")
 	}
-	tok.CreatedAt, tok.ExpiresAt, tok.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
-	return &tok, t.s.wrap(err)
+	return tok, t.s.wrap(err)
+}
+
+// Token implements posture.Tx.
+func (t *Tx) Token(id string) (*posture.Token, error) {
+	tok, err := scanToken(t.queryRow(`SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("TokenNotFound", "Token '%s' does not exist.", id)
+	}
+	return tok, t.s.wrap(err)
+}
+
+// Tokens implements posture.Tx.
+func (t *Tx) Tokens(principalID string) ([]*posture.Token, error) {
+	rows, err := t.query(`SELECT `+tokenColumns+` FROM tokens WHERE principal_id = ? ORDER BY created_at, id`, principalID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*posture.Token
+	for rows.Next() {
+		tok, err := scanToken(rows)
+		if err != nil {
+			return nil, t.s.wrap(err)
+		}
+		out = append(out, tok)
+	}
+	return out, t.s.wrap(rows.Err())
 }
 
 // PutToken implements posture.Tx.
@@ -57,30 +190,102 @@ func (t *Tx) PutToken(tok *posture.Token) error {
 	return err
 }
 
+const assignmentColumns = `id, scope, principal_id, principal_type, role_definition_id, description, created_at, created_by, updated_at, updated_by`
+
+func scanAssignment(sc interface{ Scan(...any) error }) (*posture.RoleAssignment, error) {
+	var a posture.RoleAssignment
+	var created, updated int64
+	if err := sc.Scan(&a.ID, &a.Scope, &a.PrincipalID, &a.PrincipalType, &a.RoleDefinitionID, &a.Description, &created, &a.CreatedBy, &updated, &a.UpdatedBy); err != nil {
+		return nil, err
+	}
+	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &a, nil
+}
+
 // PutRoleAssignment implements posture.Tx.
 func (t *Tx) PutRoleAssignment(a *posture.RoleAssignment) error {
-	_, err := t.exec(`INSERT INTO role_assignments (key, id, scope, principal_id, role_definition_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET principal_id = excluded.principal_id, role_definition_id = excluded.role_definition_id`,
-		strings.ToLower(a.ID), a.ID, a.Scope, a.PrincipalID, a.RoleDefinitionID, micros(a.CreatedAt))
+	_, err := t.exec(`INSERT INTO role_assignments (key, `+assignmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET principal_id = excluded.principal_id, principal_type = excluded.principal_type,
+		role_definition_id = excluded.role_definition_id, description = excluded.description,
+		updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		strings.ToLower(a.ID), a.ID, a.Scope, a.PrincipalID, a.PrincipalType, a.RoleDefinitionID, a.Description,
+		micros(a.CreatedAt), a.CreatedBy, micros(a.UpdatedAt), a.UpdatedBy)
 	return err
 }
 
-// RoleAssignments implements posture.Tx.
-func (t *Tx) RoleAssignments(principalID string) ([]*posture.RoleAssignment, error) {
-	rows, err := t.query(`SELECT id, scope, principal_id, role_definition_id, created_at FROM role_assignments WHERE principal_id = ? ORDER BY key`, principalID)
+func (t *Tx) assignments(where string, args ...any) ([]*posture.RoleAssignment, error) {
+	rows, err := t.query(`SELECT `+assignmentColumns+` FROM role_assignments `+where+` ORDER BY key`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []*posture.RoleAssignment
 	for rows.Next() {
-		var a posture.RoleAssignment
-		var created int64
-		if err := rows.Scan(&a.ID, &a.Scope, &a.PrincipalID, &a.RoleDefinitionID, &created); err != nil {
+		a, err := scanAssignment(rows)
+		if err != nil {
 			return nil, t.s.wrap(err)
 		}
-		a.CreatedAt = fromMicros(created)
-		out = append(out, &a)
+		out = append(out, a)
 	}
 	return out, t.s.wrap(rows.Err())
+}
+
+// RoleAssignments implements posture.Tx.
+func (t *Tx) RoleAssignments(principalID string) ([]*posture.RoleAssignment, error) {
+	return t.assignments(`WHERE principal_id = ?`, principalID)
+}
+
+// AllRoleAssignments implements posture.Tx.
+func (t *Tx) AllRoleAssignments() ([]*posture.RoleAssignment, error) {
+	return t.assignments(``)
+}
+
+// RoleAssignment implements posture.Tx.
+func (t *Tx) RoleAssignment(id string) (*posture.RoleAssignment, error) {
+	a, err := scanAssignment(t.queryRow(`SELECT `+assignmentColumns+` FROM role_assignments WHERE key = ?`, strings.ToLower(id)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("RoleAssignmentNotFound", "The role assignment '%s' is not found.", id)
+	}
+	return a, t.s.wrap(err)
+}
+
+// DeleteRoleAssignment implements posture.Tx.
+func (t *Tx) DeleteRoleAssignment(id string) error {
+	r, err := t.exec(`DELETE FROM role_assignments WHERE key = ?`, strings.ToLower(id))
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return notFound("RoleAssignmentNotFound", "The role assignment '%s' is not found.", id)
+	}
+	return nil
+}
+
+// RoleDefinitionDocs implements posture.Tx.
+func (t *Tx) RoleDefinitionDocs() ([]json.RawMessage, error) {
+	docs, err := t.strings(`SELECT doc FROM role_definitions ORDER BY key`)
+	out := make([]json.RawMessage, len(docs))
+	for i, d := range docs {
+		out[i] = json.RawMessage(d)
+	}
+	return out, err
+}
+
+// PutRoleDefinitionDoc implements posture.Tx.
+func (t *Tx) PutRoleDefinitionDoc(guid string, doc json.RawMessage) error {
+	_, err := t.exec(`INSERT INTO role_definitions (key, doc) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc`,
+		strings.ToLower(guid), string(doc))
+	return err
+}
+
+// DeleteRoleDefinitionDoc implements posture.Tx.
+func (t *Tx) DeleteRoleDefinitionDoc(guid string) error {
+	r, err := t.exec(`DELETE FROM role_definitions WHERE key = ?`, strings.ToLower(guid))
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return notFound("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", guid)
+	}
+	return nil
 }

@@ -55,6 +55,9 @@ type Store struct {
 	d        Dialect
 	now      posture.Clock
 	queries  sync.Map // "?" query -> dialect query
+
+	signer          Signer // signs ledger checkpoints; nil: none
+	checkpointEvery int64
 }
 
 var _ posture.Store = (*Store)(nil)
@@ -67,6 +70,9 @@ func New(ctx context.Context, wdb, rdb *sql.DB, d Dialect, now posture.Clock) (*
 	}
 	s := &Store{wdb: wdb, rdb: rdb, d: d, now: now}
 	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.Write(ctx, func(tx posture.Tx) error { return s.sealLedger(tx.(*Tx)) }); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -26,6 +26,7 @@ import (
 	"github.com/posture/posture/estate"
 	"github.com/posture/posture/exemption"
 	"github.com/posture/posture/graph"
+	"github.com/posture/posture/identity"
 	"github.com/posture/posture/policy"
 )
 
@@ -44,6 +45,14 @@ type ServeCmd struct {
 	// a Mitigated exemption says the risk is handled another way.
 	MitigatedAsHealthy bool   `help:"Count resources under a Mitigated exemption as healthy in secure scores (default: left out, as NotApplicable)." env:"POSTURE_MITIGATED_AS_HEALTHY"`
 	ExemptionRules     string `help:"JSON file of exemption governance rules (requiredMetadata, maxDays, waiverRequiresExpiry); default: Waivers expire within 90/180/365 days by severity." env:"POSTURE_EXEMPTION_RULES" type:"existingfile"`
+	LedgerFlags
+}
+
+// LedgerFlags configure the audit ledger.
+type LedgerFlags struct {
+	LedgerKeyFile   string        `help:"File with the ed25519 key that signs ledger checkpoints (created when missing); default: ledger.key in the data directory. POSTURE_LEDGER_KEY (a base64 seed) takes precedence." env:"POSTURE_LEDGER_KEY_FILE"`
+	CheckpointEvery int           `default:"100" help:"Sign a ledger checkpoint every N entries." env:"POSTURE_CHECKPOINT_EVERY"`
+	AuditRetention  time.Duration `default:"0s" help:"Delete ledger entries older than this (e.g. 8760h); 0 keeps them forever." env:"POSTURE_AUDIT_RETENTION"`
 }
 
 // BootstrapTokenFile is the file in the data directory that holds the
@@ -66,6 +75,11 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		return fmt.Errorf("opening the store (%s): %w", c.describe(), err)
 	}
 	defer store.Close()
+	signer, err := c.ledgerSigner(c.Data)
+	if err != nil {
+		return err
+	}
+	store.SetLedgerSigner(signer, c.CheckpointEvery)
 	registry, err := policy.NewBuiltinRegistry()
 	if err != nil {
 		return fmt.Errorf("loading the built-in policies: %w", err)
@@ -113,10 +127,23 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	if err := policies.Start(ctx); err != nil {
 		return fmt.Errorf("starting policy evaluation: %w", err)
 	}
+	ids, err := identity.Load(ctx, store, policies, time.Now)
+	if err != nil {
+		return fmt.Errorf("loading roles and role assignments: %w", err)
+	}
+	for _, err := range ids.Authz.Ignored() {
+		log.Warn("a role or role assignment grants nothing", "err", err)
+	}
+	policies.HierarchyChanged = ids.Authz.InvalidateHierarchy
 	authn := &auth.Service{Store: store, Now: time.Now}
 	token, err := authn.Bootstrap(ctx, os.Getenv("POSTURE_BOOTSTRAP_TOKEN"))
 	if err != nil {
 		return fmt.Errorf("creating the bootstrap principal: %w", err)
+	}
+	if token != "" {
+		if err := ids.Reload(ctx); err != nil { // the bootstrap Owner
+			return err
+		}
 	}
 	tokenFile := filepath.Join(c.Data, BootstrapTokenFile)
 	if token != "" {
@@ -153,7 +180,13 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		Security:   security,
 		Exemptions: policies,
 		Auth:       authn,
-		Logger:     log,
+		Authz:      ids.Authz,
+		Identity:   ids,
+		Tokens:     authn,
+		Audit: func(ctx context.Context, e *posture.Event) error {
+			return store.Write(ctx, func(tx posture.Tx) error { return tx.AppendEvent(e) })
+		},
+		Logger: log,
 		Registry:   reg,
 		Gatherer:   reg,
 		// Ready once the store answers and the Resource Graph tables are
@@ -191,6 +224,9 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	errc := make(chan error, 2)
 	go saveScoreHistory(ctx, security, log)
 	go policies.RunExpiry(ctx)
+	if c.AuditRetention > 0 {
+		go pruneLedger(ctx, store, c.AuditRetention, log)
+	}
 	defer func() {
 		if err := security.SaveHistory(context.WithoutCancel(ctx)); err != nil {
 			log.Error("saving the secure score history", "err", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/postgres"
+	"github.com/posture/posture/sqlstore"
 	"github.com/posture/posture/sqlite"
 )
 
@@ -17,7 +18,7 @@ type StoreFlags struct {
 	DatabaseURL string `name:"database-url" help:"PostgreSQL URL (postgres://…); empty for the embedded SQLite store." env:"POSTURE_DATABASE_URL"`
 }
 
-func (f *StoreFlags) open(ctx context.Context, now posture.Clock) (posture.Store, error) {
+func (f *StoreFlags) open(ctx context.Context, now posture.Clock) (*sqlstore.Store, error) {
 	switch u := f.DatabaseURL; {
 	case u == "":
 		return sqlite.Open(ctx, f.Data, now)
