@@ -16,8 +16,8 @@ import (
 	"github.com/posture/posture"
 	"github.com/posture/posture/api"
 	"github.com/posture/posture/auth"
-	"github.com/posture/posture/identity"
 	"github.com/posture/posture/estate"
+	"github.com/posture/posture/identity"
 	"github.com/posture/posture/sqlite"
 )
 

@@ -49,8 +49,8 @@ type Server struct {
 	Tokens   *auth.Service
 	// Audit appends an entry to the ledger in its own transaction: sign-in
 	// failures and denials, which change nothing else.
-	Audit func(context.Context, *posture.Event) error
-	Logger     *slog.Logger
+	Audit  func(context.Context, *posture.Event) error
+	Logger *slog.Logger
 	// Registry receives the HTTP metrics; /metrics serves Gatherer.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer

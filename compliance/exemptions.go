@@ -20,7 +20,6 @@ const ExemptionType = exemption.Type
 // storedVersion is the api-version whose shape exemptions are stored in.
 const storedVersion = exemption.StoredVersion
 
-
 var _ posture.ExemptionService = (*Service)(nil)
 
 func exemptionNotFound(id armid.ID) error {

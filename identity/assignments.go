@@ -86,17 +86,17 @@ func ParseRoleAssignment(id armid.ID, body []byte) (posture.RoleAssignment, erro
 func AssignmentDocument(ra *posture.RoleAssignment) json.RawMessage {
 	name := ra.ID[strings.LastIndexByte(ra.ID, '/')+1:]
 	props := map[string]any{
-		"roleDefinitionId": ra.RoleDefinitionID,
-		"principalId":      ra.PrincipalID,
-		"principalType":    ra.PrincipalType,
-		"scope":            ra.Scope,
-		"condition":        nil,
-		"conditionVersion": nil,
-		"createdOn":        timeOrNil(ra.CreatedAt),
-		"updatedOn":        timeOrNil(ra.UpdatedAt),
-		"createdBy":        stringOrNil(ra.CreatedBy),
-		"updatedBy":        stringOrNil(ra.UpdatedBy),
-		"description":      stringOrNil(ra.Description),
+		"roleDefinitionId":                   ra.RoleDefinitionID,
+		"principalId":                        ra.PrincipalID,
+		"principalType":                      ra.PrincipalType,
+		"scope":                              ra.Scope,
+		"condition":                          nil,
+		"conditionVersion":                   nil,
+		"createdOn":                          timeOrNil(ra.CreatedAt),
+		"updatedOn":                          timeOrNil(ra.UpdatedAt),
+		"createdBy":                          stringOrNil(ra.CreatedBy),
+		"updatedBy":                          stringOrNil(ra.UpdatedBy),
+		"description":                        stringOrNil(ra.Description),
 		"delegatedManagedIdentityResourceId": nil,
 	}
 	doc, _ := json.Marshal(map[string]any{"id": ra.ID, "name": name, "type": RoleAssignmentType, "properties": props})

@@ -274,4 +274,3 @@ func (s *Service) EnsurePrincipal(ctx context.Context, id, typ, displayName stri
 	})
 	return p, err
 }
-

@@ -186,9 +186,9 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		Audit: func(ctx context.Context, e *posture.Event) error {
 			return store.Write(ctx, func(tx posture.Tx) error { return tx.AppendEvent(e) })
 		},
-		Logger: log,
-		Registry:   reg,
-		Gatherer:   reg,
+		Logger:   log,
+		Registry: reg,
+		Gatherer: reg,
 		// Ready once the store answers and the Resource Graph tables are
 		// loaded (they load while the server already serves the API).
 		Ready: func(ctx context.Context) error {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/postgres"
-	"github.com/posture/posture/sqlstore"
 	"github.com/posture/posture/sqlite"
+	"github.com/posture/posture/sqlstore"
 )
 
 // StoreFlags select the store: embedded SQLite in the data directory, or
