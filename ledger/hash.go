@@ -13,7 +13,10 @@ const entryTag = "posture-ledger-v1"
 // Hash returns the hash of e chained to prev, the hash of the entry before
 // (empty for the first entry). It reads neither e.Prev nor e.Hash.
 func Hash(prev []byte, e *posture.Event) []byte {
-	var h hasher
+	// One allocation for the encoding: the store hashes on every append.
+	n := 10*8 + len(entryTag) + len(prev) + len(e.Stream) + len(e.Kind) + len(e.Actor) +
+		len(e.ActorType) + len(e.Action) + len(e.Scope) + 2*sha256.Size
+	h := hasher{buf: make([]byte, 0, n)}
 	sum := h.sum(prev, e)
 	return sum[:]
 }
