@@ -116,8 +116,9 @@ func stringList(raw json.RawMessage) []string {
 	}
 	var out []string
 	for _, it := range items {
-		if json.Unmarshal(it, &one) == nil && one != "" {
-			out = append(out, one)
+		var g string // fresh: null leaves a string as it was
+		if json.Unmarshal(it, &g) == nil && g != "" {
+			out = append(out, g)
 		}
 	}
 	return out
