@@ -99,8 +99,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("oidc: discovery at %s/.well-known/openid-configuration failed: %w", strings.TrimSuffix(cfg.Issuer, "/"), err)
 	}
 	var meta struct {
-		JWKS string   `json:"jwks_uri"`
-		Algs []string `json:"id_token_signing_alg_values_supported"`
+		JWKS        string   `json:"jwks_uri"`
+		Algs        []string `json:"id_token_signing_alg_values_supported"`
+		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := disc.Claims(&meta); err != nil || meta.JWKS == "" {
 		return nil, fmt.Errorf("oidc: the discovery document of %s has no jwks_uri", cfg.Issuer)
@@ -112,21 +113,29 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		SupportedSigningAlgs: p.algs,
 	})
 	if cfg.RedirectURL != "" {
-		if err := p.setupLogin(disc); err != nil {
+		if err := p.setupLogin(disc, meta.AuthMethods); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-func (p *Provider) setupLogin(disc *gooidc.Provider) error {
+func (p *Provider) setupLogin(disc *gooidc.Provider, authMethods []string) error {
 	ep := disc.Endpoint()
 	if ep.AuthURL == "" || ep.TokenURL == "" {
 		return fmt.Errorf("oidc: the discovery document of %s has no authorization or token endpoint", p.cfg.Issuer)
 	}
-	if p.cfg.ClientSecret == "" {
+	// Say how the client authenticates rather than let x/oauth2 guess: its
+	// guess sends a refused code twice. Basic is the default of OpenID
+	// Connect Discovery 1.0 when the provider lists no methods.
+	switch {
+	case p.cfg.ClientSecret == "":
 		// A public client names itself in the form (RFC 6749, section 3.2.1).
 		ep.AuthStyle = oauth2.AuthStyleInParams
+	case len(authMethods) > 0 && !slices.Contains(authMethods, "client_secret_basic") && slices.Contains(authMethods, "client_secret_post"):
+		ep.AuthStyle = oauth2.AuthStyleInParams
+	default:
+		ep.AuthStyle = oauth2.AuthStyleInHeader
 	}
 	p.oauth = oauth2.Config{
 		ClientID:     p.cfg.ClientID,
