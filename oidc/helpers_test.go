@@ -3,6 +3,8 @@ package oidc_test
 import (
 	"bytes"
 	"errors"
+	"net/http"
+	"net/http/cookiejar"
 	"testing"
 
 	"github.com/posture/posture"
@@ -50,3 +52,5 @@ func wantRefusal(t *testing.T, err error, code string) *posture.Error {
 	}
 	return e
 }
+
+func newJar() (http.CookieJar, error) { return cookiejar.New(nil) }
