@@ -20,9 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/audit"
 	"github.com/posture/posture/auth"
 	"github.com/posture/posture/authz"
 	"github.com/posture/posture/identity"
+	"github.com/posture/posture/oidc"
 )
 
 // MaxBody is the largest request body of an ordinary ARM call (ARM's own
@@ -49,7 +51,11 @@ type Server struct {
 	Tokens   *auth.Service
 	// Audit appends an entry to the ledger in its own transaction: sign-in
 	// failures and denials, which change nothing else.
-	Audit  func(context.Context, *posture.Event) error
+	Audit func(context.Context, *posture.Event) error
+	// Login signs portal users in with an OpenID provider; nil: tokens only.
+	Login *oidc.Provider
+	// Ledger serves the ledger: the activity log and exports.
+	Ledger *audit.Service
 	Logger *slog.Logger
 	// Registry receives the HTTP metrics; /metrics serves Gatherer.
 	Registry prometheus.Registerer
@@ -84,6 +90,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerSecurity()
 	s.registerExemptions()
 	s.registerIdentity()
+	s.registerAudit()
 	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, metrics)
@@ -134,6 +141,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Hand
 	case "/metrics":
 		route = "metrics"
 		metrics.ServeHTTP(rec, r)
+		return
+	case "/auth/login":
+		route = "login"
+		s.login(rec, r)
+		return
+	case "/auth/callback":
+		route = "callback"
+		s.callback(rec, r, rec)
 		return
 	}
 	route = s.dispatch(rec, r)

@@ -99,11 +99,14 @@ func (s *Server) authenticate(c *call) (*posture.Principal, error) {
 		return nil, posture.Errorf(posture.ETOOMANY, "TooManyFailedSignIns",
 			"Too many failed sign-ins from this address; retry after %d seconds.", max(secs, 1))
 	}
-	p, err := s.Auth.Authenticate(c.ctx, bearer(c.r))
+	tok := bearer(c.r)
+	p, err := s.Auth.Authenticate(c.ctx, tok)
 	if err == nil {
 		return p, nil
 	}
-	if posture.ErrorKind(err) == posture.EUNAUTHORIZED {
+	// A request without a token is not a sign-in attempt: a browser
+	// opening a page, a probe. It gets its 401 and is not counted.
+	if tok != "" && posture.ErrorKind(err) == posture.EUNAUTHORIZED {
 		blocks := s.signIns.fail(addr, now)
 		detail := map[string]any{"address": addr, "code": posture.ErrorCode(err), "method": c.r.Method, "path": c.r.URL.Path, "blocked": blocks}
 		s.record(c.ctx, &posture.Event{Kind: posture.EventSignInFailed, Actor: "anonymous", ActorType: "Unknown",

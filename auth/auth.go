@@ -18,16 +18,30 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/identity"
+	"github.com/posture/posture/oidc"
 )
 
 // TokenPrefix starts every token posture mints, so that secret scanners and
 // people can recognise one.
 const TokenPrefix = "pst_"
 
-// Service implements posture.Authenticator over a store.
+// Service implements posture.Authenticator over a store: API tokens posture
+// minted, and, when OIDC is set, JWTs of the configured issuer.
 type Service struct {
 	Store posture.Store
 	Now   posture.Clock
+	// OIDC verifies issuer JWTs; nil: API tokens only.
+	OIDC *oidc.Provider
+	// Directory keeps the principals OIDC identities map to and the
+	// groups their tokens carry; required with OIDC.
+	Directory Directory
+}
+
+// Directory is what OIDC sign-ins need of the identity service.
+type Directory interface {
+	EnsurePrincipal(ctx context.Context, id, typ, displayName string) (*posture.Principal, error)
+	SignedInGroups(ctx context.Context, principalID string, groups []string) error
 }
 
 var _ posture.Authenticator = (*Service)(nil)
@@ -61,6 +75,9 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*posture.Pri
 	if bearer == "" {
 		return nil, unauthorized("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
 	}
+	if s.OIDC != nil && oidc.LooksLikeJWT(bearer) {
+		return s.authenticateJWT(ctx, bearer)
+	}
 	if len(bearer) > 512 {
 		return nil, unauthorized("AuthenticationFailed", "Authentication failed. The access token is invalid.")
 	}
@@ -92,6 +109,41 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*posture.Pri
 		return err
 	})
 	return p, err
+}
+
+// authenticateJWT verifies an issuer's token and maps it to a principal:
+// the first sign-in creates it; the token's groups apply to its checks.
+func (s *Service) authenticateJWT(ctx context.Context, raw string) (*posture.Principal, error) {
+	id, err := s.OIDC.Verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	return s.SignIn(ctx, id)
+}
+
+// SignIn maps a verified identity to its principal (created on first
+// sign-in) and applies its group claims.
+func (s *Service) SignIn(ctx context.Context, id *oidc.Identity) (*posture.Principal, error) {
+	pid := PrincipalIDOf(id)
+	p, err := s.Directory.EnsurePrincipal(ctx, pid, id.Type, id.DisplayName)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Directory.SignedInGroups(ctx, p.ID, id.Groups); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// PrincipalIDOf is the principal id of an OIDC identity: its object id
+// (Entra's oid, else sub) when it can name a principal, else a digest of
+// issuer and subject, stable across sign-ins.
+func PrincipalIDOf(id *oidc.Identity) string {
+	if identity.ValidPrincipalID(id.ObjectID) {
+		return id.ObjectID
+	}
+	sum := sha256.Sum256([]byte(id.Issuer + "\x00" + id.Subject))
+	return "oidc-" + hex.EncodeToString(sum[:16])
 }
 
 // CreateToken mints a token for a principal; the secret is returned once and

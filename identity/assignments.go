@@ -182,9 +182,7 @@ func (s *Service) PutRoleAssignment(ctx context.Context, ra posture.RoleAssignme
 // resync reloads the Authorizer after it refused a change the store took,
 // which only a bug can cause; err is returned so that the caller learns.
 func (s *Service) resync(ctx context.Context, err error) error {
-	if data, lerr := loadData(ctx, s.Store); lerr == nil {
-		s.Authz.Replace(data)
-	}
+	_ = s.reloadLocked(ctx)
 	return posture.Internal(err)
 }
 

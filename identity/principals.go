@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/authz"
 )
 
 // PrincipalType is the ARM type posture gives principals; they live at the
@@ -164,6 +165,7 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.applyTokenGroups(&data)
 	s.Authz.Replace(data)
 	return nil
 }
@@ -273,4 +275,55 @@ func (s *Service) EnsurePrincipal(ctx context.Context, id, typ, displayName stri
 		return tx.AppendEvent(event(posture.NewContextWithPrincipal(ctx, p), kind, ActionPrincipalWrite, PrincipalID(id), before, PrincipalDocument(p, nil), now))
 	})
 	return p, err
+}
+
+// SignedInGroups applies the groups an identity provider's token says the
+// principal belongs to, on top of the memberships posture stores. They are
+// the provider's facts, not stored: they last until the principal's next
+// token says otherwise (or the server restarts). Unchanged groups cost a
+// map look-up, so it can run on every request.
+func (s *Service) SignedInGroups(ctx context.Context, principalID string, groups []string) error {
+	key := strings.Join(slices.Sorted(slices.Values(lowerAll(groups))), "\n")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tokenGroups == nil {
+		s.tokenGroups = map[string]string{}
+	}
+	if prev, ok := s.tokenGroups[strings.ToLower(principalID)]; ok && prev == key {
+		return nil
+	}
+	var stored []string
+	err := s.Store.Read(ctx, func(tx posture.Tx) error {
+		all, err := tx.Memberships()
+		stored = all[principalID]
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.tokenGroups[strings.ToLower(principalID)] = key
+	s.Authz.SetMemberships(principalID, append(stored, groups...))
+	return nil
+}
+
+// applyTokenGroups re-applies the groups of signed-in tokens after the
+// Authorizer was rebuilt from the store.
+func (s *Service) applyTokenGroups(data *authz.Data) {
+	for p, key := range s.tokenGroups {
+		if key == "" {
+			continue
+		}
+		if data.Memberships == nil {
+			data.Memberships = map[string][]string{}
+		}
+		data.Memberships[p] = append(data.Memberships[p], strings.Split(key, "\n")...)
+	}
+}
+
+func lowerAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToLower(s)
+	}
+	return out
 }

@@ -31,6 +31,9 @@ type Service struct {
 
 	mu   sync.Mutex // serialises changes: store first, then the Authorizer
 	hier authz.Hierarchy
+	// tokenGroups are the groups identity-provider tokens gave principals
+	// (lower-case principal id -> sorted lower-case ids joined by "\n").
+	tokenGroups map[string]string
 }
 
 // Load reads every custom role, role assignment and group membership from
@@ -52,12 +55,7 @@ func Load(ctx context.Context, store posture.Store, h authz.Hierarchy, now postu
 func (s *Service) Reload(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	data, err := loadData(ctx, s.Store)
-	if err != nil {
-		return err
-	}
-	s.Authz.Replace(data)
-	return nil
+	return s.reloadLocked(ctx)
 }
 
 func loadData(ctx context.Context, store posture.Store) (authz.Data, error) {

@@ -25,6 +25,10 @@ type CLI struct {
 	Demo      DemoCmd      `cmd:"" help:"Demo and benchmark estates."`
 	Policy    PolicyCmd    `cmd:"" help:"Policy tools that need no server: offline evaluation and coverage."`
 	Exemption ExemptionCmd `cmd:"" help:"Create, preview, show, list, delete exemptions and read their history."`
+	Principal PrincipalCmd `cmd:"" help:"Users, groups and service principals."`
+	Token     TokenCmd     `cmd:"" help:"API tokens: create (secret shown once), list, revoke."`
+	Role      RoleCmd      `cmd:"" help:"Role assignments: assign, list, unassign."`
+	Audit     AuditCmd     `cmd:"" help:"The audit ledger: verify its chain and signatures, export a range."`
 	Load      LoadCmd      `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`
 	Version   VersionCmd   `cmd:"" help:"Print the version."`
 }

@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +24,7 @@ import (
 	"github.com/posture/posture"
 	"github.com/posture/posture/api"
 	"github.com/posture/posture/armdoc"
+	"github.com/posture/posture/audit"
 	"github.com/posture/posture/auth"
 	"github.com/posture/posture/compliance"
 	"github.com/posture/posture/defender"
@@ -27,6 +33,7 @@ import (
 	"github.com/posture/posture/exemption"
 	"github.com/posture/posture/graph"
 	"github.com/posture/posture/identity"
+	"github.com/posture/posture/oidc"
 	"github.com/posture/posture/policy"
 )
 
@@ -46,6 +53,61 @@ type ServeCmd struct {
 	MitigatedAsHealthy bool   `help:"Count resources under a Mitigated exemption as healthy in secure scores (default: left out, as NotApplicable)." env:"POSTURE_MITIGATED_AS_HEALTHY"`
 	ExemptionRules     string `help:"JSON file of exemption governance rules (requiredMetadata, maxDays, waiverRequiresExpiry); default: Waivers expire within 90/180/365 days by severity." env:"POSTURE_EXEMPTION_RULES" type:"existingfile"`
 	LedgerFlags
+	OIDCFlags
+}
+
+// OIDCFlags configure sign-in with an OpenID Connect issuer.
+type OIDCFlags struct {
+	OIDCIssuer       string   `name:"oidc-issuer" help:"OpenID Connect issuer whose JWTs are accepted as bearer tokens (e.g. https://login.microsoftonline.com/{tenant}/v2.0); empty: API tokens only." env:"POSTURE_OIDC_ISSUER"`
+	OIDCAudience     []string `name:"oidc-audience" help:"Accepted 'aud' values of bearer JWTs (default: the client id)." env:"POSTURE_OIDC_AUDIENCE"`
+	OIDCClientID     string   `name:"oidc-client-id" help:"Client id of posture's portal at the issuer." env:"POSTURE_OIDC_CLIENT_ID"`
+	OIDCClientSecret string   `name:"oidc-client-secret" help:"Client secret, for a confidential client (PKCE is always used)." env:"POSTURE_OIDC_CLIENT_SECRET"`
+	OIDCGroupsClaim  string   `name:"oidc-groups-claim" default:"groups" help:"Claim with the user's group ids." env:"POSTURE_OIDC_GROUPS_CLAIM"`
+	PublicURL        string   `name:"public-url" help:"URL users reach posture at (e.g. https://posture.example); the sign-in callback is {public-url}/auth/callback." env:"POSTURE_PUBLIC_URL"`
+	SessionKey       string   `name:"session-key" help:"Base64 32-byte key sealing the sign-in cookie; replicas share it (default: random per start)." env:"POSTURE_SESSION_KEY"`
+	OIDCCAFile       string   `name:"oidc-ca-file" help:"PEM file of the CA certificates that sign the issuer's TLS certificate (a private CA); default: the system's." env:"POSTURE_OIDC_CA_FILE" type:"existingfile"`
+}
+
+// provider returns the OIDC provider, nil when no issuer is configured.
+func (f *OIDCFlags) provider(ctx context.Context) (*oidc.Provider, error) {
+	if f.OIDCIssuer == "" {
+		return nil, nil
+	}
+	cfg := oidc.Config{Issuer: f.OIDCIssuer, Audience: f.OIDCAudience, ClientID: f.OIDCClientID, ClientSecret: f.OIDCClientSecret,
+		GroupsClaim: f.OIDCGroupsClaim}
+	if f.OIDCCAFile != "" {
+		pem, err := os.ReadFile(f.OIDCCAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usageError{fmt.Errorf("--oidc-ca-file %s holds no PEM certificate", f.OIDCCAFile)}
+		}
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
+	if f.PublicURL != "" {
+		if f.OIDCClientID == "" {
+			return nil, usageError{fmt.Errorf("--public-url enables the portal sign-in, which needs --oidc-client-id")}
+		}
+		cfg.RedirectURL = strings.TrimSuffix(f.PublicURL, "/") + "/auth/callback"
+		key := make([]byte, 32)
+		if f.SessionKey != "" {
+			k, err := base64.StdEncoding.DecodeString(f.SessionKey)
+			if err != nil || len(k) != 32 {
+				return nil, usageError{fmt.Errorf("--session-key must be 32 bytes in base64")}
+			}
+			key = k
+		} else {
+			rand.Read(key)
+		}
+		cfg.CookieKey = key
+	}
+	p, err := oidc.New(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("OpenID Connect issuer %s: %w", f.OIDCIssuer, err)
+	}
+	return p, nil
 }
 
 // LedgerFlags configure the audit ledger.
@@ -135,7 +197,11 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		log.Warn("a role or role assignment grants nothing", "err", err)
 	}
 	policies.HierarchyChanged = ids.Authz.InvalidateHierarchy
-	authn := &auth.Service{Store: store, Now: time.Now}
+	login, err := c.provider(ctx)
+	if err != nil {
+		return err
+	}
+	authn := &auth.Service{Store: store, Now: time.Now, OIDC: login, Directory: ids}
 	token, err := authn.Bootstrap(ctx, os.Getenv("POSTURE_BOOTSTRAP_TOKEN"))
 	if err != nil {
 		return fmt.Errorf("creating the bootstrap principal: %w", err)
@@ -183,9 +249,11 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		Authz:      ids.Authz,
 		Identity:   ids,
 		Tokens:     authn,
+		Login:      portalLogin(login, c.PublicURL),
 		Audit: func(ctx context.Context, e *posture.Event) error {
 			return store.Write(ctx, func(tx posture.Tx) error { return tx.AppendEvent(e) })
 		},
+		Ledger:   &audit.Service{Store: store, TenantID: tenant, Keys: []ed25519.PublicKey{signer.PublicKey()}},
 		Logger:   log,
 		Registry: reg,
 		Gatherer: reg,
@@ -327,4 +395,13 @@ func (c *ServeCmd) exemptionRules() (exemption.Rules, error) {
 		return exemption.Rules{}, usageError{fmt.Errorf("--exemption-rules %s: %w", c.ExemptionRules, err)}
 	}
 	return rules, nil
+}
+
+// portalLogin is the provider for the portal sign-in, which needs a public
+// URL to come back to; nil without one.
+func portalLogin(p *oidc.Provider, publicURL string) *oidc.Provider {
+	if publicURL == "" {
+		return nil
+	}
+	return p
 }
