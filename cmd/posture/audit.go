@@ -196,4 +196,3 @@ func (c *AuditExportCmd) Run(ctx context.Context, streams *IO) error {
 	}
 	return nil
 }
-

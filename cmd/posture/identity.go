@@ -338,7 +338,7 @@ func roleNames(ctx context.Context, cl interface {
 }) map[string]string {
 	var defs struct {
 		Value []struct {
-			Name       string `json:"name"`
+			Name       string                    `json:"name"`
 			Properties struct{ RoleName string } `json:"properties"`
 		} `json:"value"`
 	}

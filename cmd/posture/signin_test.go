@@ -71,7 +71,9 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Fatalf("alice before any role: %d %s", code, body)
 	}
 	// The first sign-in created her principal from the token's oid and name.
-	var p struct{ Properties struct{ PrincipalType, DisplayName string } }
+	var p struct {
+		Properties struct{ PrincipalType, DisplayName string }
+	}
 	json.Unmarshal(s.get(t, "/providers/Posture.Identity/principals/"+oidctest.Alice.ObjectID+"?api-version=2026-11-01"), &p)
 	if p.Properties.DisplayName != oidctest.Alice.Name || p.Properties.PrincipalType != "User" {
 		t.Errorf("alice's principal: %+v", p)
@@ -115,7 +117,10 @@ func TestOIDCSignIn(t *testing.T) {
 	for _, tc := range []struct {
 		name, token, code string
 	}{
-		{"expired", claims(func(c map[string]any) { c["exp"] = now.Add(-time.Hour).Unix(); c["iat"] = now.Add(-2 * time.Hour).Unix() }), "ExpiredAuthenticationToken"},
+		{"expired", claims(func(c map[string]any) {
+			c["exp"] = now.Add(-time.Hour).Unix()
+			c["iat"] = now.Add(-2 * time.Hour).Unix()
+		}), "ExpiredAuthenticationToken"},
 		{"wrong audience", claims(func(c map[string]any) { c["aud"] = "api://someone-else" }), "InvalidAuthenticationTokenAudience"},
 		{"wrong issuer", claims(func(c map[string]any) { c["iss"] = "https://evil.example" }), "InvalidAuthenticationTokenTenant"},
 		{"malformed", "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.AAAA", "InvalidAuthenticationToken"},
@@ -183,4 +188,3 @@ func TestLoginWithoutIssuer(t *testing.T) {
 		t.Errorf("login without issuer: %d %s", resp.StatusCode, e.Error.Code)
 	}
 }
-
