@@ -19,7 +19,8 @@
 // line carries a token, authorization code, PKCE verifier, client secret or
 // cookie value.
 //
-// Discovery and JWKS fetching are go-oidc's; the authorization-code exchange
-// is golang.org/x/oauth2's. Package oidctest runs a real in-process OpenID
+// Discovery and the checks of a JWT are go-oidc's, over posture's own JWKS
+// cache, which re-reads the keys for a new kid at most every 30 seconds;
+// the authorization-code exchange is golang.org/x/oauth2's. Package oidctest runs a real in-process OpenID
 // provider for tests.
 package oidc

@@ -74,6 +74,7 @@ var asymmetric = []string{
 type Provider struct {
 	cfg    Config
 	algs   []string
+	keys   *keySet
 	api    *gooidc.IDTokenVerifier // API bearer tokens
 	idTok  *gooidc.IDTokenVerifier // ID tokens from FinishLogin
 	oauth  oauth2.Config
@@ -107,7 +108,13 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("oidc: the discovery document of %s has no jwks_uri", cfg.Issuer)
 	}
 	p := &Provider{cfg: cfg, algs: acceptedAlgs(meta.Algs)}
-	p.api = disc.Verifier(&gooidc.Config{
+	p.keys = newKeySet(meta.JWKS, cfg.HTTPClient, p.algs, cfg.Now)
+	// Read the keys now: a wrong jwks_uri should stop posture at start, not
+	// refuse every token later.
+	if _, err := p.keys.refresh(ctx, time.Time{}); err != nil {
+		return nil, fmt.Errorf("oidc: reading the keys of %s: %w", cfg.Issuer, err)
+	}
+	p.api = gooidc.NewVerifier(cfg.Issuer, p.keys, &gooidc.Config{
 		SkipClientIDCheck:    true, // checked against cfg.Audience by Verify
 		SkipExpiryCheck:      true, // checked with cfg.Skew and cfg.Now
 		SupportedSigningAlgs: p.algs,
@@ -144,7 +151,7 @@ func (p *Provider) setupLogin(disc *gooidc.Provider, authMethods []string) error
 		RedirectURL:  p.cfg.RedirectURL,
 		Scopes:       p.cfg.Scopes,
 	}
-	p.idTok = disc.Verifier(&gooidc.Config{
+	p.idTok = gooidc.NewVerifier(p.cfg.Issuer, p.keys, &gooidc.Config{
 		ClientID:             p.cfg.ClientID,
 		SkipExpiryCheck:      true,
 		SupportedSigningAlgs: p.algs,

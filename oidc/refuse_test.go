@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,12 +137,20 @@ func TestVerifyIssuer(t *testing.T) {
 }
 
 // TestVerifyKeyRotation: a token signed with a key the Provider has not seen
-// verifies once the issuer publishes it, and older tokens still do.
+// verifies once the issuer publishes it, and older tokens still do. The
+// JWKS is read again at most every 30 seconds, so forged tokens cannot make
+// posture call the issuer at will.
 func TestVerifyKeyRotation(t *testing.T) {
 	op := oidctest.Start(t)
-	p := newProvider(t, op, nil)
+	var offset atomic.Int64
+	p := newProvider(t, op, func(c *oidc.Config) {
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
+	if n := op.KeysFetched(); n != 1 {
+		t.Fatalf("New read the JWKS %d times, want once", n)
+	}
 	old := op.UserToken(t, oidctest.Alice)
-	if _, err := p.Verify(t.Context(), old); err != nil { // caches the first JWKS
+	if _, err := p.Verify(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
 	op.RotateKey(t)
@@ -148,11 +158,44 @@ func TestVerifyKeyRotation(t *testing.T) {
 	if kid(t, fresh) == kid(t, old) {
 		t.Fatal("the rotated token has the old kid")
 	}
+
+	// Within 30 s of the last read the new kid is unknown, and stays so.
+	_, err := p.Verify(t.Context(), fresh)
+	wantRefusal(t, err, oidc.CodeInvalidToken)
+	if n := op.KeysFetched(); n != 1 {
+		t.Errorf("the JWKS was read %d times within 30 s, want once", n)
+	}
+
+	offset.Store(int64(31 * time.Second))
 	for _, raw := range []string{fresh, old} {
 		if _, err := p.Verify(t.Context(), raw); err != nil {
 			t.Errorf("kid %s: %v", kid(t, raw), err)
 		}
 	}
+	if n := op.KeysFetched(); n != 2 {
+		t.Errorf("the JWKS was read %d times, want twice", n)
+	}
+
+	// Forgeries, a minute later: a known kid with a bad signature costs no
+	// read; unknown kids cost one between them.
+	offset.Store(int64(91 * time.Second))
+	forger, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := payload(t, fresh)
+	forge := func(kid func(int) string, reads int) {
+		t.Helper()
+		for i := range 20 {
+			_, err := p.Verify(t.Context(), oidctest.SignWith(t, forger, kid(i), claims))
+			wantRefusal(t, err, oidc.CodeInvalidToken)
+		}
+		if n := op.KeysFetched(); n != reads {
+			t.Errorf("the JWKS was read %d times, want %d", n, reads)
+		}
+	}
+	forge(func(int) string { return kid(t, fresh) }, 2)
+	forge(func(i int) string { return fmt.Sprint("forged-", i) }, 3)
 }
 
 func kid(t *testing.T, raw string) string {

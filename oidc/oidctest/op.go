@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -84,9 +85,14 @@ type OP struct {
 	Issuer string
 	// Server is the TLS test server; its certificate is httptest's, which
 	// every httptest TLS server shares.
-	Server  *httptest.Server
-	storage *storage
+	Server      *httptest.Server
+	storage     *storage
+	keysFetched atomic.Int64
 }
+
+// KeysFetched counts the requests for the OP's JWKS: how often a verifier
+// went back for keys.
+func (o *OP) KeysFetched() int { return int(o.keysFetched.Load()) }
 
 // Start runs an OP until the test ends.
 func Start(t testing.TB) *OP {
@@ -110,6 +116,10 @@ func Start(t testing.TB) *OP {
 	}
 	mux.HandleFunc("/login", s.loginPage)
 	mux.Handle("/", provider)
+	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
+		o.keysFetched.Add(1)
+		provider.ServeHTTP(w, r)
+	})
 	return o
 }
 
