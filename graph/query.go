@@ -43,6 +43,11 @@ func (g *Service) Query(ctx context.Context, q *posture.GraphQuery) (*posture.Gr
 	if err != nil {
 		return nil, queryError(err)
 	}
+	if strings.Contains(strings.ToLower(q.Query), "auditevents") {
+		if err := g.syncLedger(ctx); err != nil {
+			return nil, err
+		}
+	}
 	key := cacheKey(q)
 	var res *kql.Result
 	skip := q.Skip

@@ -51,6 +51,9 @@ type Service struct {
 	results   resultCache
 	// assignments caches the name and scope of assignments, for state rows.
 	assignments sync.Map
+	// ledgerSeq is the last ledger entry in AuditEvents.
+	ledgerMu  sync.Mutex
+	ledgerSeq int64
 }
 
 var (
@@ -74,6 +77,8 @@ func (g *Service) Start(ctx context.Context) error {
 	for _, t := range Tables {
 		g.db.CreateTable(t)
 	}
+	g.db.CreateTable(AuditEvents)
+	g.ledgerSeq = 0
 	g.mgs, g.subParent = map[string]mgInfo{}, map[string]string{}
 	g.mu.Unlock()
 	if err := g.load(ctx); err != nil {

@@ -66,6 +66,18 @@ func TestAuditLedger(t *testing.T) {
 		t.Errorf("activity log: assignment %v, denial %v\n%+v", assigned, denied, log.Value)
 	}
 
+	// The KQL table has the same entries; rows follow read rights.
+	q := `{"query":"auditevents | where properties.kind == 'Denied' | project caller = tostring(properties.caller), action = tostring(properties.action)"}`
+	code, _, body := s.raw(t, "POST", "/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01", q)
+	if code != 200 || !strings.Contains(string(body), `"caller":"dave","action":"Microsoft.Resources/subscriptions/resourceGroups/write"`) {
+		t.Errorf("auditevents as Owner: %d %s", code, body)
+	}
+	// Security Reader's actions grant no Posture.Audit read: no rows.
+	code, _, body = s.raw(t, "POST", "/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01", q, bearerHeader(secret)...)
+	if code != 200 || !strings.Contains(string(body), `"totalRecords":0`) {
+		t.Errorf("auditevents as Security Reader: %d %s", code, body)
+	}
+
 	for _, args := range [][]string{
 		{"audit", "verify", "--data", s.data},
 		{"audit", "verify", "--data", s.data, "--server", s.url},
