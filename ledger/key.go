@@ -29,7 +29,8 @@ type Signer struct {
 	keyID string
 }
 
-// NewSigner returns a Signer for key.
+// NewSigner returns a Signer for key, a whole ed25519 private key (as
+// ParseKey and LoadOrCreateKey return).
 func NewSigner(key ed25519.PrivateKey) *Signer {
 	pub := key.Public().(ed25519.PublicKey)
 	return &Signer{key: key, pub: pub, keyID: KeyID(pub)}

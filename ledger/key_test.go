@@ -43,6 +43,14 @@ func TestSignMessage(t *testing.T) {
 		t.Fatal("the signature is not over the message FORMAT.md describes")
 	}
 
+	// FORMAT.md's vector, computed with openssl from the seed 32 × 0x01.
+	if got, want := hex.EncodeToString(cp.Signature), "59bb4a75b8b4acf65d8a55cccf8dc941d1f2a4a55d398e35a200500ac22476352094836a7fee3149d044d73b73fa361b817d3966e3a09805695f2dbe79cf9101"; got != want {
+		t.Errorf("signature %s, FORMAT.md's vector is %s", got, want)
+	}
+	if s.KeyID() != "34750f98bd59fcfc" {
+		t.Errorf("key id %s, FORMAT.md's vector is 34750f98bd59fcfc", s.KeyID())
+	}
+
 	sum := sha256.Sum256(s.PublicKey())
 	want := posture.LedgerCheckpoint{
 		Seq: 42, Hash: hash, At: time.Date(2024, 5, 1, 12, 0, 0, 1000, time.UTC),

@@ -124,6 +124,9 @@ func NewVerifier(keys ...ed25519.PublicKey) *Verifier {
 // and Report.Head) or from a checkpoint kept elsewhere. Call it before the
 // entry seq is followed by another.
 func (v *Verifier) ExpectHead(seq int64, hash []byte) error {
+	if seq <= 0 { // the head of an empty ledger: nothing to expect
+		return nil
+	}
 	return v.claim(seq, claim{hash: bytes.Clone(hash), head: true})
 }
 
@@ -157,7 +160,9 @@ func (v *Verifier) claim(seq int64, c claim) error {
 	case seq == v.first-1:
 		v.match(seq, c, v.firstPrev, fmt.Sprintf("entry %d's Prev", v.first))
 	case seq < v.first:
-		v.unmatched++
+		if !c.head {
+			v.unmatched++
+		}
 	default:
 		return fmt.Errorf("ledger: a checkpoint or head at seq %d given after entry %d: give it before the entry after it", seq, v.last)
 	}
@@ -250,7 +255,7 @@ func (v *Verifier) Result() Report {
 	for seq, claims := range v.pending {
 		switch {
 		case seq > v.last: // v.expect covers it
-		case seq >= v.first:
+		case v.n > 0 && seq >= v.first:
 			r.Broken = lower(r.Broken, &Break{seq, ReasonNoEntry, fmt.Sprintf("a checkpoint or expected head names entry %d, which is missing", seq)})
 		default: // before the entries read: pruned
 			for _, c := range claims {

@@ -342,3 +342,30 @@ func TestVerifyAnyEdit(t *testing.T) {
 		}
 	})
 }
+
+func TestVerifyEmpty(t *testing.T) {
+	c := newChain(10, 5)
+	tests := []struct {
+		name string
+		feed func(v *Verifier)
+		want *Break
+	}{
+		{"nothing", func(v *Verifier) {}, nil},
+		{"the head of an empty ledger", func(v *Verifier) { v.ExpectHead(0, nil) }, nil},
+		{"a head", func(v *Verifier) { v.ExpectHead(10, c.entry(10).Hash) }, &Break{Seq: 1, Reason: ReasonTruncated}},
+		{"a checkpoint", func(v *Verifier) { v.Checkpoint(c.cps[0]) }, &Break{Seq: 1, Reason: ReasonTruncated}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := NewVerifier(c.signer.PublicKey())
+			tt.feed(v)
+			r := v.Result()
+			if diff := cmp.Diff(tt.want, r.Broken, cmpopts.IgnoreFields(Break{}, "Detail")); diff != "" {
+				t.Errorf("break (-want +got):\n%s", diff)
+			}
+			if r.Entries != 0 || r.Head != nil {
+				t.Errorf("report of no entries: %+v", r)
+			}
+		})
+	}
+}
