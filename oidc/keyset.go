@@ -24,6 +24,9 @@ const refreshInterval = 30 * time.Second
 // maxJWKS bounds the JWKS read; Entra's is about 10 KiB.
 const maxJWKS = 1 << 20
 
+// readTimeout bounds a JWKS read, whatever the HTTP client allows.
+const readTimeout = 10 * time.Second
+
 // keySet implements go-oidc's KeySet over the issuer's JWKS: it verifies
 // with the cached keys and re-reads the JWKS only for a kid it does not
 // hold (OpenID Connect Core 1.0, section 10.1.1, is how issuers rotate
@@ -108,6 +111,10 @@ func (k *keySet) refresh(ctx context.Context, seen time.Time) ([]jose.JSONWebKey
 	if !fetched.Equal(seen) || (!fetched.IsZero() && k.now().Sub(fetched) < refreshInterval) {
 		return keys, nil // another caller just read it, or it is too soon
 	}
+	// The read is the whole verifier's, not the caller's: a client that
+	// hangs up must not abort it and so hold back keys for refreshInterval.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
+	defer cancel()
 	keys, err := k.read(ctx)
 	k.mu.Lock()
 	defer k.mu.Unlock()

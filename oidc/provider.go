@@ -83,9 +83,9 @@ type Provider struct {
 	aead   cipher.AEAD // seals the login cookie
 }
 
-// New discovers the issuer's endpoints and keys location. It fails when the
-// issuer is unreachable, publishes a different issuer, or the configuration
-// is incomplete.
+// New discovers the issuer's endpoints and reads its keys. It fails when the
+// issuer is unreachable, publishes a different issuer or plain-http
+// endpoints off loopback, or the configuration is incomplete.
 func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -106,6 +106,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	if err := disc.Claims(&meta); err != nil || meta.JWKS == "" {
 		return nil, fmt.Errorf("oidc: the discovery document of %s has no jwks_uri", cfg.Issuer)
+	}
+	// Keys fetched in the clear could be anyone's.
+	if err := checkURL("jwks_uri", meta.JWKS); err != nil {
+		return nil, err
 	}
 	p := &Provider{cfg: cfg, algs: acceptedAlgs(meta.Algs)}
 	p.keys = newKeySet(meta.JWKS, cfg.HTTPClient, p.algs, cfg.Now)
@@ -131,6 +135,11 @@ func (p *Provider) setupLogin(disc *gooidc.Provider, authMethods []string) error
 	ep := disc.Endpoint()
 	if ep.AuthURL == "" || ep.TokenURL == "" {
 		return fmt.Errorf("oidc: the discovery document of %s has no authorization or token endpoint", p.cfg.Issuer)
+	}
+	for field, u := range map[string]string{"authorization_endpoint": ep.AuthURL, "token_endpoint": ep.TokenURL} {
+		if err := checkURL(field, u); err != nil {
+			return err
+		}
 	}
 	// Say how the client authenticates rather than let x/oauth2 guess: its
 	// guess sends a refused code twice. Basic is the default of OpenID
