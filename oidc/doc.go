@@ -13,9 +13,11 @@
 //     cookie, so posture keeps no login state on the server and any replica
 //     can finish a sign-in that another began.
 //
-// Every refusal is a *posture.Error of kind EUNAUTHORIZED carrying the code
-// Azure Resource Manager gives for the same fault, so that Azure SDK clients
-// and scripts that handle ARM's 401s handle posture's too. No error or log
+// Every refused token is a *posture.Error of kind EUNAUTHORIZED carrying the
+// code Azure Resource Manager gives for the same fault, so that Azure SDK
+// clients and scripts that handle ARM's 401s handle posture's too; a refused
+// sign-in is EUNAUTHORIZED LoginFailed, and a return address off the site
+// EINVALID InvalidReturnTo. No error or log
 // line carries a token, authorization code, PKCE verifier, client secret or
 // cookie value.
 //
