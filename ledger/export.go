@@ -74,10 +74,12 @@ type (
 
 // Export writes the entries From through To of h, in the order given, as
 // JSON lines: the header, then each entry followed by the checkpoints of its
-// sequence number. Checkpoints outside the range are left out, but for one
-// of the entry just before From, which vouches for the first entry's Prev
-// (keep it when pruning). Every byte the hashes cover is written as it is,
-// so that VerifyExport of the file finds what a Verifier of the store finds.
+// sequence number. Checkpoints outside the range are left out, except that
+// of the entry just before From, which vouches for the first entry's Prev.
+// From must be the first entry the store holds in the range (after pruning,
+// the first row left): VerifyExport reports entries missing at either end.
+// Every byte the hashes cover is written as it is, so that VerifyExport of
+// the file finds what a Verifier of the store finds.
 func Export(w io.Writer, h ExportHeader, entries iter.Seq2[*posture.Event, error], checkpoints []*posture.LedgerCheckpoint) error {
 	if h.From < 1 || h.To < h.From {
 		return fmt.Errorf("ledger export: invalid range %d to %d", h.From, h.To)
