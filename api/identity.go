@@ -43,15 +43,15 @@ func (s *Server) registerIdentity() {
 		authorize: readsOpen,
 	})
 	// Principals, like directory objects, are readable by every signed-in
-	// caller; changing them takes Posture.Identity/principals/write at the
-	// root (Owner or Contributor there).
+	// caller. Changing them (group members) or minting another's token
+	// grants access, so it takes what granting takes: see grantsAccess.
 	s.handle(identity.PrincipalType, &typeRoutes{
 		versions:  postureVersions,
 		get:       getPrincipal,
 		put:       putPrincipal,
 		del:       deletePrincipal,
 		list:      listPrincipals,
-		authorize: readsOpen,
+		authorize: readsOpenWritesGrant,
 	})
 	s.handle(identity.PrincipalType+"/tokens", &typeRoutes{
 		versions:  postureVersions,
@@ -76,17 +76,40 @@ func readsOpen(c *call) error {
 	return c.s.Authz.Authorize(c.principal, action, scope)
 }
 
-// selfOrAuthorized lets a principal manage its own tokens; others' need
-// the token actions at the root.
-func selfOrAuthorized(c *call) error {
-	if strings.EqualFold(tokenPrincipal(c), c.principal.ID) {
+// readsOpenWritesGrant lets every signed-in caller read principals; a
+// change needs its own action and the right to grant access (grantsAccess).
+func readsOpenWritesGrant(c *call) error {
+	if c.r.Method == http.MethodGet || c.r.Method == http.MethodHead {
 		return nil
 	}
+	return grantsAccess(c)
+}
+
+// selfOrAuthorized lets a principal manage its own tokens; another's tokens
+// are another's identity, so they need the right to grant access.
+func selfOrAuthorized(c *call) error {
+	if tokenPrincipal(c) == c.principal.ID {
+		return nil
+	}
+	return grantsAccess(c)
+}
+
+// grantsAccess checks a change that can hand out access without a role
+// assignment (a group's members, a token for someone else): the call's own
+// action, and Microsoft.Authorization/roleAssignments/write at the root, so
+// that only those who may grant anything anywhere (Owner, User Access
+// Administrator at the root) may. Contributor's "*" covers Posture.Identity
+// actions but not this: Azure's Contributor "does not allow you to assign
+// roles".
+func grantsAccess(c *call) error {
 	action, scope, err := c.s.actionOf(c, nil)
 	if err != nil {
 		return err
 	}
-	return c.s.Authz.Authorize(c.principal, action, scope)
+	if err := c.s.Authz.Authorize(c.principal, action, scope); err != nil {
+		return err
+	}
+	return c.s.Authz.Authorize(c.principal, authz.ActionRoleAssignmentWrite, "/")
 }
 
 // tokenPrincipal is the principal in /providers/Posture.Identity/principals/{p}/tokens[/{t}].

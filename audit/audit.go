@@ -65,8 +65,9 @@ func Each(ctx context.Context, store posture.Store, r Range, cp func(*posture.Le
 }
 
 // Verify recomputes the chain of the range and checks its checkpoints with
-// keys (none: the chain alone). When the range reaches the head, the head
-// is pinned so that a cut tail past the last checkpoint is found too.
+// keys (none: the chain alone). Entries cut off after the last checkpoint
+// cannot be told from a shorter ledger: compare Report.Last and Head with
+// a value kept elsewhere (the CLI prints both).
 func Verify(ctx context.Context, store posture.Store, r Range, keys ...ed25519.PublicKey) (ledger.Report, error) {
 	v := ledger.NewVerifier(keys...)
 	err := Each(ctx, store, r,

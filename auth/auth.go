@@ -154,6 +154,9 @@ func (s *Service) CreateToken(ctx context.Context, principalID, id, name string,
 	}
 	secret := NewSecret()
 	now := s.now()
+	// A token's name is unique within its principal, as a child resource's
+	// is within its parent; the stored id carries both.
+	id = storedTokenID(principalID, id)
 	tok := &posture.Token{ID: id, PrincipalID: principalID, Name: name, Hash: Hash(secret), CreatedAt: now}
 	if ttl > 0 {
 		tok.ExpiresAt = now.Add(ttl)
@@ -163,7 +166,7 @@ func (s *Service) CreateToken(ctx context.Context, principalID, id, name string,
 			return err
 		}
 		if _, err := tx.Token(id); err == nil {
-			return posture.Errorf(posture.ECONFLICT, "TokenExists", "The token '%s' exists; a token's secret is set once. Delete it and create another.", id)
+			return posture.Errorf(posture.ECONFLICT, "TokenExists", "The token '%s' exists; a token's secret is set once. Delete it and create another.", tokenName(tok))
 		} else if !posture.IsNotFound(err) {
 			return err
 		}
@@ -183,7 +186,7 @@ func (s *Service) CreateToken(ctx context.Context, principalID, id, name string,
 func (s *Service) RevokeToken(ctx context.Context, principalID, id string) (*posture.Token, error) {
 	var out *posture.Token
 	err := s.Store.Write(ctx, func(tx posture.Tx) error {
-		tok, err := tx.Token(id)
+		tok, err := tx.Token(storedTokenID(principalID, id))
 		if posture.IsNotFound(err) || err == nil && tok.PrincipalID != principalID {
 			return nil
 		} else if err != nil {
@@ -219,7 +222,7 @@ func (s *Service) Tokens(ctx context.Context, principalID string) ([]*posture.To
 func (s *Service) Token(ctx context.Context, principalID, id string) (*posture.Token, error) {
 	var out *posture.Token
 	err := s.Store.Read(ctx, func(tx posture.Tx) error {
-		tok, err := tx.Token(id)
+		tok, err := tx.Token(storedTokenID(principalID, id))
 		if err == nil && tok.PrincipalID != principalID {
 			err = posture.Errorf(posture.ENOTFOUND, "TokenNotFound", "Token '%s' does not exist.", id)
 		}
@@ -251,7 +254,7 @@ func TokenDocument(t *posture.Token, now time.Time) json.RawMessage {
 	if !t.RevokedAt.IsZero() {
 		props["revokedOn"] = t.RevokedAt.Format(time.RFC3339)
 	}
-	doc, _ := json.Marshal(map[string]any{"id": TokenID(t.PrincipalID, t.ID), "name": t.ID, "type": "Posture.Identity/principals/tokens", "properties": props})
+	doc, _ := json.Marshal(map[string]any{"id": TokenID(t.PrincipalID, tokenName(t)), "name": tokenName(t), "type": "Posture.Identity/principals/tokens", "properties": props})
 	return doc
 }
 
@@ -259,10 +262,10 @@ func tokenEvent(ctx context.Context, kind, action string, before, after *posture
 	who, typ := posture.ActorFromContext(ctx)
 	e := &posture.Event{Kind: kind, Actor: who, ActorType: typ, At: now, Action: action}
 	if before != nil {
-		e.Scope, e.Before = TokenID(before.PrincipalID, before.ID), TokenDocument(before, now)
+		e.Scope, e.Before = TokenID(before.PrincipalID, tokenName(before)), TokenDocument(before, now)
 	}
 	if after != nil {
-		e.Scope, e.After = TokenID(after.PrincipalID, after.ID), TokenDocument(after, now)
+		e.Scope, e.After = TokenID(after.PrincipalID, tokenName(after)), TokenDocument(after, now)
 	}
 	return e
 }
@@ -321,3 +324,10 @@ func mustJSON(v any) json.RawMessage {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// storedTokenID is the store's id of a principal's token name.
+func storedTokenID(principalID, name string) string { return principalID + "/" + name }
+
+// tokenName is the name of a token within its principal (tokens minted
+// before names were per principal have none but their id).
+func tokenName(t *posture.Token) string { return strings.TrimPrefix(t.ID, t.PrincipalID+"/") }

@@ -715,7 +715,6 @@ func TestFailedWriteChangesNothing(t *testing.T) {
 // the root may create principals and mint their tokens, Posture.Identity
 // being granted by "*"; it must not become Owner that way.)
 func TestPrincipalIDsDifferingInCase(t *testing.T) {
-	t.Skip("BUG: PutPrincipal accepts ADMIN next to admin (the store compares ids case-sensitively) and the Authorizer gives ADMIN admin's Owner assignment")
 	f := directory(t, nil)
 	w, err := identity.ParsePrincipal("ADMIN", []byte(`{"properties":{"principalType":"User","displayName":"not the admin"}}`))
 	if err != nil {

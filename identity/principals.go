@@ -107,6 +107,11 @@ func (s *Service) PutPrincipal(ctx context.Context, w PrincipalWrite) (*posture.
 		if err != nil && !posture.IsNotFound(err) {
 			return err
 		}
+		if old == nil {
+			if err := uniqueIgnoringCase(tx, w.ID); err != nil {
+				return err
+			}
+		}
 		var before json.RawMessage
 		p := &posture.Principal{ID: w.ID, Type: w.Type, DisplayName: w.DisplayName, CreatedAt: now}
 		if old != nil {
@@ -263,6 +268,11 @@ func (s *Service) EnsurePrincipal(ctx context.Context, id, typ, displayName stri
 		if err != nil && !posture.IsNotFound(err) {
 			return err
 		}
+		if old == nil {
+			if err := uniqueIgnoringCase(tx, id); err != nil {
+				return err
+			}
+		}
 		p = &posture.Principal{ID: id, Type: typ, DisplayName: displayName, CreatedAt: now}
 		var before json.RawMessage
 		kind := posture.EventCreated
@@ -326,4 +336,21 @@ func lowerAll(ss []string) []string {
 		out[i] = strings.ToLower(s)
 	}
 	return out
+}
+
+// uniqueIgnoringCase refuses a new principal id that differs from an
+// existing one only in case: authorization compares ids ignoring case (as
+// Azure compares object ids), so "ADMIN" would hold what "admin" holds.
+func uniqueIgnoringCase(tx posture.Tx, id string) error {
+	all, err := tx.Principals()
+	if err != nil {
+		return err
+	}
+	for _, p := range all {
+		if strings.EqualFold(p.ID, id) && p.ID != id {
+			return posture.Errorf(posture.ECONFLICT, "PrincipalIdConflict",
+				"The principal id '%s' differs only in case from the existing principal '%s'; principal ids are compared ignoring case.", id, p.ID)
+		}
+	}
+	return nil
 }

@@ -51,6 +51,8 @@ func Open(ctx context.Context, url string, now posture.Clock) (*sqlstore.Store, 
 		KeyLock:       "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
 		Unavailable:   unavailable,
 		BulkUpsert:    bulkUpsert,
+		// Closing a *sql.DB from OpenDBFromPool leaves the pool open.
+		Close: pool.Close,
 	}
 	s, err := sqlstore.New(ctx, db, db, d, now)
 	if err != nil {

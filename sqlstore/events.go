@@ -100,7 +100,10 @@ func (t *Tx) PruneEvents(before time.Time) (int, error) {
 	if err != nil || head == 0 {
 		return 0, err
 	}
-	r, err := t.exec(`DELETE FROM events WHERE at < ? AND seq < ?`, micros(before), head)
+	// Entries are stamped before their writer takes the ledger lock, so
+	// times are not quite in sequence order: delete the run of entries
+	// before the first one at or after the cut, never one in the middle.
+	r, err := t.exec(`DELETE FROM events WHERE seq < COALESCE((SELECT MIN(seq) FROM events WHERE at >= ?), ?)`, micros(before), head)
 	if err != nil {
 		return 0, err
 	}

@@ -40,6 +40,9 @@ type Dialect struct {
 	// INSERTs (COPY on PostgreSQL). It runs on the connection that holds the
 	// write transaction, inside it.
 	BulkUpsert func(ctx context.Context, conn *sql.Conn, rs []*posture.Resource) error
+	// Close, when set, releases what the *sql.DB does not own (pgx's
+	// pool behind stdlib.OpenDBFromPool); Store.Close calls it last.
+	Close func()
 }
 
 // Migration is one schema step.
@@ -119,6 +122,9 @@ func (s *Store) Close() error {
 	err := s.wdb.Close()
 	if s.rdb != s.wdb {
 		err = errors.Join(err, s.rdb.Close())
+	}
+	if s.d.Close != nil {
+		s.d.Close()
 	}
 	return err
 }
