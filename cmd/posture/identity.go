@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/posture/posture/client"
 )
 
 // identityAPIVersion is the version of posture's own identity endpoints;
@@ -118,16 +120,7 @@ func (c *PrincipalDeleteCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	status, err := cl.Do(ctx, "DELETE", principalPath(c.ID), identityAPIVersion, nil, nil, nil)
-	if err != nil {
-		return err
-	}
-	if status == 204 {
-		fmt.Fprintln(streams.Out, "no such principal; nothing deleted")
-	} else {
-		fmt.Fprintln(streams.Out, "deleted")
-	}
-	return nil
+	return deleteAndSay(ctx, cl, principalPath(c.ID), identityAPIVersion, streams, "no such principal; nothing deleted", "deleted")
 }
 
 // TokenCmd groups the token subcommands.
@@ -221,16 +214,7 @@ func (c *TokenRevokeCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	status, err := cl.Do(ctx, "DELETE", principalPath(c.Principal)+"/tokens/"+url.PathEscape(c.ID), identityAPIVersion, nil, nil, nil)
-	if err != nil {
-		return err
-	}
-	if status == 204 {
-		fmt.Fprintln(streams.Out, "no such token; nothing revoked")
-	} else {
-		fmt.Fprintln(streams.Out, "revoked")
-	}
-	return nil
+	return deleteAndSay(ctx, cl, principalPath(c.Principal)+"/tokens/"+url.PathEscape(c.ID), identityAPIVersion, streams, "no such token; nothing revoked", "revoked")
 }
 
 // RoleCmd groups the role subcommands (like az role assignment).
@@ -362,14 +346,20 @@ func (c *RoleUnassignCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	status, err := cl.Do(ctx, "DELETE", c.ID, roleAPIVersion, nil, nil, nil)
+	return deleteAndSay(ctx, cl, c.ID, roleAPIVersion, streams, "no such role assignment; nothing deleted", "deleted")
+}
+
+// deleteAndSay sends an ARM DELETE and says whether there was something to
+// delete (ARM answers 204 when there was not).
+func deleteAndSay(ctx context.Context, cl *client.Client, path, apiVersion string, streams *IO, absent, done string) error {
+	status, err := cl.Do(ctx, "DELETE", path, apiVersion, nil, nil, nil)
 	if err != nil {
 		return err
 	}
 	if status == 204 {
-		fmt.Fprintln(streams.Out, "no such role assignment; nothing deleted")
+		fmt.Fprintln(streams.Out, absent)
 	} else {
-		fmt.Fprintln(streams.Out, "deleted")
+		fmt.Fprintln(streams.Out, done)
 	}
 	return nil
 }
