@@ -99,18 +99,10 @@ func listActivity(c *call) error {
 	}
 	docs := make([]json.RawMessage, 0, len(entries))
 	for _, e := range entries {
-		doc := c.s.Ledger.ActivityEvent(e)
-		if provider != "" || status != "" {
-			var head struct {
-				Provider struct{ Value string } `json:"resourceProviderName"`
-				Status   struct{ Value string } `json:"status"`
-			}
-			_ = json.Unmarshal(doc, &head)
-			if provider != "" && !strings.EqualFold(head.Provider.Value, provider) || status != "" && !strings.EqualFold(head.Status.Value, status) {
-				continue
-			}
+		if provider != "" && !strings.EqualFold(audit.Provider(e), provider) || status != "" && !strings.EqualFold(audit.Status(e), status) {
+			continue
 		}
-		docs = append(docs, doc)
+		docs = append(docs, c.s.Ledger.ActivityEvent(e))
 	}
 	next := ""
 	if len(entries) == activityPage {

@@ -167,6 +167,7 @@ var (
 	assignedToRE = regexp.MustCompile(`(?i)^assignedTo\('([^']*)'\)$`)
 	roleNameRE   = regexp.MustCompile(`(?i)^roleName\s+eq\s+'([^']*)'$`)
 	roleTypeRE   = regexp.MustCompile(`(?i)^type\s+eq\s+'([^']*)'$`)
+	andRE        = regexp.MustCompile(`(?i)\s+and\s+`)
 )
 
 // filterTerms splits a $filter on " and ".
@@ -174,7 +175,7 @@ func filterTerms(f string) []string {
 	if strings.TrimSpace(f) == "" {
 		return nil
 	}
-	parts := regexp.MustCompile(`(?i)\s+and\s+`).Split(strings.TrimSpace(f), -1)
+	parts := andRE.Split(strings.TrimSpace(f), -1)
 	for i := range parts {
 		parts[i] = strings.TrimSpace(parts[i])
 	}

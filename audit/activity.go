@@ -50,22 +50,22 @@ func loc(s string) localized { return localized{s, s} }
 // ledger's own fields (sequence number, hash, digests) are under
 // properties, as strings like Azure's properties bag.
 func (s *Service) ActivityEvent(e *posture.Event) json.RawMessage {
-	status, sub, level := "Succeeded", "", levelInformational
+	status, sub, level := Status(e), "", levelInformational
 	switch e.Kind {
 	case posture.EventDenied:
-		status, sub, level = "Failed", "Forbidden", levelWarning
+		sub, level = "Forbidden", levelWarning
 	case posture.EventSignInFailed:
-		status, sub, level = "Failed", "Unauthorized", levelWarning
+		sub, level = "Unauthorized", levelWarning
 	}
 	scope := e.Scope
 	if scope == "" {
 		scope = "/"
 	}
-	var rg, subID, provider, typ string
+	var rg, subID, typ string
 	if id, err := armid.Parse(scope); err == nil {
 		rg, subID, typ = id.ResourceGroup(), id.SubscriptionID(), id.Type()
-		provider, _, _ = strings.Cut(typ, "/")
 	}
+	provider := Provider(e)
 	seq := strconv.FormatInt(e.Seq, 10)
 	ts := e.At.UTC().Format(time.RFC3339Nano)
 	props := map[string]string{
@@ -110,4 +110,23 @@ func (s *Service) ActivityEvent(e *posture.Event) json.RawMessage {
 	}
 	b, _ := json.Marshal(doc)
 	return b
+}
+
+// Status is an entry's activity-log status: Failed for refusals, else
+// Succeeded.
+func Status(e *posture.Event) string {
+	if e.Kind == posture.EventDenied || e.Kind == posture.EventSignInFailed {
+		return "Failed"
+	}
+	return "Succeeded"
+}
+
+// Provider is the resource provider of an entry's scope ("" for the root).
+func Provider(e *posture.Event) string {
+	id, err := armid.Parse(e.Scope)
+	if err != nil {
+		return ""
+	}
+	provider, _, _ := strings.Cut(id.Type(), "/")
+	return provider
 }

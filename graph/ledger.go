@@ -10,6 +10,7 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armid"
+	"github.com/posture/posture/audit"
 )
 
 // AuditEvents is posture's table of the audit ledger: one row per entry
@@ -59,13 +60,9 @@ func (g *Service) ledgerRow(e *posture.Event) []byte {
 	if id, err := armid.Parse(e.Scope); err == nil {
 		sub, rg = id.SubscriptionID(), id.ResourceGroup()
 	}
-	status := "Succeeded"
-	if e.Kind == posture.EventDenied || e.Kind == posture.EventSignInFailed {
-		status = "Failed"
-	}
 	props := map[string]any{
 		"sequenceNumber": e.Seq, "timestamp": e.At.UTC().Format(time.RFC3339Nano), "kind": e.Kind,
-		"caller": e.Actor, "callerType": e.ActorType, "action": e.Action, "scope": e.Scope, "status": status,
+		"caller": e.Actor, "callerType": e.ActorType, "action": e.Action, "scope": e.Scope, "status": audit.Status(e),
 		"hash": hex.EncodeToString(e.Hash), "previousHash": hex.EncodeToString(e.Prev),
 		"before": json.RawMessage(orNull(e.Before)), "after": json.RawMessage(orNull(e.After)),
 	}

@@ -73,22 +73,17 @@ func (t *Tx) Checkpoints(after, through int64) ([]*posture.LedgerCheckpoint, err
 		q += ` AND seq <= ?`
 		args = append(args, through)
 	}
-	rows, err := t.query(q+` ORDER BY seq`, args...)
-	if err != nil {
+	return queryAll(t, scanCheckpoint, q+` ORDER BY seq`, args...)
+}
+
+func scanCheckpoint(rows scanner) (*posture.LedgerCheckpoint, error) {
+	var c posture.LedgerCheckpoint
+	var at int64
+	if err := rows.Scan(&c.Seq, &c.Hash, &at, &c.KeyID, &c.Signature); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*posture.LedgerCheckpoint
-	for rows.Next() {
-		var c posture.LedgerCheckpoint
-		var at int64
-		if err := rows.Scan(&c.Seq, &c.Hash, &at, &c.KeyID, &c.Signature); err != nil {
-			return nil, t.s.wrap(err)
-		}
-		c.At = fromMicros(at)
-		out = append(out, &c)
-	}
-	return out, t.s.wrap(rows.Err())
+	c.At = fromMicros(at)
+	return &c, nil
 }
 
 // PruneEvents implements posture.Tx.
@@ -153,23 +148,10 @@ func (t *Tx) Events(f posture.EventFilter) ([]*posture.Event, error) {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*posture.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, t.s.wrap(err)
-		}
-		out = append(out, e)
-	}
-	return out, t.s.wrap(rows.Err())
+	return queryAll(t, scanEvent, q, args...)
 }
 
-func scanEvent(rows *sql.Rows) (*posture.Event, error) {
+func scanEvent(rows scanner) (*posture.Event, error) {
 	var e posture.Event
 	var at int64
 	var before, after sql.NullString
@@ -194,20 +176,10 @@ func (s *Store) sealLedger(tx *Tx) error {
 	if err := tx.queryRow(`SELECT COUNT(*) FROM events WHERE hash IS NULL`).Scan(&n); err != nil || n == 0 {
 		return s.wrap(err)
 	}
-	rows, err := tx.query(`SELECT ` + eventColumns + ` FROM events ORDER BY seq`)
+	all, err := queryAll(tx, scanEvent, `SELECT `+eventColumns+` FROM events ORDER BY seq`)
 	if err != nil {
 		return err
 	}
-	var all []*posture.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			rows.Close()
-			return s.wrap(err)
-		}
-		all = append(all, e)
-	}
-	rows.Close()
 	var prev []byte
 	for _, e := range all {
 		if e.Hash == nil {

@@ -40,22 +40,13 @@ func (t *Tx) CountPrincipals() (int, error) {
 
 // Principals implements posture.Tx.
 func (t *Tx) Principals() ([]*posture.Principal, error) {
-	rows, err := t.query(`SELECT id, type, display_name, created_at FROM principals ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*posture.Principal
-	for rows.Next() {
+	return queryAll(t, func(rows scanner) (*posture.Principal, error) {
 		var p posture.Principal
 		var created int64
-		if err := rows.Scan(&p.ID, &p.Type, &p.DisplayName, &created); err != nil {
-			return nil, t.s.wrap(err)
-		}
+		err := rows.Scan(&p.ID, &p.Type, &p.DisplayName, &created)
 		p.CreatedAt = fromMicros(created)
-		out = append(out, &p)
-	}
-	return out, t.s.wrap(rows.Err())
+		return &p, err
+	}, `SELECT id, type, display_name, created_at FROM principals ORDER BY id`)
 }
 
 // DeletePrincipal implements posture.Tx.
@@ -118,25 +109,15 @@ func (t *Tx) Memberships() (map[string][]string, error) {
 }
 
 func (t *Tx) strings(q string, args ...any) ([]string, error) {
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	return queryAll(t, func(rows scanner) (string, error) {
 		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, t.s.wrap(err)
-		}
-		out = append(out, v)
-	}
-	return out, t.s.wrap(rows.Err())
+		return v, rows.Scan(&v)
+	}, q, args...)
 }
 
 const tokenColumns = `id, principal_id, name, hash, created_at, expires_at, revoked_at`
 
-func scanToken(sc interface{ Scan(...any) error }) (*posture.Token, error) {
+func scanToken(sc scanner) (*posture.Token, error) {
 	var tok posture.Token
 	var created, expires, revoked int64
 	if err := sc.Scan(&tok.ID, &tok.PrincipalID, &tok.Name, &tok.Hash, &created, &expires, &revoked); err != nil {
@@ -166,20 +147,7 @@ func (t *Tx) Token(id string) (*posture.Token, error) {
 
 // Tokens implements posture.Tx.
 func (t *Tx) Tokens(principalID string) ([]*posture.Token, error) {
-	rows, err := t.query(`SELECT `+tokenColumns+` FROM tokens WHERE principal_id = ? ORDER BY created_at, id`, principalID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*posture.Token
-	for rows.Next() {
-		tok, err := scanToken(rows)
-		if err != nil {
-			return nil, t.s.wrap(err)
-		}
-		out = append(out, tok)
-	}
-	return out, t.s.wrap(rows.Err())
+	return queryAll(t, scanToken, `SELECT `+tokenColumns+` FROM tokens WHERE principal_id = ? ORDER BY created_at, id`, principalID)
 }
 
 // PutToken implements posture.Tx.
@@ -192,7 +160,7 @@ func (t *Tx) PutToken(tok *posture.Token) error {
 
 const assignmentColumns = `id, scope, principal_id, principal_type, role_definition_id, description, created_at, created_by, updated_at, updated_by`
 
-func scanAssignment(sc interface{ Scan(...any) error }) (*posture.RoleAssignment, error) {
+func scanAssignment(sc scanner) (*posture.RoleAssignment, error) {
 	var a posture.RoleAssignment
 	var created, updated int64
 	if err := sc.Scan(&a.ID, &a.Scope, &a.PrincipalID, &a.PrincipalType, &a.RoleDefinitionID, &a.Description, &created, &a.CreatedBy, &updated, &a.UpdatedBy); err != nil {
@@ -214,20 +182,7 @@ func (t *Tx) PutRoleAssignment(a *posture.RoleAssignment) error {
 }
 
 func (t *Tx) assignments(where string, args ...any) ([]*posture.RoleAssignment, error) {
-	rows, err := t.query(`SELECT `+assignmentColumns+` FROM role_assignments `+where+` ORDER BY key`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*posture.RoleAssignment
-	for rows.Next() {
-		a, err := scanAssignment(rows)
-		if err != nil {
-			return nil, t.s.wrap(err)
-		}
-		out = append(out, a)
-	}
-	return out, t.s.wrap(rows.Err())
+	return queryAll(t, scanAssignment, `SELECT `+assignmentColumns+` FROM role_assignments `+where+` ORDER BY key`, args...)
 }
 
 // RoleAssignments implements posture.Tx.

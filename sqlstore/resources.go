@@ -17,7 +17,7 @@ const resourceColumns = `key, id, type, type_key, name, kind, location, subscrip
 // PostgreSQL 65,535; 16 columns x 500 rows stays under both).
 const maxInsertRows = 500
 
-func scanResource(sc interface{ Scan(...any) error }) (*posture.Resource, error) {
+func scanResource(sc scanner) (*posture.Resource, error) {
 	var r posture.Resource
 	var typeKey, tags, body string
 	var tracked bool
@@ -225,20 +225,7 @@ func (t *Tx) list(f posture.ResourceFilter) ([]*posture.Resource, error) {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*posture.Resource
-	for rows.Next() {
-		r, err := scanResource(rows)
-		if err != nil {
-			return nil, t.s.wrap(err)
-		}
-		out = append(out, r)
-	}
-	return out, t.s.wrap(rows.Err())
+	return queryAll(t, scanResource, q, args...)
 }
 
 // CountResources implements posture.Tx.

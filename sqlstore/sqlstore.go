@@ -199,6 +199,27 @@ func (t *Tx) queryRow(query string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(t.ctx, t.s.q(query), args...)
 }
 
+// scanner is a row to scan: *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](t *Tx, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.s.wrap(err)
+		}
+		out = append(out, v)
+	}
+	return out, t.s.wrap(rows.Err())
+}
+
 // Lock implements posture.Tx.
 func (t *Tx) Lock(key string) error {
 	if t.s.d.KeyLock == "" {
