@@ -2,8 +2,10 @@
 // ARM-shaped API. ARM scopes sit in the middle of paths
 // ({scope}/providers/Microsoft.Authorization/policyExemptions/{name}), which
 // no router handles, so every ARM path goes through one dispatcher built on
-// package armid: it authenticates, checks api-version, finds the handler by
-// resource type and writes the ARM envelopes (errors, lists with nextLink).
+// package armid: it authenticates, finds the handler by resource type,
+// checks api-version, authorizes the call as Azure RBAC would (authorize.go)
+// and writes the ARM envelopes (errors, lists with nextLink). /auth/login
+// and /auth/callback serve the OpenID Connect sign-in.
 // Errors are mapped to HTTP statuses in exactly one function, writeError.
 package api
 

@@ -724,4 +724,7 @@ func TestPrincipalIDsDifferingInCase(t *testing.T) {
 	if err == nil && f.svc.Authz.Allowed("ADMIN", actRAWrite, raID("/", 9)) {
 		t.Errorf("a new principal ADMIN may write role assignments at the root: it has the Owner assignment of admin")
 	}
+	if posture.ErrorCode(err) != "PrincipalIdConflict" {
+		t.Errorf("PUT of ADMIN next to admin: %v, want 409 PrincipalIdConflict", err)
+	}
 }
