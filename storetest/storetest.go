@@ -62,6 +62,7 @@ func Run(t *testing.T, b Backend) {
 		{"CloseReleasesConnections", testCloseReleasesConnections},
 		{"RollbackKeepsNothing", testRollback},
 		{"Durable", testDurable},
+		{"Jobs", testJobs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, b) })
