@@ -15,6 +15,12 @@ type ExemptionService interface {
 	// ENOTFOUND for a missing scope or assignment, EPRECONDITION on a stale
 	// If-Match.
 	PutExemption(ctx context.Context, w ExemptionWrite) (ExemptionResult, error)
+	// PutExemptions creates or replaces several exemptions, then runs inTx
+	// (when not nil), all in one transaction: an error of any of them, or
+	// of inTx, keeps nothing. Exemption requests use it to create the
+	// exemptions of an approval with the request's new state and its
+	// notices.
+	PutExemptions(ctx context.Context, ws []ExemptionWrite, inTx func(Tx, []ExemptionResult) error) ([]ExemptionResult, error)
 	// PatchExemption changes resourceSelectors, assignmentScopeValidation
 	// or exemptionManagementMode of an existing exemption.
 	PatchExemption(ctx context.Context, w ExemptionWrite) (ExemptionResult, error)

@@ -128,6 +128,27 @@ type Tx interface {
 	PutRoleDefinitionDoc(guid string, doc json.RawMessage) error
 	// DeleteRoleDefinitionDoc deletes a custom role by GUID.
 	DeleteRoleDefinitionDoc(guid string) error
+
+	// EnqueueJobs adds jobs to the durable queue, as Pending (RunAt zero:
+	// now); a job whose Key is already queued, in any state, is skipped.
+	// It sets ID on the jobs it added and returns how many it added.
+	EnqueueJobs(jobs []*Job) (int, error)
+	// ClaimJobs takes up to limit jobs that are due at now: Pending with
+	// RunAt <= now, or Running with a lease that ran out. Each becomes
+	// Running with Attempts+1 and LockedUntil now+lease. Concurrent
+	// claimers never get the same job.
+	ClaimJobs(now time.Time, lease time.Duration, limit int) ([]*Job, error)
+	// UpdateJob stores State, RunAt, LockedUntil, LastError and UpdatedAt
+	// of a claimed job.
+	UpdateJob(j *Job) error
+	// Job returns a job by ID.
+	Job(id int64) (*Job, error)
+	// Jobs returns up to f.Limit jobs in ID order.
+	Jobs(f JobFilter) ([]*Job, error)
+	// CountJobs counts the jobs of each state.
+	CountJobs() (JobCounts, error)
+	// PruneJobs deletes Done jobs updated before the time.
+	PruneJobs(before time.Time) (int, error)
 }
 
 // Clock returns the current time; services take one so tests can move time.

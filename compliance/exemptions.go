@@ -135,88 +135,153 @@ func (s *Service) PatchExemption(ctx context.Context, w posture.ExemptionWrite) 
 	})
 }
 
+// exemptionOp is one exemption write of a batch: build makes the new
+// exemption of the stored one (nil when new).
+type exemptionOp struct {
+	id      armid.ID
+	ifMatch string
+	build   func(old *exemption.Exemption) (*exemption.Exemption, error)
+}
+
 // writeExemption stores the exemption build makes of the stored one (nil
 // when new), and re-stamps the states it covers or covered, in one
 // transaction; the feeds hear of it when it commits.
 func (s *Service) writeExemption(ctx context.Context, id armid.ID, ifMatch string, build func(old *exemption.Exemption) (*exemption.Exemption, error)) (posture.ExemptionResult, error) {
+	res, err := s.writeExemptions(ctx, []exemptionOp{{id, ifMatch, build}}, nil)
+	if err != nil {
+		return posture.ExemptionResult{}, err
+	}
+	return res[0], nil
+}
+
+// PutExemptions implements posture.ExemptionService: the writes of a
+// batch, then inTx, in one transaction.
+func (s *Service) PutExemptions(ctx context.Context, ws []posture.ExemptionWrite, inTx func(posture.Tx, []posture.ExemptionResult) error) ([]posture.ExemptionResult, error) {
+	ops := make([]exemptionOp, len(ws))
+	for i, w := range ws {
+		id, err := parseExemptionID(w.ID)
+		if err != nil {
+			return nil, err
+		}
+		x, err := exemption.Parse(w.Body, w.APIVersion)
+		if err != nil {
+			return nil, err
+		}
+		ops[i] = exemptionOp{id, w.IfMatch, func(*exemption.Exemption) (*exemption.Exemption, error) { return x, nil }}
+	}
+	return s.writeExemptions(ctx, ops, inTx)
+}
+
+// writeExemptions stores a batch of exemptions and re-stamps the states
+// each covers or covered, then runs inTx (when set), all in one
+// transaction; the feeds hear of it when it commits.
+func (s *Service) writeExemptions(ctx context.Context, ops []exemptionOp, inTx func(posture.Tx, []posture.ExemptionResult) error) ([]posture.ExemptionResult, error) {
 	s.WriteMu.Lock()
 	defer s.WriteMu.Unlock()
 	as, hier, _, _ := s.snapshot()
 	now := s.now()
-	key := id.Key()
-	var res posture.ExemptionResult
-	var entry *exemptionEntry
+	var results []posture.ExemptionResult
+	var entries []*exemptionEntry
 	c := &posture.Change{}
 	err := s.Store.Write(ctx, func(tx posture.Tx) error {
-		if err := tx.Lock(key); err != nil {
-			return err
-		}
-		old, err := tx.Resource(key)
-		if err != nil && !posture.IsNotFound(err) {
-			return err
-		}
-		if ifMatch != "" && (old == nil || ifMatch != "*" && ifMatch != old.ETag) {
-			return posture.Errorf(posture.EPRECONDITION, "PreconditionFailed", "The If-Match condition '%s' does not hold for '%s'.", ifMatch, id)
-		}
-		var oldX *exemption.Exemption
-		var sd exemption.SystemData
-		if old != nil {
-			if oldX, sd, err = exemption.FromDocument(old.Body); err != nil {
-				return fmt.Errorf("stored exemption %s: %w", key, err)
+		results, entries = results[:0], entries[:0]
+		// Each write of the batch stamps with the ones before it.
+		over := override{}
+		for i, op := range ops {
+			res, entry, err := s.writeOne(ctx, tx, op, as, hier, over, now, c, i == 0)
+			if err != nil {
+				return err
 			}
+			results, entries = append(results, res), append(entries, entry)
 		}
-		x, err := build(oldX)
-		if err != nil {
-			return err
-		}
-		if err := s.checkExemption(tx, id, x, as, hier, now); err != nil {
-			return err
-		}
-		sd = systemData(ctx, sd, old == nil, now)
-		r := exemptionResource(id, x, sd, now)
-		if old != nil {
-			r.CreatedAt = old.CreatedAt
-		}
-		if err := tx.PutResources([]*posture.Resource{r}); err != nil {
-			return err
-		}
-		entry = entryOf(id, x)
-		assignments := []string{entry.assignment}
-		if oldX != nil && !strings.EqualFold(oldX.PolicyAssignmentID, x.PolicyAssignmentID) {
-			assignments = append(assignments, strings.ToLower(oldX.PolicyAssignmentID))
-		}
-		st := &stamper{ix: s.exemptions, hier: hier, over: override{key: entry}}
-		c.StateRefs = refsOf(x)
-		if oldX != nil {
-			c.StateRefs = unionRefs(c.StateRefs, refsOf(oldX))
-		}
-		n, err := s.restamp(tx, st, entry.scope, assignments, key, c)
-		if err != nil {
-			return err
-		}
-		kind := posture.EventUpdated
-		if old == nil {
-			kind = posture.EventCreated
-		}
-		if err := tx.AppendEvent(event(ctx, key, kind, old, r, now)); err != nil {
-			return err
-		}
-		res = posture.ExemptionResult{Resource: r, Created: old == nil, Covered: n}
-		if !x.Active(now) {
-			res.Covered = 0
-			res.Warnings = append(res.Warnings, fmt.Sprintf("expiresOn %s is already past: the exemption is stored but not in force.", x.ExpiresOn.Format(time.RFC3339)))
+		if inTx != nil {
+			return inTx(tx, results)
 		}
 		return nil
 	})
 	if err != nil {
-		return posture.ExemptionResult{}, err
+		return nil, err
 	}
-	entry.noted = !entry.x.Active(now) // an exemption born expired has nothing to re-open
-	s.exemptions.put(entry)
+	for _, entry := range entries {
+		entry.noted = !entry.x.Active(now) // an exemption born expired has nothing to re-open
+		s.exemptions.put(entry)
+	}
 	s.setDue()
-	c.Derived = append(c.Derived, res.Resource)
+	for _, res := range results {
+		c.Derived = append(c.Derived, res.Resource)
+	}
 	s.publish(c)
-	return res, nil
+	return results, nil
+}
+
+// writeOne stores one exemption of a batch inside its transaction.
+func (s *Service) writeOne(ctx context.Context, tx posture.Tx, op exemptionOp, as map[string]*assignment, hier *hierarchy, over override, now time.Time, c *posture.Change, first bool) (posture.ExemptionResult, *exemptionEntry, error) {
+	id, key := op.id, op.id.Key()
+	if err := tx.Lock(key); err != nil {
+		return posture.ExemptionResult{}, nil, err
+	}
+	old, err := tx.Resource(key)
+	if err != nil && !posture.IsNotFound(err) {
+		return posture.ExemptionResult{}, nil, err
+	}
+	if op.ifMatch != "" && (old == nil || op.ifMatch != "*" && op.ifMatch != old.ETag) {
+		return posture.ExemptionResult{}, nil, posture.Errorf(posture.EPRECONDITION, "PreconditionFailed", "The If-Match condition '%s' does not hold for '%s'.", op.ifMatch, id)
+	}
+	var oldX *exemption.Exemption
+	var sd exemption.SystemData
+	if old != nil {
+		if oldX, sd, err = exemption.FromDocument(old.Body); err != nil {
+			return posture.ExemptionResult{}, nil, fmt.Errorf("stored exemption %s: %w", key, err)
+		}
+	}
+	x, err := op.build(oldX)
+	if err != nil {
+		return posture.ExemptionResult{}, nil, err
+	}
+	if err := s.checkExemption(tx, id, x, as, hier, now); err != nil {
+		return posture.ExemptionResult{}, nil, err
+	}
+	sd = systemData(ctx, sd, old == nil, now)
+	r := exemptionResource(id, x, sd, now)
+	if old != nil {
+		r.CreatedAt = old.CreatedAt
+	}
+	if err := tx.PutResources([]*posture.Resource{r}); err != nil {
+		return posture.ExemptionResult{}, nil, err
+	}
+	entry := entryOf(id, x)
+	assignments := []string{entry.assignment}
+	if oldX != nil && !strings.EqualFold(oldX.PolicyAssignmentID, x.PolicyAssignmentID) {
+		assignments = append(assignments, strings.ToLower(oldX.PolicyAssignmentID))
+	}
+	over[key] = entry
+	st := &stamper{ix: s.exemptions, hier: hier, over: over}
+	refs := refsOf(x)
+	if oldX != nil {
+		refs = unionRefs(refs, refsOf(oldX))
+	}
+	if first {
+		c.StateRefs = refs
+	} else {
+		c.StateRefs = unionRefs(c.StateRefs, refs)
+	}
+	n, err := s.restamp(tx, st, entry.scope, assignments, key, c)
+	if err != nil {
+		return posture.ExemptionResult{}, nil, err
+	}
+	kind := posture.EventUpdated
+	if old == nil {
+		kind = posture.EventCreated
+	}
+	if err := tx.AppendEvent(event(ctx, key, kind, old, r, now)); err != nil {
+		return posture.ExemptionResult{}, nil, err
+	}
+	res := posture.ExemptionResult{Resource: r, Created: old == nil, Covered: n}
+	if !x.Active(now) {
+		res.Covered = 0
+		res.Warnings = append(res.Warnings, fmt.Sprintf("expiresOn %s is already past: the exemption is stored but not in force.", x.ExpiresOn.Format(time.RFC3339)))
+	}
+	return res, entry, nil
 }
 
 // exemptionResource builds the stored resource of an exemption.
