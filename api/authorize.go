@@ -22,6 +22,12 @@ func (s *Server) authorize(c *call, rt *typeRoutes) error {
 	if rt.authorize != nil {
 		return rt.authorize(c)
 	}
+	return s.authorizeAction(c, rt)
+}
+
+// authorizeAction is the standard check: the action of the call at its
+// id.
+func (s *Server) authorizeAction(c *call, rt *typeRoutes) error {
 	action, scope, err := s.actionOf(c, rt)
 	if err != nil {
 		return err

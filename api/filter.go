@@ -45,6 +45,14 @@ func badFilter(format string, args ...any) error {
 	return e
 }
 
+// filterClauses splits a $filter into its clauses; none for "".
+func filterClauses(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	return splitAnd(s)
+}
+
 // splitAnd splits on " and " outside quotes.
 func splitAnd(s string) []string {
 	var out []string

@@ -27,6 +27,7 @@ import (
 	"github.com/posture/posture/authz"
 	"github.com/posture/posture/identity"
 	"github.com/posture/posture/oidc"
+	"github.com/posture/posture/requests"
 )
 
 // MaxBody is the largest request body of an ordinary ARM call (ARM's own
@@ -56,6 +57,12 @@ type Server struct {
 	Audit func(context.Context, *posture.Event) error
 	// Login signs portal users in with an OpenID provider; nil: tokens only.
 	Login *oidc.Provider
+	// Requests serves exemption requests and the one-click links of their
+	// notices.
+	Requests *requests.Service
+	// Jobs lists the durable queue and RetryJob puts a dead job back.
+	Jobs     func(context.Context, posture.JobFilter) ([]*posture.Job, error)
+	RetryJob func(context.Context, int64) (*posture.Job, error)
 	// Ledger serves the ledger: the activity log and exports.
 	Ledger *audit.Service
 	Logger *slog.Logger
@@ -93,6 +100,8 @@ func (s *Server) Handler() http.Handler {
 	s.registerExemptions()
 	s.registerIdentity()
 	s.registerAudit()
+	s.registerRequests()
+	s.registerJobs()
 	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, metrics)
@@ -151,6 +160,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Hand
 	case "/auth/callback":
 		route = "callback"
 		s.callback(rec, r, rec)
+		return
+	case requests.LinkPath:
+		route = "link"
+		s.link(rec, r)
 		return
 	}
 	route = s.dispatch(rec, r)
