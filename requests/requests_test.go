@@ -56,7 +56,7 @@ func (c *clock) Advance(d time.Duration) {
 // names to fan out jobs; sending is tested end to end in cmd/posture.
 type namedChannel string
 
-func (n namedChannel) Name() string                               { return string(n) }
+func (n namedChannel) Name() string                                { return string(n) }
 func (n namedChannel) Send(context.Context, *notify.Message) error { return nil }
 
 type env struct {
