@@ -84,6 +84,7 @@ var managedTypes = []string{
 	"microsoft.authorization/policydefinitions", "microsoft.authorization/policysetdefinitions",
 	"microsoft.authorization/policyassignments", "microsoft.authorization/policyexemptions",
 	"microsoft.authorization/roleassignments", "microsoft.authorization/roledefinitions",
+	"microsoft.security/exemptionrequests",
 }
 
 func checkManaged(r *posture.Resource) error {

@@ -245,6 +245,13 @@ func (s *Service) approve(ctx context.Context, id armid.ID, reason string, link 
 	var snapshot *Request
 	var etag string
 	err := s.Store.Read(ctx, func(tx posture.Tx) error {
+		if link != nil {
+			// A spent link says so before anything else (it is spent
+			// again, for good, in the write below).
+			if err := spent(tx, link); err != nil {
+				return err
+			}
+		}
 		res, r, err := load(tx, id)
 		if err == nil {
 			snapshot, etag = r, res.ETag
@@ -345,13 +352,13 @@ func (s *Service) reject(ctx context.Context, id armid.ID, reason string, link *
 	}
 	p := posture.PrincipalFromContext(ctx)
 	return s.transition(ctx, id, "reject/action", func(tx posture.Tx, r *Request, now time.Time) (notify.Event, error) {
-		if err := s.mayDecide(p, id, r); err != nil {
-			return "", err
-		}
 		if link != nil {
 			if err := spend(tx, link, now); err != nil {
 				return "", err
 			}
+		}
+		if err := s.mayDecide(p, id, r); err != nil {
+			return "", err
 		}
 		r.Status = Rejected
 		r.Decision = &Decision{By: actorOf(p), At: now, Reason: reason}

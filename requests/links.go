@@ -111,15 +111,23 @@ func (l *Linker) Verify(token string, now time.Time) (*LinkClaims, error) {
 // usedKey is the setting that marks a link's nonce as spent.
 func usedKey(nonce string) string { return "link_used:" + nonce }
 
-// spend marks a link as used inside tx; a link used before is EFORBIDDEN
-// LinkAlreadyUsed.
-func spend(tx posture.Tx, c *LinkClaims, now time.Time) error {
+// spent returns EFORBIDDEN LinkAlreadyUsed for a link used before.
+func spent(tx posture.Tx, c *LinkClaims) error {
 	v, err := tx.Setting(usedKey(c.Nonce))
 	if err != nil {
 		return err
 	}
 	if v != "" {
 		return posture.Errorf(posture.EFORBIDDEN, "LinkAlreadyUsed", "The link was already used at %s; each link works once.", v)
+	}
+	return nil
+}
+
+// spend marks a link as used inside tx; a link used before is EFORBIDDEN
+// LinkAlreadyUsed.
+func spend(tx posture.Tx, c *LinkClaims, now time.Time) error {
+	if err := spent(tx, c); err != nil {
+		return err
 	}
 	return tx.PutSetting(usedKey(c.Nonce), now.UTC().Format(time.RFC3339))
 }

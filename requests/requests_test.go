@@ -492,7 +492,7 @@ func TestLinks(t *testing.T) {
 	c2 := *c
 	c2.Target = reqID("second") // what a replay could aim at (the MAC covers it anyway)
 	_, err = e.svc.UseLink(as(bob), c, requests.LinkForm{})
-	wantCode(t, err, posture.ECONFLICT, "ExemptionRequestNotPending")
+	wantCode(t, err, posture.EFORBIDDEN, "LinkAlreadyUsed")
 	rej := linkToken(t, l.Make(requests.LinkReject, reqID("second"), e.clock.Now()))
 	cr, _ := l.Verify(rej, e.clock.Now())
 	if _, err := e.svc.UseLink(as(bob), cr, requests.LinkForm{Reason: "no"}); err != nil {

@@ -54,6 +54,7 @@ type ServeCmd struct {
 	ExemptionRules     string `help:"JSON file of exemption governance rules (requiredMetadata, maxDays, waiverRequiresExpiry); default: Waivers expire within 90/180/365 days by severity." env:"POSTURE_EXEMPTION_RULES" type:"existingfile"`
 	LedgerFlags
 	OIDCFlags
+	WorkflowFlags
 }
 
 // OIDCFlags configure sign-in with an OpenID Connect issuer.
@@ -237,6 +238,21 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		return fmt.Errorf("starting the secure score: %w", err)
 	}
 
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", c.Addr, err)
+	}
+	url := "http://" + ln.Addr().String()
+	publicURL := url
+	if c.PublicURL != "" {
+		publicURL = strings.TrimSuffix(c.PublicURL, "/")
+	}
+	flow, err := c.WorkflowFlags.build(store, policies, ids.Authz, catalog, feeds, c.Data, publicURL, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &api.Server{
@@ -250,6 +266,9 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		Identity:   ids,
 		Tokens:     authn,
 		Login:      portalLogin(login, c.PublicURL),
+		Requests:   flow.requests,
+		Jobs:       jobsOf(store),
+		RetryJob:   flow.queue.Retry,
 		Audit: func(ctx context.Context, e *posture.Event) error {
 			return store.Write(ctx, func(tx posture.Tx) error { return tx.AppendEvent(e) })
 		},
@@ -267,10 +286,6 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		},
 		Now: time.Now,
 	}
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", c.Addr, err)
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections open
@@ -279,8 +294,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	url := "http://" + ln.Addr().String()
-	security.PortalURL = url
+	security.PortalURL = publicURL
 	fmt.Fprintf(streams.Out, "posture is listening on %s (tenant %s, store: %s)\n", url, tenant, c.describe())
 	if token != "" {
 		fmt.Fprintf(streams.Out, "bootstrap token (shown once, also saved to %s):\n  %s\n", tokenFile, token)
@@ -292,6 +306,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	errc := make(chan error, 2)
 	go saveScoreHistory(ctx, security, log)
 	go policies.RunExpiry(ctx)
+	go flow.run(ctx, log)
 	if c.AuditRetention > 0 {
 		go pruneLedger(ctx, store, c.AuditRetention, log)
 	}
