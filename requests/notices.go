@@ -75,7 +75,7 @@ func (s *Service) message(id armid.ID, r *Request, ev notify.Event, now time.Tim
 		Event:          ev,
 		OccurredAt:     now,
 		RequestID:      id.String(),
-		Requester:      r.RequestedBy.label(),
+		Requester:      r.RequestedBy.Label(),
 		Recommendation: r.RecommendationDisplayName,
 		AssessmentKey:  r.AssessmentKey,
 		Severity:       r.Severity,
@@ -94,7 +94,7 @@ func (s *Service) message(id armid.ID, r *Request, ev notify.Event, now time.Tim
 		m.ExpiresOn = *r.ExpiresOn
 	}
 	if r.Decision != nil {
-		m.Actor, m.Reason = r.Decision.By.label(), r.Decision.Reason
+		m.Actor, m.Reason = r.Decision.By.Label(), r.Decision.Reason
 	}
 	if len(r.ExemptionIDs) > 0 {
 		m.ExemptionID = r.ExemptionIDs[0]
@@ -112,7 +112,8 @@ func (s *Service) message(id armid.ID, r *Request, ev notify.Event, now time.Tim
 	return m
 }
 
-func (a Actor) label() string {
+// Label names the actor for people: display name and id.
+func (a Actor) Label() string {
 	if a.DisplayName != "" && !strings.EqualFold(a.DisplayName, a.PrincipalID) {
 		return a.DisplayName + " (" + a.PrincipalID + ")"
 	}

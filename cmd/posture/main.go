@@ -25,6 +25,7 @@ type CLI struct {
 	Demo      DemoCmd      `cmd:"" help:"Demo and benchmark estates."`
 	Policy    PolicyCmd    `cmd:"" help:"Policy tools that need no server: offline evaluation and coverage."`
 	Exemption ExemptionCmd `cmd:"" help:"Create, preview, show, list, delete exemptions and read their history."`
+	Request   RequestCmd   `cmd:"" help:"Exemption requests: create, show, list, approve, reject, withdraw."`
 	Principal PrincipalCmd `cmd:"" help:"Users, groups and service principals."`
 	Token     TokenCmd     `cmd:"" help:"API tokens: create (secret shown once), list, revoke."`
 	Role      RoleCmd      `cmd:"" help:"Role assignments: assign, list, unassign."`

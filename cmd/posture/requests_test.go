@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -442,6 +443,21 @@ func TestDeadLetter(t *testing.T) {
 	j := jobs.Value[0].Properties
 	if j.Attempts != 2 || !strings.Contains(j.LastError, "451") {
 		t.Errorf("dead job: %+v", j)
+	}
+	// The CLI: the request, then its withdrawal by its requester.
+	cli := func(args ...string) (int, string) {
+		out, errOut := &safeBuffer{}, &safeBuffer{}
+		code := Main(context.Background(), append(args, "--server", s.url, "--token", s.token), &IO{Out: out, Err: errOut})
+		return code, out.String() + errOut.String()
+	}
+	if code, out := cli("request", "list", "--scope", reqSub, "--status", "Pending"); code != 0 || !strings.Contains(out, "Pending") || !strings.Contains(out, requestPath+"whole-sub") {
+		t.Errorf("request list: %d\n%s", code, out)
+	}
+	if code, out := cli("request", "approve", "--scope", reqSub, "-n", "whole-sub"); code != 1 || !strings.Contains(out, "SelfApprovalNotAllowed") {
+		t.Errorf("approving one's own request from the CLI: %d\n%s", code, out)
+	}
+	if code, out := cli("request", "withdraw", "--scope", reqSub, "-n", "whole-sub"); code != 0 || !strings.Contains(out, `"status": "Withdrawn"`) {
+		t.Errorf("request withdraw: %d\n%s", code, out)
 	}
 	code, _, b := s.raw(t, http.MethodPost, "/providers/Posture.Queue/jobs/"+jobs.Value[0].Name+"/retry?api-version=2026-11-01", "")
 	if code != http.StatusOK || !strings.Contains(string(b), `"state":"Pending"`) {

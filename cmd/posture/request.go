@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/posture/posture/requests"
+)
+
+// RequestCmd groups the exemption request subcommands.
+type RequestCmd struct {
+	Create   RequestCreateCmd   `cmd:"" help:"Ask for an exemption (for those who may read a resource but not exempt it)."`
+	Show     RequestShowCmd     `cmd:"" help:"Show a request, with the delivery state of its notices."`
+	List     RequestListCmd     `cmd:"" help:"List the requests at or under a scope."`
+	Approve  RequestApproveCmd  `cmd:"" help:"Approve a request: its exemptions are created at once."`
+	Reject   RequestRejectCmd   `cmd:"" help:"Reject a request with a reason."`
+	Withdraw RequestWithdrawCmd `cmd:"" help:"Withdraw your own pending request."`
+}
+
+// requestTarget names one request.
+type requestTarget struct {
+	ClientFlags
+	Data  string `default:"./posture-data" help:"Data directory holding the bootstrap token, when no --token is given." env:"POSTURE_DATA"`
+	Scope string `required:"" help:"Scope the request lives at: a management group, subscription, resource group or resource id."`
+	Name  string `short:"n" required:"" help:"Request name."`
+}
+
+func (t *requestTarget) path(suffix string) string {
+	return strings.TrimSuffix(t.Scope, "/") + "/providers/" + requests.Type + "/" + url.PathEscape(t.Name) + suffix
+}
+
+func (t *requestTarget) do(ctx context.Context, method, suffix string, body any) (json.RawMessage, error) {
+	cl, err := t.client(t.Data)
+	if err != nil {
+		return nil, err
+	}
+	var out json.RawMessage
+	_, err = cl.Do(ctx, method, t.path(suffix), requests.APIVersion, nil, body, &out)
+	return out, err
+}
+
+// RequestCreateCmd is `posture request create`.
+type RequestCreateCmd struct {
+	requestTarget
+	Recommendation string   `short:"k" help:"Assessment key of the recommendation (exempted through each subscription's SecurityCenterBuiltIn assignment)." xor:"what" required:""`
+	Assignment     string   `short:"a" help:"Policy assignment id, instead of a recommendation." xor:"what" required:""`
+	References     []string `short:"r" help:"policyDefinitionReferenceIds within the assignment (with --assignment)."`
+	Resources      []string `help:"Resource ids to exempt (default: the whole scope)."`
+	Category       string   `short:"e" required:"" enum:"Waiver,Mitigated,waiver,mitigated" help:"Waiver (risk accepted) or Mitigated (handled another way)."`
+	Justification  string   `short:"j" required:"" help:"Why the exemption is needed."`
+	ExpiresOn      string   `help:"Wanted expiry, RFC 3339 or a duration from now (e.g. 720h)."`
+	Ticket         string   `help:"A ticket or change reference."`
+}
+
+func (c *RequestCreateCmd) Run(ctx context.Context, streams *IO) error {
+	props := map[string]any{"exemptionCategory": c.Category, "justification": c.Justification}
+	for k, v := range map[string]string{"assessmentKey": c.Recommendation, "policyAssignmentId": c.Assignment, "ticketRef": c.Ticket} {
+		if v != "" {
+			props[k] = v
+		}
+	}
+	if len(c.References) > 0 {
+		props["policyDefinitionReferenceIds"] = c.References
+	}
+	if len(c.Resources) > 0 {
+		props["resourceIds"] = c.Resources
+	}
+	if c.ExpiresOn != "" {
+		if d, err := time.ParseDuration(c.ExpiresOn); err == nil {
+			props["expiresOn"] = time.Now().Add(d).UTC().Truncate(time.Second).Format(time.RFC3339)
+		} else if t, err := time.Parse(time.RFC3339, c.ExpiresOn); err == nil {
+			props["expiresOn"] = t.UTC().Format(time.RFC3339)
+		} else {
+			return usageError{fmt.Errorf("--expires-on %q: give an RFC 3339 time or a duration", c.ExpiresOn)}
+		}
+	}
+	out, err := c.do(ctx, "PUT", "", map[string]any{"properties": props})
+	if err != nil {
+		return err
+	}
+	return printJSON(streams.Out, out)
+}
+
+// RequestShowCmd is `posture request show`.
+type RequestShowCmd struct{ requestTarget }
+
+func (c *RequestShowCmd) Run(ctx context.Context, streams *IO) error {
+	out, err := c.do(ctx, "GET", "", nil)
+	if err != nil {
+		return err
+	}
+	return printJSON(streams.Out, out)
+}
+
+// RequestListCmd is `posture request list`.
+type RequestListCmd struct {
+	ClientFlags
+	Data   string `default:"./posture-data" help:"Data directory holding the bootstrap token, when no --token is given." env:"POSTURE_DATA"`
+	Scope  string `required:"" help:"List the requests at or under this scope."`
+	Status string `enum:",Pending,Approved,Rejected,Withdrawn,Expired" default:"" help:"Only requests in this status."`
+	JSON   bool   `help:"Print JSON."`
+}
+
+func (c *RequestListCmd) Run(ctx context.Context, streams *IO) error {
+	cl, err := c.client(c.Data)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if c.Status != "" {
+		q.Set("$filter", "status eq '"+c.Status+"'")
+	}
+	var page struct {
+		Value []struct {
+			ID         string            `json:"id"`
+			Properties *requests.Request `json:"properties"`
+		} `json:"value"`
+	}
+	if _, err := cl.Do(ctx, "GET", strings.TrimSuffix(c.Scope, "/")+"/providers/"+requests.Type, requests.APIVersion, q, nil, &page); err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(streams.Out, page.Value)
+	}
+	w := tabwriter.NewWriter(streams.Out, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w, "STATUS\tREQUESTED\tBY\tRECOMMENDATION\tRESOURCES\tID")
+	for _, v := range page.Value {
+		p := v.Properties
+		what := p.RecommendationDisplayName
+		if what == "" {
+			what = p.PolicyAssignmentID
+		}
+		n := len(p.ResourceIDs)
+		res := fmt.Sprint(n)
+		if n == 0 {
+			res = "scope"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Status, p.RequestedAt.Format(time.DateTime), p.RequestedBy.Label(), clipText(what, 50), res, v.ID)
+	}
+	return w.Flush()
+}
+
+// RequestApproveCmd is `posture request approve`.
+type RequestApproveCmd struct {
+	requestTarget
+	Reason string `help:"A comment for the requester."`
+}
+
+func (c *RequestApproveCmd) Run(ctx context.Context, streams *IO) error {
+	out, err := c.do(ctx, "POST", "/approve", map[string]string{"reason": c.Reason})
+	if err != nil {
+		return err
+	}
+	return printJSON(streams.Out, out)
+}
+
+// RequestRejectCmd is `posture request reject`.
+type RequestRejectCmd struct {
+	requestTarget
+	Reason string `required:"" help:"Why the request is rejected."`
+}
+
+func (c *RequestRejectCmd) Run(ctx context.Context, streams *IO) error {
+	out, err := c.do(ctx, "POST", "/reject", map[string]string{"reason": c.Reason})
+	if err != nil {
+		return err
+	}
+	return printJSON(streams.Out, out)
+}
+
+// RequestWithdrawCmd is `posture request withdraw`.
+type RequestWithdrawCmd struct{ requestTarget }
+
+func (c *RequestWithdrawCmd) Run(ctx context.Context, streams *IO) error {
+	out, err := c.do(ctx, "POST", "/withdraw", nil)
+	if err != nil {
+		return err
+	}
+	return printJSON(streams.Out, out)
+}
