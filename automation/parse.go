@@ -324,7 +324,7 @@ func array(p *problems, raw json.RawMessage, target string) []json.RawMessage {
 
 // enum reads a required string enum case-insensitively and returns its
 // canonical spelling, or "" after adding a problem.
-func enum(p *problems, raw json.RawMessage, target, code, what string, values []string) string {
+func enum(p *problems, raw json.RawMessage, target, code, what, context string, values []string) string {
 	s, ok := reqString(p, raw, target)
 	if !ok {
 		return ""
@@ -334,7 +334,7 @@ func enum(p *problems, raw json.RawMessage, target, code, what string, values []
 			return v
 		}
 	}
-	p.add(code, target, "The %s '%s' is not valid; use one of %s.", what, clip(s), strings.Join(values, ", "))
+	p.add(code, target, "The %s '%s' is not valid%s; use one of %s.", what, clip(s), context, strings.Join(values, ", "))
 	return ""
 }
 
@@ -397,7 +397,7 @@ func sources(p *problems, raw json.RawMessage, apiVersion string) []Source {
 			continue
 		}
 		s := Source{EventSource: enum(p, r.EventSource, target+".eventSource", codeEventSource,
-			"event source for api-version "+apiVersion, allowed)}
+			"event source", " in api-version "+apiVersion, allowed)}
 		for j, rs := range array(p, r.RuleSets, target+".ruleSets") {
 			rsTarget := fmt.Sprintf("%s.ruleSets[%d]", target, j)
 			var set rawRuleSet
@@ -427,8 +427,8 @@ func readRule(p *problems, raw json.RawMessage, target string) (Rule, bool) {
 	n := len(*p)
 	rule := Rule{ExpectedValue: optString(p, r.ExpectedValue, target+".expectedValue")}
 	rule.PropertyJPath, _ = reqString(p, r.PropertyJPath, target+".propertyJPath")
-	rule.PropertyType = enum(p, r.PropertyType, target+".propertyType", codePropType, "property type", propertyTypes)
-	rule.Operator = enum(p, r.Operator, target+".operator", codeOperator, "operator", operators)
+	rule.PropertyType = enum(p, r.PropertyType, target+".propertyType", codePropType, "property type", "", propertyTypes)
+	rule.Operator = enum(p, r.Operator, target+".operator", codeOperator, "operator", "", operators)
 	return rule, len(*p) == n
 }
 
@@ -440,7 +440,7 @@ func actions(p *problems, raw json.RawMessage, apiVersion string) []Action {
 		if !decodeObject(p, item, target, &r) {
 			continue
 		}
-		ac := Action{ActionType: enum(p, r.ActionType, target+".actionType", codeActionType, "action type", actionTypes)}
+		ac := Action{ActionType: enum(p, r.ActionType, target+".actionType", codeActionType, "action type", "", actionTypes)}
 		switch ac.ActionType {
 		case LogicApp:
 			ac.LogicAppResourceID = optString(p, r.LogicAppResourceID, target+".logicAppResourceId")
