@@ -177,6 +177,28 @@ type RuleSet struct {
 }
 
 // Rule compares the value at PropertyJPath in the event with ExpectedValue.
+//
+// PropertyJPath is a JPath (the JSON path syntax of Newtonsoft.Json's
+// SelectToken, which "JPath" names) into the event, which is the resource
+// document of the event source (aka.ms/ASCAutomationSchemas). Azure's own
+// rules use both spellings: "properties.metadata.severity", "type", "name",
+// "id" (the spec's examples and the built-in continuous export policies) and
+// "$.Entity.AssessmentType" (the spec's other examples). posture accepts an
+// optional leading "$" (the event itself), property names after dots (bare
+// for the first one), bracketed names ['name'] or ["name"], and array
+// indexes [0]. Property names match exactly, else ignoring case (the first
+// such name in byte order, for a stable answer): ARM treats property names
+// case-insensitively, and posture's documents carry both resourceDetails.id
+// and resourceDetails.Id. Wildcards, recursive descent (..), filters and
+// slices select several values, which a rule cannot compare: Check reports
+// them and such rules never hold.
+//
+// Strings compare ignoring case (the spec); the ordering operators take
+// Integer and Number, Contains/StartsWith/EndsWith take String (the
+// 2023-12-01-preview operator descriptions); Equals and NotEquals take any
+// type. A property that is missing, null, or not a scalar never matches,
+// with every operator, NotEquals included: a rule tests a value the event
+// has (posture's choice; Azure documents nothing).
 type Rule struct {
 	PropertyJPath string
 	PropertyType  string // String, Integer, Number or Boolean

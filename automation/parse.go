@@ -125,7 +125,8 @@ func Parse(body []byte, apiVersion string) (*Automation, error) {
 // ApplyPatch applies a 2023-12-01-preview PATCH body (AutomationUpdateModel:
 // {tags?, properties?}). A property present in the body replaces the
 // stored one whole (arrays are not merged); an absent one stays; null
-// resets it to its zero value, as in JSON merge patch. Azure's PATCH example
+// resets it to its zero value, as in JSON merge patch ("properties": null
+// changes nothing: it would wipe the automation). Azure's PATCH example
 // leaves out isEnabled and answers with the stored true. location, kind and
 // etag are not in the update model and are ignored. Replaced actions keep
 // the write-only uri or connection string of the stored action they name

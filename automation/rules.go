@@ -11,40 +11,16 @@ import (
 	"strings"
 )
 
-// Rule evaluation.
-//
-// propertyJPath is a JPath (the JSON path syntax of Newtonsoft.Json's
-// SelectToken, which "JPath" names) into the event, which is the resource
-// document of the event source (aka.ms/ASCAutomationSchemas). Azure's own
-// rules use both spellings: "properties.metadata.severity", "type", "name",
-// "id" (the spec's examples and the built-in continuous export policies) and
-// "$.Entity.AssessmentType" (the spec's other examples). posture accepts:
-//
-//   - an optional leading "$" (the event itself);
-//   - property names after dots, or bare for the first one;
-//   - bracketed names ['name'] or ["name"] and array indexes [0].
-//
-// Property names match exactly, else ignoring case (the first such name in
-// byte order, for a stable answer): ARM treats property names
-// case-insensitively, and posture's documents carry both resourceDetails.id
-// and resourceDetails.Id. Wildcards, recursive descent (..), filters and
-// slices select several values, which a rule cannot compare; Validate
-// reports such paths and they never match.
-//
-// A property that is missing, or null, or not a scalar, never matches, with
-// every operator, NotEquals included: a rule tests a value the event has
-// (posture's choice; Azure documents nothing). A rule that is not
-// well-formed (see Rule.Check) never matches either.
+// Rule evaluation: the JPath subset (see Rule) and the comparisons.
 
+// step is one step of a parsed JPath: a property name or an array index.
 type step struct {
 	name    string
 	index   int
 	isIndex bool
 }
 
-var (
-	errMulti = errors.New("selects several values (wildcards, '..', filters and slices are not supported)")
-)
+var errMulti = errors.New("selects several values (wildcards, '..', filters and slices are not supported)")
 
 // parsePath parses a propertyJPath into its steps.
 func parsePath(s string) ([]step, error) {
