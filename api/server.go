@@ -25,6 +25,7 @@ import (
 	"github.com/posture/posture/audit"
 	"github.com/posture/posture/auth"
 	"github.com/posture/posture/authz"
+	"github.com/posture/posture/dispatch"
 	"github.com/posture/posture/identity"
 	"github.com/posture/posture/oidc"
 	"github.com/posture/posture/requests"
@@ -60,6 +61,8 @@ type Server struct {
 	// Requests serves exemption requests and the one-click links of their
 	// notices.
 	Requests *requests.Service
+	// Automations serves Microsoft.Security/automations.
+	Automations *dispatch.Service
 	// Jobs lists the durable queue and RetryJob puts a dead job back.
 	Jobs     func(context.Context, posture.JobFilter) ([]*posture.Job, error)
 	RetryJob func(context.Context, int64) (*posture.Job, error)
@@ -102,6 +105,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerAudit()
 	s.registerRequests()
 	s.registerJobs()
+	s.registerAutomations()
 	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, metrics)

@@ -219,6 +219,10 @@ func Classify(err error) (retry bool, after time.Duration) {
 		d, _ := notify.RetryAfter(err)
 		return ne.Retryable, d
 	}
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		return true, ra.RetryAfter()
+	}
 	var pe *posture.Error
 	if errors.As(err, &pe) {
 		switch pe.Kind {

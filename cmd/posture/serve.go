@@ -29,6 +29,7 @@ import (
 	"github.com/posture/posture/compliance"
 	"github.com/posture/posture/defender"
 	"github.com/posture/posture/demo"
+	"github.com/posture/posture/dispatch"
 	"github.com/posture/posture/estate"
 	"github.com/posture/posture/exemption"
 	"github.com/posture/posture/graph"
@@ -165,7 +166,8 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	}
 	// Defender's view derives assessments and scores from each change
 	// before the Resource Graph tables take it.
-	feeds := posture.Feeds{security, tables}
+	autos := &dispatch.Service{Store: store, Logger: log}
+	feeds := posture.Feeds{security, autos, tables}
 	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
 	policies.Rules = rules
 	policies.Severity = func(assignment string, refs []string) string {
@@ -179,6 +181,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	tables.Derived = security.EachDerived
 	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: &writeMu, Feed: feeds}
 	security.Resources = resources
+	autos.Resources = resources
 	wantTenant := ""
 	if c.Demo {
 		wantTenant = demo.TenantID
@@ -247,7 +250,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	if c.PublicURL != "" {
 		publicURL = strings.TrimSuffix(c.PublicURL, "/")
 	}
-	flow, err := c.WorkflowFlags.build(store, policies, ids.Authz, catalog, feeds, c.Data, publicURL, log)
+	flow, err := c.WorkflowFlags.build(store, policies, ids.Authz, catalog, feeds, autos, c.Data, publicURL, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -256,19 +259,20 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &api.Server{
-		Resources:  resources,
-		Policy:     policies,
-		Graph:      tables,
-		Security:   security,
-		Exemptions: policies,
-		Auth:       authn,
-		Authz:      ids.Authz,
-		Identity:   ids,
-		Tokens:     authn,
-		Login:      portalLogin(login, c.PublicURL),
-		Requests:   flow.requests,
-		Jobs:       jobsOf(store),
-		RetryJob:   flow.queue.Retry,
+		Resources:   resources,
+		Policy:      policies,
+		Graph:       tables,
+		Security:    security,
+		Exemptions:  policies,
+		Auth:        authn,
+		Authz:       ids.Authz,
+		Identity:    ids,
+		Tokens:      authn,
+		Login:       portalLogin(login, c.PublicURL),
+		Requests:    flow.requests,
+		Automations: autos,
+		Jobs:        jobsOf(store),
+		RetryJob:    flow.queue.Retry,
 		Audit: func(ctx context.Context, e *posture.Event) error {
 			return store.Write(ctx, func(tx posture.Tx) error { return tx.AppendEvent(e) })
 		},
@@ -307,6 +311,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	go saveScoreHistory(ctx, security, log)
 	go policies.RunExpiry(ctx)
 	go flow.run(ctx, log)
+	go autos.Run(ctx)
 	if c.AuditRetention > 0 {
 		go pruneLedger(ctx, store, c.AuditRetention, log)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/defender"
+	"github.com/posture/posture/dispatch"
 	"github.com/posture/posture/notify"
 	"github.com/posture/posture/outbox"
 	"github.com/posture/posture/queue"
@@ -90,7 +91,7 @@ func (f *WorkflowFlags) notifyConfig() (*notify.Config, error) {
 }
 
 // buildWorkflow wires the outbox, the queue and the request service.
-func (f *WorkflowFlags) build(store posture.Store, exemptions posture.ExemptionService, authz requests.Authorizer, catalog *defender.Catalog, feed posture.ChangeFeed, dataDir, publicURL string, log *slog.Logger) (*workflow, error) {
+func (f *WorkflowFlags) build(store posture.Store, exemptions posture.ExemptionService, authz requests.Authorizer, catalog *defender.Catalog, feed posture.ChangeFeed, autos *dispatch.Service, dataDir, publicURL string, log *slog.Logger) (*workflow, error) {
 	cfg, err := f.notifyConfig()
 	if err != nil {
 		return nil, err
@@ -103,7 +104,7 @@ func (f *WorkflowFlags) build(store posture.Store, exemptions posture.ExemptionS
 	if err != nil {
 		return nil, err
 	}
-	ob := &outbox.Outbox{Channels: channels, Store: store}
+	ob := &outbox.Outbox{Channels: channels, Store: store, Automations: autos.Deliver}
 	if len(tickets) > 0 {
 		ob.Tickets = tickets[0]
 		if len(tickets) > 1 {
@@ -130,6 +131,7 @@ func (f *WorkflowFlags) build(store posture.Store, exemptions posture.ExemptionS
 		},
 	}
 	ob.TicketOpened, ob.TicketOf = svc.TicketOpened, svc.TicketOf
+	autos.Wake = q.Notify
 	names := make([]string, len(channels))
 	for i, ch := range channels {
 		names[i] = ch.Name()
