@@ -230,7 +230,7 @@ func TestExemptionRequestFlow(t *testing.T) {
 	if !strings.Contains(html, "&lt;until&gt;") || strings.Contains(html, "<until>") {
 		t.Error("the justification is not escaped in the HTML mail")
 	}
-	approve := regexp.MustCompile(`href="(` + regexp.QuoteMeta(s.url) + `/requests/link\?token=[^"]+)"`).FindAllStringSubmatch(html, -1)
+	approve := regexp.MustCompile(`href="(`+regexp.QuoteMeta(s.url)+`/requests/link\?token=[^"]+)"`).FindAllStringSubmatch(html, -1)
 	if len(approve) < 2 {
 		t.Fatalf("no approve/reject links in the mail:\n%s", html)
 	}
@@ -427,7 +427,7 @@ func TestDeadLetter(t *testing.T) {
 			Name       string
 			Properties struct {
 				State, LastError, Kind string
-				Attempts           int
+				Attempts               int
 			}
 		}
 	}
