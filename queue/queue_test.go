@@ -636,3 +636,67 @@ func TestTwoQueuesPostgres(t *testing.T) {
 	}
 	t.Logf("jobs run by each queue: %v", byQueue)
 }
+
+// TestConcurrency: Drain runs up to Concurrency handlers at once, never
+// more.
+func TestConcurrency(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		s := open(t, nil)
+		const workers = 3
+		var mu sync.Mutex
+		active, most := 0, 0
+		full := make(chan struct{})
+		q := &queue.Queue{Store: s, Logger: logger(t), Concurrency: workers,
+			Handlers: map[string]queue.Handler{"k": func(ctx context.Context, _ *posture.Job) error {
+				mu.Lock()
+				active++
+				most = max(most, active)
+				if active == workers && most == workers {
+					close(full) // once: most stays at workers unless the bound breaks
+				}
+				mu.Unlock()
+				defer func() {
+					mu.Lock()
+					active--
+					mu.Unlock()
+				}()
+				select { // hold the first handlers until all workers are busy
+				case <-full:
+				case <-ctx.Done():
+				}
+				return nil
+			}}}
+		jobs := make([]*posture.Job, 4*workers+1)
+		for i := range jobs {
+			jobs[i] = &posture.Job{Key: fmt.Sprint(i), Kind: "k"}
+		}
+		enqueue(t, s, jobs...)
+		drain(t, q, len(jobs))
+		if most != workers {
+			t.Errorf("at most %d handlers ran at once, want %d", most, workers)
+		}
+		if c := counts(t, s); c[posture.JobDone] != len(jobs) {
+			t.Errorf("counts %v", c)
+		}
+	})
+}
+
+func TestDefaultBackoff(t *testing.T) {
+	for _, c := range []struct {
+		attempts int
+		base     time.Duration
+	}{{0, 2 * time.Second}, {1, 2 * time.Second}, {2, 4 * time.Second}, {5, 32 * time.Second}, {11, 2048 * time.Second}, {12, time.Hour}, {64, time.Hour}, {1 << 30, time.Hour}} {
+		lo, hi := c.base*8/10, c.base*12/10
+		seen := map[time.Duration]bool{}
+		for range 50 {
+			d := queue.DefaultBackoff(c.attempts)
+			if d < lo || d > hi {
+				t.Fatalf("DefaultBackoff(%d) = %v, want within [%v, %v]", c.attempts, d, lo, hi)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 2 {
+			t.Errorf("DefaultBackoff(%d) has no jitter: %v", c.attempts, seen)
+		}
+	}
+}
