@@ -12,8 +12,11 @@
 //   - otherwise, and when no handler serves the kind: the job is Dead, and
 //     LastError says why. Retry sends a Dead job back to the queue.
 //
-// A handler that panics has failed in a way worth retrying. LastError keeps
-// the last failure's text (at most 2 KB), also once the job is Done.
+// A handler that panics has failed in a way worth retrying. A job whose
+// workers keep dying while running it (its lease runs out with no outcome)
+// is Dead once it has been claimed more often than its attempts allow.
+// LastError keeps the last failure's text (at most 2 KB), also once the job
+// is Done.
 //
 // Delivery is at least once. A worker that dies leaves its jobs Running
 // until their lease runs out; then another claims them again, so handlers
@@ -293,6 +296,12 @@ func (q *Queue) process(ctx context.Context, c claimed) bool {
 		q.release(ctx, j)
 		return false
 	}
+	if j.Attempts > q.maxAttempts(j) {
+		// Its last attempts ended with no outcome: a job that crashes its
+		// worker must not come back for ever.
+		q.record(ctx, j, &abandonedError{attempts: j.Attempts - 1})
+		return true
+	}
 	h := q.Handlers[j.Kind]
 	if h == nil {
 		q.record(ctx, j, &noHandlerError{kind: j.Kind})
@@ -341,9 +350,10 @@ func (q *Queue) outcome(j *posture.Job, err error, now time.Time) {
 
 func (q *Queue) classify(err error) (bool, time.Duration) {
 	var nh *noHandlerError
+	var ab *abandonedError
 	var pe *panicError
 	switch {
-	case errors.As(err, &nh):
+	case errors.As(err, &nh), errors.As(err, &ab):
 		return false, 0
 	case errors.As(err, &pe), q.Classify == nil:
 		return true, 0
@@ -407,6 +417,15 @@ type noHandlerError struct{ kind string }
 
 func (e *noHandlerError) Error() string {
 	return fmt.Sprintf("queue: no handler for job kind %q", e.kind)
+}
+
+// abandonedError is the failure of a job claimed more often than it may
+// run: the runs past the last recorded outcome ended without one (the
+// worker stopped, or lost its lease, while running it).
+type abandonedError struct{ attempts int }
+
+func (e *abandonedError) Error() string {
+	return fmt.Sprintf("queue: gave up after %d attempts; the last ended without an outcome (its worker stopped or lost the lease)", e.attempts)
 }
 
 // panicError is a handler's panic.

@@ -700,3 +700,38 @@ func TestDefaultBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestPoisonJob: a job whose workers die while running it is not claimed
+// for ever: once it has used its attempts without an outcome it is Dead,
+// and its handler is not called again.
+func TestPoisonJob(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		clk := newClock()
+		s := open(t, clk.Now)
+		j := &posture.Job{Key: "poison", Kind: "k", MaxAttempts: 2}
+		enqueue(t, s, j)
+		for range 2 { // two workers claim it and die
+			if err := s.Write(context.Background(), func(tx posture.Tx) error {
+				js, err := tx.ClaimJobs(clk.Now(), time.Minute, 10)
+				if err == nil && len(js) != 1 {
+					err = fmt.Errorf("claimed %d jobs", len(js))
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(time.Minute)
+		}
+		q := &queue.Queue{Store: s, Now: clk.Now, Logger: logger(t), Lease: time.Minute,
+			Handlers: map[string]queue.Handler{"k": func(context.Context, *posture.Job) error {
+				t.Error("the handler ran a job past its attempts")
+				return nil
+			}}}
+		drain(t, q, 1)
+		got := getJob(t, s, j.ID)
+		wantState(t, got, posture.JobDead, 3)
+		if !strings.Contains(got.LastError, "gave up after 2 attempts") {
+			t.Errorf("LastError %q", got.LastError)
+		}
+	})
+}
