@@ -106,6 +106,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerRequests()
 	s.registerJobs()
 	s.registerAutomations()
+	s.registerContacts()
 	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, metrics)

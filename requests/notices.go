@@ -1,7 +1,6 @@
 package requests
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/posture/posture/armid"
 	"github.com/posture/posture/notify"
 	"github.com/posture/posture/outbox"
+	"github.com/posture/posture/securitycontact"
 )
 
 // ContactType is the lower-case type of security contacts.
@@ -28,25 +28,11 @@ func contactsOf(tx posture.Tx, subs []string) ([]string, error) {
 			return nil, err
 		}
 		for _, res := range rs {
-			var d struct {
-				Properties struct {
-					Emails    string `json:"emails"`
-					Email     string `json:"email"` // 2017-08-01-preview
-					IsEnabled *bool  `json:"isEnabled"`
-				} `json:"properties"`
-			}
-			if json.Unmarshal(res.Body, &d) != nil || d.Properties.IsEnabled != nil && !*d.Properties.IsEnabled {
-				continue
-			}
-			list := d.Properties.Emails
-			if list == "" {
-				list = d.Properties.Email
-			}
-			addrs, err := notify.ParseAddressList(list)
+			c, err := securitycontact.FromDocument(res.Body)
 			if err != nil {
-				continue // the contact API validates addresses; an old bad row mails nobody
+				continue // an imported document not in the API's shape
 			}
-			for _, a := range addrs {
+			for _, a := range c.Recipients() {
 				if k := strings.ToLower(a); !seen[k] {
 					seen[k] = true
 					out = append(out, a)

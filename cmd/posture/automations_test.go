@@ -112,3 +112,40 @@ func TestWorkflowAutomation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSecurityContactsSDK: the armsecurity SDK (2023-12-01-preview) writes
+// the contact; the playbook's 2020-01-01-preview read sees the same
+// addresses; a bad address is a coded 400.
+func TestSecurityContactsSDK(t *testing.T) {
+	s := startServer(t, "--no-default-assignment")
+	if code, _, b := s.raw(t, http.MethodPut, reqSub+"?api-version=2022-12-01", `{"displayName":"apps"}`); code >= 300 {
+		t.Fatalf("PUT subscription: %d %s", code, b)
+	}
+	ctx := context.Background()
+	client, err := armsecurity.NewContactsClient(strings.TrimPrefix(reqSub, "/subscriptions/"), tokenCredential(s.token), sdkOptions(s.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := armsecurity.Contact{Properties: &armsecurity.ContactProperties{
+		Emails: to.Ptr("secops@example.com;lead@example.com"), Phone: to.Ptr("+1-555-0100"), IsEnabled: to.Ptr(true),
+		NotificationsByRole: &armsecurity.ContactPropertiesNotificationsByRole{State: to.Ptr(armsecurity.StateOn), Roles: []*armsecurity.SecurityContactRole{to.Ptr(armsecurity.SecurityContactRoleOwner)}},
+	}}
+	if _, err := client.Create(ctx, armsecurity.SecurityContactNameDefault, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.Get(ctx, armsecurity.SecurityContactNameDefault, nil)
+	if err != nil || got.Properties == nil || *got.Properties.Emails != "secops@example.com;lead@example.com" {
+		t.Fatalf("GET: %+v %v", got, err)
+	}
+	var list struct {
+		Value []struct{ Properties struct{ Emails string } }
+	}
+	json.Unmarshal(s.get(t, reqSub+"/providers/Microsoft.Security/securityContacts?api-version=2020-01-01-preview"), &list)
+	if len(list.Value) != 1 || list.Value[0].Properties.Emails != "secops@example.com;lead@example.com" {
+		t.Errorf("2020-01-01-preview list: %+v", list)
+	}
+	code, _, b := s.raw(t, http.MethodPut, reqSub+"/providers/Microsoft.Security/securityContacts/default?api-version=2020-01-01-preview", `{"properties":{"emails":"not an address"}}`)
+	if code != http.StatusBadRequest || !strings.Contains(string(b), `"code":`) {
+		t.Errorf("bad address: %d %s", code, b)
+	}
+}
