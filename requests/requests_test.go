@@ -60,7 +60,7 @@ func (n namedChannel) Name() string                                { return stri
 func (n namedChannel) Send(context.Context, *notify.Message) error { return nil }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clock    *clock
 	store    posture.Store
 	policies *compliance.Service
@@ -71,7 +71,7 @@ type env struct {
 	sa1, sa2 string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, clock: &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}}
@@ -209,7 +209,7 @@ func (e *env) file(who, name string, resources ...string) *requests.Request {
 	return decode(e.t, out.Resource)
 }
 
-func decode(t *testing.T, r *posture.Resource) *requests.Request {
+func decode(t testing.TB, r *posture.Resource) *requests.Request {
 	t.Helper()
 	req, err := requests.FromDocument(r.Body)
 	if err != nil {
