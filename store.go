@@ -138,7 +138,7 @@ type Tx interface {
 	// Running with Attempts+1 and LockedUntil now+lease. Concurrent
 	// claimers never get the same job.
 	ClaimJobs(now time.Time, lease time.Duration, limit int) ([]*Job, error)
-	// UpdateJob stores State, RunAt, LockedUntil, LastError and UpdatedAt
+	// UpdateJob stores State, Attempts, RunAt, LockedUntil, LastError and UpdatedAt
 	// of a claimed job.
 	UpdateJob(j *Job) error
 	// Job returns a job by ID.
