@@ -2,7 +2,6 @@ package requests
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -57,7 +56,11 @@ func (s *Service) file(ctx context.Context, id armid.ID, r *Request, link *LinkC
 	now := s.now()
 	// Check every exemption the request asks for now, as its approval
 	// will, so that a request that cannot be granted is refused at once.
-	for _, w := range s.writes(id, r, nil) {
+	ps, err := plan(id, r)
+	if err != nil {
+		return Filed{}, err
+	}
+	for _, w := range writes(id, r, ps, nil) {
 		if _, err := s.Exemptions.PreviewExemption(ctx, w); err != nil {
 			return Filed{}, err
 		}
@@ -71,7 +74,7 @@ func (s *Service) file(ctx context.Context, id armid.ID, r *Request, link *LinkC
 	}
 	r.DecisionDueAt = now.Add(timeout)
 	var out Filed
-	err := s.Store.Write(ctx, func(tx posture.Tx) error {
+	err = s.Store.Write(ctx, func(tx posture.Tx) error {
 		if err := tx.Lock(id.Key()); err != nil {
 			return err
 		}
@@ -168,34 +171,49 @@ func exemptionIDOf(id armid.ID, r *Request, target armid.ID) armid.ID {
 	return target.Provider("Microsoft.Authorization", "policyExemptions", id.Name())
 }
 
-// writes are the exemption writes an approval makes. approver is nil for a
-// check at filing time.
-func (s *Service) writes(id armid.ID, r *Request, approver *posture.Principal) []posture.ExemptionWrite {
+// planned is one exemption a request asks for: where it lives and the
+// assignment it exempts from.
+type planned struct {
+	id         armid.ID
+	assignment string
+}
+
+// plan lists the exemptions of a request: one per resource (or the scope),
+// or the one exemption a renewal extends.
+func plan(id armid.ID, r *Request) ([]planned, error) {
 	targets := r.Targets(id)
 	if r.RenewalOf != "" {
 		targets = targets[:1]
 	}
-	var ws []posture.ExemptionWrite
-	for _, t := range targets {
-		assignment, err := assignmentFor(r, t)
+	out := make([]planned, len(targets))
+	for i, t := range targets {
+		a, err := assignmentFor(r, t)
 		if err != nil {
-			// Parse and resolve run first; a scope above subscriptions
-			// without an assignment is reported by preview below.
-			assignment = ""
+			return nil, err
 		}
-		meta := map[string]any{"requestId": id.String(), "requestedBy": r.RequestedBy.PrincipalID}
-		if approver != nil {
-			meta["approvedBy"] = approver.ID
-		}
-		if r.TicketRef != "" {
-			meta["ticketRef"] = r.TicketRef
-		}
-		if r.Ticket != nil {
-			meta["ticketRef"] = r.Ticket.Key
-			meta["ticketUrl"] = r.Ticket.URL
-		}
+		out[i] = planned{id: exemptionIDOf(id, r, t), assignment: a}
+	}
+	return out, nil
+}
+
+// writes are the exemption writes of a plan. approver is nil for the
+// check at filing time.
+func writes(id armid.ID, r *Request, ps []planned, approver *posture.Principal) []posture.ExemptionWrite {
+	meta := map[string]any{"requestId": id.String(), "requestedBy": r.RequestedBy.PrincipalID}
+	if approver != nil {
+		meta["approvedBy"] = approver.ID
+	}
+	if r.TicketRef != "" {
+		meta["ticketRef"] = r.TicketRef
+	}
+	if r.Ticket != nil {
+		meta["ticketRef"] = r.Ticket.Key
+		meta["ticketUrl"] = r.Ticket.URL
+	}
+	ws := make([]posture.ExemptionWrite, len(ps))
+	for i, p := range ps {
 		x := &exemption.Exemption{
-			PolicyAssignmentID:           assignment,
+			PolicyAssignmentID:           p.assignment,
 			PolicyDefinitionReferenceIDs: r.PolicyDefinitionReferenceIDs,
 			Category:                     exemption.Category(r.Category),
 			DisplayName:                  displayName(id, r),
@@ -205,9 +223,8 @@ func (s *Service) writes(id armid.ID, r *Request, approver *posture.Principal) [
 		if r.ExpiresOn != nil {
 			x.ExpiresOn = *r.ExpiresOn
 		}
-		eid := exemptionIDOf(id, r, t)
-		ws = append(ws, posture.ExemptionWrite{ID: eid.String(), APIVersion: exemptionVersion,
-			Body: exemption.Document(eid.String(), eid.Name(), x, exemption.SystemData{}, exemptionVersion)})
+		ws[i] = posture.ExemptionWrite{ID: p.id.String(), APIVersion: exemptionVersion,
+			Body: exemption.Document(p.id.String(), p.id.Name(), x, exemption.SystemData{}, exemptionVersion)}
 	}
 	return ws
 }
@@ -261,10 +278,14 @@ func (s *Service) approve(ctx context.Context, id armid.ID, reason string, link 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mayDecide(p, id, snapshot); err != nil {
+	ps, err := plan(id, snapshot)
+	if err != nil {
 		return nil, err
 	}
-	ws := s.writes(id, snapshot, p)
+	if err := s.mayDecide(p, id, snapshot, ps); err != nil {
+		return nil, err
+	}
+	ws := writes(id, snapshot, ps, p)
 	now := s.now()
 	var out *posture.Resource
 	_, err = s.Exemptions.PutExemptions(ctx, ws, func(tx posture.Tx, results []posture.ExemptionResult) error {
@@ -308,7 +329,7 @@ func (s *Service) approve(ctx context.Context, id armid.ID, reason string, link 
 }
 
 // mayDecide checks the status and who decides.
-func (s *Service) mayDecide(p *posture.Principal, id armid.ID, r *Request) error {
+func (s *Service) mayDecide(p *posture.Principal, id armid.ID, r *Request, ps []planned) error {
 	if r.Status != Pending {
 		return posture.Errorf(posture.ECONFLICT, "ExemptionRequestNotPending", "The exemption request '%s' is %s, not Pending.", id, r.Status)
 	}
@@ -318,14 +339,8 @@ func (s *Service) mayDecide(p *posture.Principal, id armid.ID, r *Request) error
 	if p == nil || strings.EqualFold(p.ID, r.RequestedBy.PrincipalID) {
 		return posture.Errorf(posture.EFORBIDDEN, "SelfApprovalNotAllowed", "The requester of '%s' cannot decide it; another approver must.", id)
 	}
-	for _, w := range s.writes(id, r, p) {
-		var x struct {
-			Properties struct {
-				PolicyAssignmentID string `json:"policyAssignmentId"`
-			} `json:"properties"`
-		}
-		json.Unmarshal(w.Body, &x)
-		if err := s.Authz.AuthorizeExemptionWrite(p, w.ID, x.Properties.PolicyAssignmentID); err != nil {
+	for _, x := range ps {
+		if err := s.Authz.AuthorizeExemptionWrite(p, x.id.String(), x.assignment); err != nil {
 			return err
 		}
 	}
@@ -357,7 +372,11 @@ func (s *Service) reject(ctx context.Context, id armid.ID, reason string, link *
 				return "", err
 			}
 		}
-		if err := s.mayDecide(p, id, r); err != nil {
+		ps, err := plan(id, r)
+		if err != nil {
+			return "", err
+		}
+		if err := s.mayDecide(p, id, r, ps); err != nil {
 			return "", err
 		}
 		r.Status = Rejected
@@ -422,37 +441,42 @@ func (s *Service) transition(ctx context.Context, id armid.ID, action string, ch
 	return out, nil
 }
 
-// ExpireDue expires the pending requests whose decision is overdue.
+// ExpireDue expires the pending requests whose decision is overdue, page
+// by page.
 func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	now := s.now()
-	page, err := s.List(ctx, Filter{Status: Pending})
-	if err != nil {
-		return 0, err
-	}
+	sys := posture.NewContextWithPrincipal(ctx, nil)
 	n := 0
-	for _, res := range page.Resources {
-		r, err := FromDocument(res.Body)
-		if err != nil || now.Before(r.DecisionDueAt) {
-			continue
-		}
-		id := armid.MustParse(res.ID)
-		sys := posture.NewContextWithPrincipal(ctx, nil)
-		_, err = s.transition(sys, id, "expire/action", func(tx posture.Tx, r *Request, now time.Time) (notify.Event, error) {
-			if r.Status != Pending || now.Before(r.DecisionDueAt) {
-				return "", errSkip
-			}
-			r.Status = Expired
-			return notify.EventRequestExpired, nil
-		})
-		if err == errSkip {
-			continue
-		}
+	for f := (Filter{Status: Pending}); ; {
+		page, err := s.List(ctx, f)
 		if err != nil {
 			return n, err
 		}
-		n++
+		for _, res := range page.Resources {
+			r, err := FromDocument(res.Body)
+			if err != nil || now.Before(r.DecisionDueAt) {
+				continue
+			}
+			_, err = s.transition(sys, armid.MustParse(res.ID), "expire/action", func(tx posture.Tx, r *Request, now time.Time) (notify.Event, error) {
+				if r.Status != Pending || now.Before(r.DecisionDueAt) {
+					return "", errSkip // decided meanwhile
+				}
+				r.Status = Expired
+				return notify.EventRequestExpired, nil
+			})
+			if err == errSkip {
+				continue
+			}
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+		if page.Next == "" {
+			return n, nil
+		}
+		f.After = page.Next
 	}
-	return n, nil
 }
 
 var errSkip = posture.Errorf(posture.ECONFLICT, "Skipped", "skipped")
