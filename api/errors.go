@@ -9,6 +9,10 @@ import (
 	"github.com/posture/posture"
 )
 
+// StatusOf is the HTTP status of an error: the one mapping from error kinds
+// to statuses, which the portal's pages use too.
+func StatusOf(err error) int { return statusOf(posture.ErrorKind(err)) }
+
 // statusOf is the one mapping from error kinds to HTTP statuses.
 func statusOf(k posture.Kind) int {
 	switch k {

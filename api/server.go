@@ -66,6 +66,9 @@ type Server struct {
 	// Jobs lists the durable queue and RetryJob puts a dead job back.
 	Jobs     func(context.Context, posture.JobFilter) ([]*posture.Job, error)
 	RetryJob func(context.Context, int64) (*posture.Job, error)
+	// Portal serves the web portal's pages (package web), the paths it
+	// owns; nil: no portal.
+	Portal Portal
 	// Ledger serves the ledger: the activity log and exports.
 	Ledger *audit.Service
 	Logger *slog.Logger
@@ -171,7 +174,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Hand
 		s.link(rec, r)
 		return
 	}
+	if s.Portal != nil && s.Portal.Owns(r.URL.Path) {
+		route = "portal"
+		s.Portal.ServeHTTP(rec, r)
+		return
+	}
 	route = s.dispatch(rec, r)
+}
+
+// Portal is the web portal: it serves the paths it owns.
+type Portal interface {
+	http.Handler
+	Owns(path string) bool
 }
 
 type panicError struct{}

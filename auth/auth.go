@@ -331,3 +331,27 @@ func storedTokenID(principalID, name string) string { return principalID + "/" +
 // tokenName is the name of a token within its principal (tokens minted
 // before names were per principal have none but their id).
 func tokenName(t *posture.Token) string { return strings.TrimPrefix(t.ID, t.PrincipalID+"/") }
+
+// RevokeSecret revokes the token whose secret is given: how a portal
+// session ends at sign-out. An unknown or revoked secret is not an error.
+func (s *Service) RevokeSecret(ctx context.Context, secret string) error {
+	if secret == "" || len(secret) > 512 {
+		return nil
+	}
+	var tok *posture.Token
+	err := s.Store.Read(ctx, func(tx posture.Tx) error {
+		t, err := tx.TokenByHash(Hash(secret))
+		if err == nil {
+			tok = t
+		}
+		if posture.IsNotFound(err) {
+			return nil
+		}
+		return err
+	})
+	if err != nil || tok == nil || !tok.RevokedAt.IsZero() {
+		return err
+	}
+	_, err = s.RevokeToken(ctx, tok.PrincipalID, tokenName(tok))
+	return err
+}

@@ -40,10 +40,18 @@ func (c *Client) http() *http.Client {
 }
 
 // Do sends method path?api-version=… with body (nil, []byte, io.Reader or a
-// value to marshal) and decodes a JSON answer into out when out is not nil.
+// value to marshal) and decodes a JSON answer into out when out is not nil
+// (a *[]byte gets the raw body).
 // It returns the HTTP status. Non-2xx answers are returned as
 // *posture.Error.
 func (c *Client) Do(ctx context.Context, method, path, apiVersion string, query url.Values, body, out any) (int, error) {
+	status, _, err := c.Send(ctx, method, path, apiVersion, query, nil, body, out)
+	return status, err
+}
+
+// Send is Do with request headers (If-Match) and the answer's headers
+// (ETag).
+func (c *Client) Send(ctx context.Context, method, path, apiVersion string, query url.Values, header http.Header, body, out any) (int, http.Header, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -54,7 +62,7 @@ func (c *Client) Do(ctx context.Context, method, path, apiVersion string, query 
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		rd = bytes.NewReader(j)
 	}
@@ -71,7 +79,10 @@ func (c *Client) Do(ctx context.Context, method, path, apiVersion string, query 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -81,37 +92,54 @@ func (c *Client) Do(ctx context.Context, method, path, apiVersion string, query 
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return resp.StatusCode, err
+		return resp.StatusCode, resp.Header, err
 	}
 	if resp.StatusCode >= 300 {
-		return resp.StatusCode, decodeError(resp.StatusCode, data)
+		return resp.StatusCode, resp.Header, decodeError(resp.StatusCode, data)
 	}
 	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("client: decoding the answer to %s %s: %w", method, path, err)
+		if raw, ok := out.(*[]byte); ok {
+			*raw = data
+		} else if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, resp.Header, fmt.Errorf("client: decoding the answer to %s %s: %w", method, path, err)
 		}
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Header, nil
 }
 
-// decodeError turns an ARM error envelope into a *posture.Error.
+// armError is the inner object of ARM's error envelope.
+type armError struct {
+	Code    string      `json:"code"`
+	Message string      `json:"message"`
+	Target  string      `json:"target"`
+	Details []*armError `json:"details"`
+}
+
+func (a *armError) toError(kind posture.Kind) *posture.Error {
+	e := &posture.Error{Kind: kind, Code: a.Code, Message: a.Message, Target: a.Target}
+	for _, d := range a.Details {
+		if d != nil {
+			e.Details = append(e.Details, d.toError(kind))
+		}
+	}
+	return e
+}
+
+// decodeError turns an ARM error envelope into a *posture.Error, details
+// included.
 func decodeError(status int, data []byte) error {
 	var env struct {
-		Error *struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Target  string `json:"target"`
-		} `json:"error"`
+		Error *armError `json:"error"`
 	}
 	if json.Unmarshal(data, &env) != nil || env.Error == nil {
 		return &posture.Error{Kind: kindOf(status), Code: http.StatusText(status), Message: strings.TrimSpace(string(data))}
 	}
-	return &posture.Error{Kind: kindOf(status), Code: env.Error.Code, Message: env.Error.Message, Target: env.Error.Target}
+	return env.Error.toError(kindOf(status))
 }
 
 func kindOf(status int) posture.Kind {

@@ -36,6 +36,7 @@ import (
 	"github.com/posture/posture/identity"
 	"github.com/posture/posture/oidc"
 	"github.com/posture/posture/policy"
+	"github.com/posture/posture/web"
 )
 
 // ServeCmd runs the server.
@@ -93,15 +94,9 @@ func (f *OIDCFlags) provider(ctx context.Context) (*oidc.Provider, error) {
 			return nil, usageError{fmt.Errorf("--public-url enables the portal sign-in, which needs --oidc-client-id")}
 		}
 		cfg.RedirectURL = strings.TrimSuffix(f.PublicURL, "/") + "/auth/callback"
-		key := make([]byte, 32)
-		if f.SessionKey != "" {
-			k, err := base64.StdEncoding.DecodeString(f.SessionKey)
-			if err != nil || len(k) != 32 {
-				return nil, usageError{fmt.Errorf("--session-key must be 32 bytes in base64")}
-			}
-			key = k
-		} else {
-			rand.Read(key)
+		key, err := f.sessionKey()
+		if err != nil {
+			return nil, err
 		}
 		cfg.CookieKey = key
 	}
@@ -110,6 +105,21 @@ func (f *OIDCFlags) provider(ctx context.Context) (*oidc.Provider, error) {
 		return nil, fmt.Errorf("OpenID Connect issuer %s: %w", f.OIDCIssuer, err)
 	}
 	return p, nil
+}
+
+// sessionKey is --session-key, or a random key when it is not set (then
+// cookies and form tokens do not survive a restart or reach a replica).
+func (f *OIDCFlags) sessionKey() ([]byte, error) {
+	key := make([]byte, 32)
+	if f.SessionKey == "" {
+		rand.Read(key)
+		return key, nil
+	}
+	k, err := base64.StdEncoding.DecodeString(f.SessionKey)
+	if err != nil || len(k) != 32 {
+		return nil, usageError{fmt.Errorf("--session-key must be 32 bytes in base64")}
+	}
+	return k, nil
 }
 
 // LedgerFlags configure the audit ledger.
@@ -290,8 +300,21 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		},
 		Now: time.Now,
 	}
+	csrfKey, err := c.sessionKey()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	handler := srv.Handler()
+	portal := &web.Portal{API: handler, Sessions: authn, Authz: ids.Authz, OIDC: srv.Login != nil,
+		Recommendation: recommendationOf(catalog), ScoreHistory: security.ScoreHistory, CSRFKey: csrfKey, Logger: log, Now: time.Now}
+	if err := portal.Init(); err != nil {
+		ln.Close()
+		return err
+	}
+	srv.Portal = portal
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections open
 		ReadTimeout:       5 * time.Minute,  // imports stream large bodies
 		IdleTimeout:       2 * time.Minute,

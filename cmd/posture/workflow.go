@@ -122,13 +122,7 @@ func (f *WorkflowFlags) build(store posture.Store, exemptions posture.ExemptionS
 		Store: store, Exemptions: exemptions, Authz: authz, Outbox: ob, Feed: feed, Wake: q.Notify, Now: time.Now,
 		Links:           &requests.Linker{Key: key, BaseURL: publicURL, TTL: f.LinkTTL},
 		DecisionTimeout: f.RequestTimeout, Reminders: f.Reminders,
-		Recommendation: func(k string) (requests.Recommendation, bool) {
-			r, ok := catalog.Recommendation(k)
-			if !ok {
-				return requests.Recommendation{}, false
-			}
-			return requests.Recommendation{DisplayName: r.DisplayName, ReferenceID: r.ReferenceID, Severity: r.Severity}, true
-		},
+		Recommendation: recommendationOf(catalog),
 	}
 	ob.TicketOpened, ob.TicketOf = svc.TicketOpened, svc.TicketOf
 	autos.Wake = q.Notify
@@ -175,5 +169,17 @@ func jobsOf(store posture.Store) func(context.Context, posture.JobFilter) ([]*po
 			return err
 		})
 		return out, err
+	}
+}
+
+// recommendationOf resolves assessment keys with the catalog, for requests
+// and the portal.
+func recommendationOf(catalog *defender.Catalog) func(string) (requests.Recommendation, bool) {
+	return func(k string) (requests.Recommendation, bool) {
+		r, ok := catalog.Recommendation(k)
+		if !ok {
+			return requests.Recommendation{}, false
+		}
+		return requests.Recommendation{DisplayName: r.DisplayName, ReferenceID: r.ReferenceID, Severity: r.Severity}, true
 	}
 }
