@@ -7,4 +7,3 @@ func (p *Portal) approvals(w http.ResponseWriter, r *http.Request, s *session) {
 func (p *Portal) requestView(w http.ResponseWriter, r *http.Request, s *session) { p.notYet(w, r, s) }
 
 func (p *Portal) requestDecide(w http.ResponseWriter, r *http.Request, s *session) { p.notYet(w, r, s) }
-

@@ -11,4 +11,3 @@ func (p *Portal) exemptPreview(w http.ResponseWriter, r *http.Request, s *sessio
 func (p *Portal) requestForm(w http.ResponseWriter, r *http.Request, s *session) { p.notYet(w, r, s) }
 
 func (p *Portal) request(w http.ResponseWriter, r *http.Request, s *session) { p.notYet(w, r, s) }
-

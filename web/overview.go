@@ -33,9 +33,9 @@ type scoreRow struct {
 	// Name is the subscription id or the group's name; Display what to
 	// show.
 	ID, Name, Display, Kind string
-	Current        float64
-	Max            float64
-	Percentage     float64
+	Current                 float64
+	Max                     float64
+	Percentage              float64
 }
 
 type controlRow struct {

@@ -194,7 +194,7 @@ var funcs = template.FuncMap{
 		}
 		return x.Name()
 	},
-	"add": func(a, b int) int { return a + b },
+	"add":  func(a, b int) int { return a + b },
 	"slug": func(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "-")) },
 }
 
