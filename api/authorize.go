@@ -134,3 +134,18 @@ func (s *Server) readable(c *call) *posture.ReadableScopes {
 	f := &rowFilter{f: s.Authz.ReadFilter(c.principal.ID)}
 	return &posture.ReadableScopes{Allow: f.allows}
 }
+
+// builtinReadsOpen lets every signed-in caller read what Azure publishes
+// to all tenants at the tenant level: built-in policy definitions and
+// initiatives, Defender's recommendation metadata and control
+// definitions. Reads at a management group or subscription, and every
+// write, get the standard check.
+func builtinReadsOpen(rt *typeRoutes) handlerFunc {
+	return func(c *call) error {
+		get := c.r.Method == http.MethodGet || c.r.Method == http.MethodHead
+		if get && c.id.SubscriptionID() == "" && !strings.HasPrefix(strings.ToLower(c.id.String()), "/providers/microsoft.management/") {
+			return nil
+		}
+		return c.s.authorizeAction(c, rt)
+	}
+}

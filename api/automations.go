@@ -57,10 +57,10 @@ func (s *Server) registerAutomations() {
 			}
 			b, _ := json.Marshal(res)
 			return c.ok(http.StatusOK, b)
-		}},
+		}, "trigger": triggerAutomation},
 		// Validating writes nothing: whoever may read automations there
 		// may check a body.
-		actionNames: map[string]string{"validate": "Microsoft.Security/automations/read"},
+		actionNames: map[string]string{"validate": "Microsoft.Security/automations/read", "trigger": "Microsoft.Security/automations/trigger/action"},
 	})
 }
 

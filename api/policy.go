@@ -28,13 +28,17 @@ func (s *Server) registerPolicy() {
 	}
 	for _, typ := range []string{"Microsoft.Authorization/policyDefinitions", "Microsoft.Authorization/policySetDefinitions", "Microsoft.Authorization/policyAssignments"} {
 		typ := typ
-		s.handle(typ, &typeRoutes{
+		rt := &typeRoutes{
 			versions: policyVersions,
 			get:      getPolicyObject,
 			put:      putPolicyObject,
 			del:      deletePolicyObject,
 			list:     func(c *call) error { return listPolicyObjects(c, typ) },
-		})
+		}
+		if typ != "Microsoft.Authorization/policyAssignments" {
+			rt.authorize = builtinReadsOpen(rt)
+		}
+		s.handle(typ, rt)
 	}
 	s.handle("Microsoft.PolicyInsights/policyStates", &typeRoutes{
 		versions: policyInsightsVersions,

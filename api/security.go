@@ -23,13 +23,15 @@ func (s *Server) registerSecurity() {
 	if s.Security == nil {
 		return
 	}
-	s.handle("Microsoft.Security/assessmentMetadata", &typeRoutes{
+	meta := &typeRoutes{
 		versions: assessmentVersions,
 		get:      getMetadata,
 		put:      putMetadata,
 		del:      deleteMetadata,
 		list:     listMetadata,
-	})
+	}
+	meta.authorize = builtinReadsOpen(meta)
+	s.handle("Microsoft.Security/assessmentMetadata", meta)
 	s.handle("Microsoft.Security/assessments", &typeRoutes{
 		versions: assessmentVersions,
 		get:      getAssessment,
@@ -50,10 +52,12 @@ func (s *Server) registerSecurity() {
 		versions: scoreVersions,
 		list:     listScoreControls,
 	})
-	s.handle("Microsoft.Security/secureScoreControlDefinitions", &typeRoutes{
+	defs := &typeRoutes{
 		versions: scoreVersions,
 		list:     listControlDefinitions,
-	})
+	}
+	defs.authorize = builtinReadsOpen(defs)
+	s.handle("Microsoft.Security/secureScoreControlDefinitions", defs)
 	for _, typ := range []string{"regulatoryComplianceStandards", "regulatoryComplianceStandards/regulatoryComplianceControls",
 		"regulatoryComplianceStandards/regulatoryComplianceControls/regulatoryComplianceAssessments"} {
 		s.handle("Microsoft.Security/"+typ, &typeRoutes{versions: regulatoryVersions, get: getRegulatory, list: listRegulatory})

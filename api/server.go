@@ -110,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerJobs()
 	s.registerAutomations()
 	s.registerContacts()
+	s.registerPreview()
 	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, metrics)

@@ -3,6 +3,7 @@ package defender
 import (
 	"encoding/json"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/posture/posture"
@@ -181,4 +182,19 @@ func date(unix int64) string {
 		return ""
 	}
 	return time.Unix(unix, 0).UTC().Format(time.RFC3339)
+}
+
+// exemptDescription matches the status description of an exempted
+// assessment, as assessmentBody writes it.
+var exemptDescription = regexp.MustCompile(`^Exempted by the policy exemption (\S+) \((\w+)\)(?: until (\S+?))?\.$`)
+
+// ExemptionOf reads an exempted assessment's status description back: the
+// exemption's id, its category and its expiry (RFC 3339, "" for none).
+// The portal shows them on exempted rows without another query.
+func ExemptionOf(description string) (id, category, expiresOn string, ok bool) {
+	m := exemptDescription.FindStringSubmatch(description)
+	if m == nil {
+		return "", "", "", false
+	}
+	return m[1], m[2], m[3], true
 }

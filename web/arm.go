@@ -62,6 +62,7 @@ const (
 	automationVer    = "2023-12-01-preview"
 	estateVersion    = "2022-12-01"
 	policyVersion    = "2023-04-01"
+	postureVersion   = "2026-11-01"
 )
 
 // graphAnswer is a Resource Graph answer.

@@ -195,6 +195,7 @@ var funcs = template.FuncMap{
 		return x.Name()
 	},
 	"add":  func(a, b int) int { return a + b },
+	"list": func(s ...string) []string { return s },
 	"slug": func(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "-")) },
 }
 

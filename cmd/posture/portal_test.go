@@ -57,6 +57,7 @@ func (b *browser) get(path string) (int, http.Header, string) {
 // carry one (or are for the sign-in).
 func (b *browser) post(path string, v url.Values) (int, http.Header, string) {
 	b.t.Helper()
+	v = cloneValues(v) // the caller's values are not changed
 	if b.csrf != "" && !v.Has("csrf") {
 		v.Set("csrf", b.csrf)
 	}
@@ -139,4 +140,12 @@ func TestPortalSignIn(t *testing.T) {
 	if strings.Contains(s.err.String(), s.token) {
 		t.Error("the token reached the logs")
 	}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
 }
