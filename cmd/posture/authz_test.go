@@ -159,7 +159,7 @@ func (s *server) rbacListIDs(t *testing.T, token, path string) (int, []byte, []s
 
 // rbacGraphRows posts a Resource Graph query with a token, following skip
 // tokens, and returns the rows.
-func (s *server) rbacGraphRows(t *testing.T, token, query string) []map[string]any {
+func (s *server) rbacGraphRows(t testing.TB, token, query string) []map[string]any {
 	t.Helper()
 	var rows []map[string]any
 	skip := ""

@@ -55,9 +55,14 @@ type server struct {
 }
 
 // startServer runs Main with serve args on a free port until the test ends.
-func startServer(t *testing.T, args ...string) *server {
+func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
-	data := t.TempDir()
+	return startServerIn(t, t.TempDir(), args...)
+}
+
+// startServerIn is startServer on a data directory that may hold a store.
+func startServerIn(t testing.TB, data string, args ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{data: data, out: &safeBuffer{}, err: &safeBuffer{}, exit: make(chan int, 1), stop: cancel}
 	ready := make(chan string, 1)
@@ -547,7 +552,7 @@ func TestQueryCommand(t *testing.T) {
 }
 
 // raw sends one request with the bootstrap token.
-func (s *server) raw(t *testing.T, method, path, body string, header ...string) (int, http.Header, []byte) {
+func (s *server) raw(t testing.TB, method, path, body string, header ...string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
 	if err != nil {
@@ -567,7 +572,7 @@ func (s *server) raw(t *testing.T, method, path, body string, header ...string) 
 	return resp.StatusCode, resp.Header, b
 }
 
-func (s *server) get(t *testing.T, path string) []byte {
+func (s *server) get(t testing.TB, path string) []byte {
 	t.Helper()
 	code, _, b := s.raw(t, http.MethodGet, path, "")
 	if code != http.StatusOK {

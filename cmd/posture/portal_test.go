@@ -13,7 +13,7 @@ import (
 // browser is a signed-in portal user: a cookie jar, no redirects followed
 // by itself unless asked, and the session's form token.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 	csrf string
@@ -21,7 +21,7 @@ type browser struct {
 
 // signIn signs in to the portal with an API token through the sign-in
 // form, as a user would.
-func signIn(t *testing.T, s *server, token string) *browser {
+func signIn(t testing.TB, s *server, token string) *browser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	b := &browser{t: t, base: s.url, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
