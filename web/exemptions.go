@@ -59,17 +59,22 @@ type recoLink struct {
 func (x exemptionItem) Title() string { return cmp.Or(x.DisplayName, x.Name) }
 
 // exemptionsKQL lists exemptions with their page status: orphaned when the
-// assignment is gone (and its scope is readable, so that a user who cannot
-// read the assignment is not told it is missing), else expired, expiring
-// within ExpiringDays, or active. where filters the rows (KQL after the
+// assignment is gone, else expired, expiring within ExpiringDays, or
+// active. Rows the user cannot read are not in the tables, so an
+// assignment missing from them is called gone only where the user can see
+// what is there: its scope is a container they can read, or they can read
+// other assignments at that scope. where filters the rows (KQL after the
 // extends, may be empty).
 func exemptionsKQL(where string) string {
+	const cut = "'/providers/microsoft.authorization/policyassignments/'"
 	return "policyresources | where type == 'microsoft.authorization/policyexemptions'" +
 		" | extend displayName = tostring(properties.displayName), category = tostring(properties.exemptionCategory), expiresOn = tostring(properties.expiresOn)," +
 		" assignment = tostring(properties.policyAssignmentId), la = tolower(tostring(properties.policyAssignmentId))" +
-		" | extend ascope = iff(indexof(la, '/providers/microsoft.authorization/policyassignments/') > 0, substring(la, 0, indexof(la, '/providers/microsoft.authorization/policyassignments/')), '')" +
+		" | extend ascope = iff(indexof(la, " + cut + ") > 0, substring(la, 0, indexof(la, " + cut + ")), '')" +
 		" | extend status = case(la !in (policyresources | where type == 'microsoft.authorization/policyassignments' | project aid = tolower(id))" +
-		" and ascope in (resourcecontainers | project cid = tolower(id)), 'orphaned'," +
+		" and (ascope in (resourcecontainers | project cid = tolower(id))" +
+		" or ascope in (policyresources | where type == 'microsoft.authorization/policyassignments' | extend aid = tolower(id)" +
+		" | project ascope = substring(aid, 0, indexof(aid, " + cut + ")))), 'orphaned'," +
 		" isnotempty(expiresOn) and todatetime(expiresOn) <= now(), 'expired'," +
 		fmt.Sprintf(" isnotempty(expiresOn) and todatetime(expiresOn) <= now() + %dd, 'expiring',", ExpiringDays) +
 		" 'active')" +
@@ -263,11 +268,9 @@ func (p *Portal) exemptions(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	d.Subscriptions = subs
-	for _, o := range subs {
-		if strings.EqualFold(o.ID, in.Get("subscription")) {
-			d.Subscription = o.ID
-		}
-	}
+	// A subscription the user cannot read is still a filter: it matches
+	// nothing.
+	d.Subscription = strings.TrimSpace(in.Get("subscription"))
 	var where strings.Builder
 	if d.Status != "" {
 		where.WriteString(" | where status == '" + d.Status + "'")

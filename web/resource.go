@@ -15,16 +15,16 @@ import (
 // (at the resource or any scope above it).
 
 type resourceData struct {
-	ID, Name, Type, Kind string
-	Doc                  json.RawMessage
-	Assessments          []resourceAssessment
-	ATotal               int64
-	ANext                string
-	ALater               bool
-	Exemptions           []exemptionItem
-	XTotal               int64
-	XNext                string
-	XLater               bool
+	ID, Name, Type string
+	Doc            json.RawMessage
+	Assessments    []resourceAssessment
+	ATotal         int64
+	ANext          string
+	ALater         bool
+	Exemptions     []exemptionItem
+	XTotal         int64
+	XNext          string
+	XLater         bool
 	// Scopes are where exemptions were looked for: the resource and each
 	// scope above it, nearest first.
 	Scopes []string
@@ -74,7 +74,7 @@ func (p *Portal) resource(w http.ResponseWriter, r *http.Request, s *session) {
 		p.fail(w, r, s, err)
 		return
 	}
-	d := resourceData{ID: id, Kind: rid.Kind().String()}
+	d := resourceData{ID: id}
 	// The management groups above come from the row of the subscription
 	// (or of the group itself).
 	chainOf := id
