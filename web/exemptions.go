@@ -439,15 +439,15 @@ func (p *Portal) loadExemptionView(ctx context.Context, s *session, id string) (
 	}
 	slices.SortFunc(d.Meta, func(a, b metaPair) int { return cmp.Compare(a.Key, b.Key) })
 	d.TicketRef, d.TicketURL = meta["ticketRef"], meta["ticketUrl"]
-	// The assignment: gone (404) makes the exemption orphaned; one the
-	// user cannot read says nothing.
-	if props.PolicyAssignmentID != "" {
-		var a json.RawMessage
-		if _, err := s.get(ctx, props.PolicyAssignmentID, policyVersion, &a); posture.ErrorKind(err) == posture.ENOTFOUND {
-			d.Orphaned = true
-		}
+	// The status as the lists compute it (orphaned only where the user can
+	// tell), from the exemption's Resource Graph row: asking the API for
+	// an assignment the user cannot read would be a denial in the ledger
+	// at every view.
+	d.Status = exemptionStatusOf(props.ExpiresOn, p.Now())
+	if row, err := query[exemptionItem](ctx, s, exemptionsKQL(" | where id =~ '"+kqlString(id)+"'"), 1, ""); err == nil && len(row.Rows) == 1 {
+		d.Status = row.Rows[0].Status
 	}
-	d.Status = exemptionStatusOf(props.ExpiresOn, d.Orphaned, p.Now())
+	d.Orphaned = d.Status == "orphaned"
 	refs := map[string]bool{}
 	for _, r := range props.References {
 		refs[strings.ToLower(r)] = true
@@ -484,12 +484,9 @@ func (p *Portal) loadExemptionView(ctx context.Context, s *session, id string) (
 	return d, nil
 }
 
-// exemptionStatusOf is the page status of one exemption, as exemptionsKQL
-// computes it for lists.
-func exemptionStatusOf(expiresOn string, orphaned bool, now time.Time) string {
-	if orphaned {
-		return "orphaned"
-	}
+// exemptionStatusOf is the status of an exemption by its expiry alone, as
+// exemptionsKQL computes it.
+func exemptionStatusOf(expiresOn string, now time.Time) string {
 	if expiresOn == "" {
 		return "active"
 	}

@@ -160,6 +160,9 @@ func TestPortalExemptions(t *testing.T) {
 
 	adm := signIn(t, s, admin.token)
 	rdr := signIn(t, s, reader.token)
+	rgReaderID := rbacNewCaller(t, s, "96ead000-0000-4000-8000-000000000003", "Gina Groupreader", "User")
+	rbacAssign(t, s, tg.group, rbacRoleGUID(t, "Reader"), rgReaderID.id)
+	rgReader := signIn(t, s, rgReaderID.token)
 
 	t.Run("list", func(t *testing.T) {
 		page := adm.page("/exemptions")
@@ -256,8 +259,22 @@ func TestPortalExemptions(t *testing.T) {
 		if !strings.Contains(page, "Public until the migration") || strings.Contains(page, `id="edit"`) || strings.Contains(page, `id="delete"`) {
 			t.Error("a Reader's view: missing the exemption, or shows Edit/Delete")
 		}
-		if page := adm.page(pxViewPath("/exemptions/view", orphan)); !strings.Contains(page, "no longer exists") {
+		if page := adm.page(pxViewPath("/exemptions/view", orphan)); !strings.Contains(page, "no longer exists") || !strings.Contains(page, `<span class="badge st-orphaned">`) {
 			t.Error("the orphaned exemption does not say its assignment is gone")
+		}
+		// A Reader of the resource group only cannot read the
+		// subscription's assignments: the portal does not call the
+		// exemption orphaned for her, in the list or on its page, and
+		// asks the API nothing it would deny.
+		if page := rgReader.page(pxViewPath("/exemptions/view", orphan)); strings.Contains(page, "no longer exists") || !strings.Contains(page, `<span class="badge st-active">`) {
+			t.Error("a resource group's Reader is told the subscription's assignment is gone")
+		}
+		if rows := pxRows(t, rgReader.page("/exemptions?q=px-orphan")); rows["px-orphan"].status != "active" {
+			t.Errorf("a resource group's Reader's list: px-orphan %q", rows["px-orphan"].status)
+		}
+		denied := s.rbacGraphRows(t, s.token, `auditevents | where properties.kind == "Denied" and tostring(properties.caller) == '`+rgReaderID.id+`' | project action = tostring(properties.action)`)
+		if len(denied) != 0 {
+			t.Errorf("the pages made the API deny a resource group's Reader: %v", denied)
 		}
 		for _, id := range []string{pxExemptionID(tg.group, "px-none"), rbacSub, "nonsense"} {
 			code, _, body := adm.get(pxViewPath("/exemptions/view", id))
