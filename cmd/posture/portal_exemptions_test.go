@@ -435,7 +435,7 @@ func TestPortalApprovals(t *testing.T) {
 		t.Errorf("the inbox does not list both requests oldest first (%d, %d)", i1, i2)
 	}
 	for _, want := range []string{`aria-label="Approve px-first"`, `aria-label="Approve px-second"`, "<td>Rita Reader</td>", html.EscapeString(tg.name),
-		`<td class="num">1</td>`, "<td>" + expires.Format(time.DateOnly) + "</td>", "No request was decided in the last 30 days"} {
+		`<td class="num">1</td>`, `<td class="nowrap">` + expires.Format(time.DateOnly) + "</td>", "No request was decided in the last 30 days"} {
 		if !strings.Contains(inbox, want) {
 			t.Errorf("the admin's inbox lacks %s", want)
 		}
