@@ -124,10 +124,7 @@ func (p *Portal) recommendations(w http.ResponseWriter, r *http.Request, s *sess
 		// must not match its parent's rows.
 		where += " and tolower(tostring(properties.resourceDetails.Id)) matches regex '/providers/" + regexp.QuoteMeta(f.Type) + "/[^/]+$'"
 	}
-	rows, err := queryAll[recommendationRow](ctx, s, "securityresources | where type == 'microsoft.security/assessments'"+where+
-		" | extend code = tostring(properties.status.code), cause = tostring(properties.status.cause)"+
-		" | summarize unhealthy = countif(code == 'Unhealthy'), healthy = countif(code == 'Healthy'), na = countif(code == 'NotApplicable'), exempt = countif(cause == 'Exempt')"+
-		" by key = name, displayName = tostring(properties.displayName), severity = tostring(properties.metadata.severity)")
+	rows, err := p.recommendationCounts(ctx, s, "securityresources | where type == 'microsoft.security/assessments'"+where)
 	if err != nil {
 		p.fail(w, r, s, err)
 		return
@@ -169,6 +166,60 @@ func (p *Portal) recommendations(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	p.render(w, r, s, http.StatusOK, "recommendations", d)
+}
+
+// recommendationCounts counts each recommendation's resources by status.
+// One filtered count per status is several times faster than one
+// summarize with a countif per status (the filters compare cached
+// dictionary codes; countif walks each row's document), which matters at
+// 100,000 resources and half a million assessments.
+func (p *Portal) recommendationCounts(ctx context.Context, s *session, base string) ([]recommendationRow, error) {
+	type count struct {
+		Name string `json:"name"`
+		N    int    `json:"n"`
+	}
+	byKey := map[string]*recommendationRow{}
+	var order []string
+	for _, q := range []struct {
+		where string
+		into  func(*recommendationRow, int)
+	}{
+		{"", func(r *recommendationRow, n int) { r.NA += n }}, // all, less the others below
+		{" and properties.status.code == 'Unhealthy'", func(r *recommendationRow, n int) { r.Unhealthy, r.NA = n, r.NA-n }},
+		{" and properties.status.code == 'Healthy'", func(r *recommendationRow, n int) { r.Healthy, r.NA = n, r.NA-n }},
+		{" and properties.status.cause == 'Exempt'", func(r *recommendationRow, n int) { r.Exempt = n }},
+	} {
+		rows, err := queryAll[count](ctx, s, base+q.where+" | summarize n = count() by name")
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range rows {
+			row := byKey[c.Name]
+			if row == nil {
+				row = &recommendationRow{Key: c.Name}
+				if rec, ok := p.recommendationOf(c.Name); ok {
+					row.DisplayName, row.Severity = rec.DisplayName, rec.Severity
+				} else {
+					row.DisplayName = c.Name
+				}
+				byKey[c.Name] = row
+				order = append(order, c.Name)
+			}
+			q.into(row, c.N)
+		}
+	}
+	out := make([]recommendationRow, len(order))
+	for i, k := range order {
+		out[i] = *byKey[k]
+	}
+	return out, nil
+}
+
+func (p *Portal) recommendationOf(key string) (requests.Recommendation, bool) {
+	if p.Recommendation == nil {
+		return requests.Recommendation{}, false
+	}
+	return p.Recommendation(key)
 }
 
 func sortRecommendations(rows []recommendationRow, f recFilter) {

@@ -54,6 +54,10 @@ type server struct {
 	stop             context.CancelFunc
 }
 
+// serverStartTimeout bounds the wait for a server's Ready; a benchmark's
+// large estate takes longer.
+var serverStartTimeout = 60 * time.Second
+
 // startServer runs Main with serve args on a free port until the test ends.
 func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
@@ -74,7 +78,7 @@ func startServerIn(t testing.TB, data string, args ...string) *server {
 	case s.url = <-ready:
 	case code := <-s.exit:
 		t.Fatalf("serve exited with %d:\n%s\n%s", code, s.out, s.err)
-	case <-time.After(60 * time.Second):
+	case <-time.After(serverStartTimeout):
 		t.Fatalf("serve did not start:\n%s", s.err)
 	}
 	b, err := os.ReadFile(filepath.Join(data, BootstrapTokenFile))

@@ -33,6 +33,7 @@ func BenchmarkPortalPages(b *testing.B) {
 			}
 		}
 		b.Logf("generated and imported %d resources in %v", n, time.Since(start).Round(time.Second))
+		serverStartTimeout = 20 * time.Minute
 		s = startServerIn(b, data)
 	} else {
 		s = startServer(b, "--demo")
