@@ -262,6 +262,9 @@ func (p *Portal) requestView(w http.ResponseWriter, r *http.Request, s *session)
 	case "approve", "reject", "withdraw":
 		d.Done = v
 	}
+	if r.URL.Query().Get("filed") != "" {
+		d.Done = "file"
+	}
 	p.render(w, r, s, http.StatusOK, "request_view", d)
 }
 

@@ -144,7 +144,7 @@ func (p *Portal) plan(ctx context.Context, s *session, in exemptInput) ([]planne
 	if len(errs) > 0 {
 		return nil, rec, errs, nil
 	}
-	meta := map[string]any{"createdFrom": "posture portal", "assessmentKey": in.Key}
+	meta := map[string]any{"createdFrom": "posture portal", "assessmentKey": in.Key, "owner": s.Name()}
 	if in.Ticket != "" {
 		meta["ticketRef"] = in.Ticket
 	}

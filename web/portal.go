@@ -50,6 +50,8 @@ type Portal struct {
 	// Recommendation resolves an assessment key to the benchmark member
 	// an exemption names (defender.Catalog).
 	Recommendation func(key string) (requests.Recommendation, bool)
+	// Catalog names the benchmark's recommendations by reference id.
+	Catalog *defender.Catalog
 	// ScoreHistory returns a subscription's secure score history; it is
 	// asked only about subscriptions the user can read.
 	ScoreHistory func(sub string) []defender.ScorePoint

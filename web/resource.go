@@ -65,14 +65,26 @@ func (p *Portal) resource(w http.ResponseWriter, r *http.Request, s *session) {
 	id := rid.String()
 	// One query reads the resource's row and its subscription's (for the
 	// management groups above it).
-	where := "id =~ '" + kqlString(id) + "'"
-	if sub := rid.SubscriptionID(); sub != "" && rid.Kind() != armid.Subscription {
-		where += " or id =~ '" + kqlString(armid.SubscriptionScope(sub).String()) + "'"
+	//
+	// The subscription and resource group columns go first: they compare
+	// dictionary codes, where a case-insensitive id compare on every row
+	// of a 100,000-resource table took 150 ms (and union more).
+	containers := "resourcecontainers | where id =~ '" + kqlString(id) + "'"
+	if sub := rid.SubscriptionID(); sub != "" {
+		containers += " or id =~ '" + kqlString(armid.SubscriptionScope(sub).String()) + "'"
 	}
-	rows, err := queryAll[json.RawMessage](ctx, s, "union resources, resourcecontainers | where "+where)
+	rows, err := queryAll[json.RawMessage](ctx, s, containers)
 	if err != nil {
 		p.fail(w, r, s, err)
 		return
+	}
+	if rid.Kind() == armid.Resource {
+		res, err := queryAll[json.RawMessage](ctx, s, "resources"+narrow(rid)+" | where id =~ '"+kqlString(id)+"'")
+		if err != nil {
+			p.fail(w, r, s, err)
+			return
+		}
+		rows = append(rows, res...)
 	}
 	d := resourceData{ID: id}
 	// The management groups above come from the row of the subscription
@@ -117,7 +129,7 @@ func (p *Portal) resource(w http.ResponseWriter, r *http.Request, s *session) {
 	d.Scopes = append(d.Scopes, chain...)
 
 	askip := in.Get("askip")
-	as, err := query[resourceAssessment](ctx, s, "securityresources | where type == 'microsoft.security/assessments' and tostring(properties.resourceDetails.Id) =~ '"+kqlString(id)+"'"+
+	as, err := query[resourceAssessment](ctx, s, "securityresources"+narrow(rid)+" | where type == 'microsoft.security/assessments' and tostring(properties.resourceDetails.Id) =~ '"+kqlString(id)+"'"+
 		" | extend status = tostring(properties.status.code), severity = tostring(properties.metadata.severity)"+
 		" | extend o1 = case(status == 'Unhealthy', 0, status == 'Healthy', 2, 1), o2 = case(severity == 'High', 0, severity == 'Medium', 1, 2)"+
 		" | order by o1 asc, o2 asc, name asc"+
@@ -143,4 +155,18 @@ func (p *Portal) resource(w http.ResponseWriter, r *http.Request, s *session) {
 	p.enrichExemptions(ctx, s, xs.Rows)
 	d.Exemptions, d.XTotal, d.XNext, d.XLater = xs.Rows, xs.Total, xs.SkipToken, xskip != ""
 	p.render(w, r, s, http.StatusOK, "resource", d)
+}
+
+// narrow is a where clause on the subscription and resource group columns
+// of a resource's rows: cheap filters that go before any on the id.
+func narrow(id armid.ID) string {
+	sub := id.SubscriptionID()
+	if sub == "" {
+		return ""
+	}
+	w := " | where subscriptionId =~ '" + kqlString(sub) + "'"
+	if rg := id.ResourceGroup(); rg != "" {
+		w += " and resourceGroup =~ '" + kqlString(rg) + "'"
+	}
+	return w
 }

@@ -307,7 +307,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	}
 	handler := srv.Handler()
 	portal := &web.Portal{API: handler, Sessions: authn, Authz: ids.Authz, OIDC: srv.Login != nil,
-		Recommendation: recommendationOf(catalog), ScoreHistory: security.ScoreHistory, CSRFKey: csrfKey, Logger: log, Now: time.Now}
+		Recommendation: recommendationOf(catalog), Catalog: catalog, ScoreHistory: security.ScoreHistory, CSRFKey: csrfKey, Logger: log, Now: time.Now}
 	if err := portal.Init(); err != nil {
 		ln.Close()
 		return err
