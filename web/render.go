@@ -169,7 +169,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"pct":  func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"pct1": func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
 	"num": func(f float64) string {
 		if f == float64(int64(f)) {
 			return fmt.Sprintf("%d", int64(f))

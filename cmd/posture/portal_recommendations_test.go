@@ -128,7 +128,7 @@ func TestPortalRecommendationsAndExempt(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(frag, "<strong>2</strong> resources") || strings.Contains(frag, "<html") {
 		t.Fatalf("preview fragment: %d\n%s", code, frag)
 	}
-	after := regexp.MustCompile(`<td>` + sub + `</td><td class="num">\d+% \(([\d.]+)/\d+\)</td><td class="num">\d+% \(([\d.]+)/\d+\)`).FindStringSubmatch(frag)
+	after := regexp.MustCompile(`<td>` + sub + `</td><td class="num">[\d.]+% \(([\d.]+)/\d+\)</td><td class="num">[\d.]+% \(([\d.]+)/\d+\)`).FindStringSubmatch(frag)
 	if after == nil {
 		t.Fatalf("the preview has no score row for %s:\n%s", sub, frag)
 	}
