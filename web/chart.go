@@ -90,44 +90,6 @@ func barChart(title string, labels []string, values []float64) template.HTML {
 	return template.HTML(b.String())
 }
 
-// pieChart draws the share of each label.
-func pieChart(title string, labels []string, values []float64) template.HTML {
-	const r, cx, cy = 90.0, 100.0, 100.0
-	total := 0.0
-	for _, v := range values {
-		total += math.Max(0, v)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 420 200" role="img" aria-label="%s"><title>%s</title>`, attr(title), attr(title))
-	if total == 0 {
-		b.WriteString(`<text x="100" y="100" text-anchor="middle">No data</text></svg>`)
-		return template.HTML(b.String())
-	}
-	a := -math.Pi / 2
-	for i, v := range values {
-		frac := math.Max(0, v) / total
-		col := palette[i%len(palette)]
-		if frac >= 0.9999 {
-			fmt.Fprintf(&b, `<circle cx="%g" cy="%g" r="%g" fill="%s"/>`, cx, cy, r, col)
-		} else if frac > 0 {
-			a2 := a + frac*2*math.Pi
-			large := 0
-			if frac > 0.5 {
-				large = 1
-			}
-			fmt.Fprintf(&b, `<path d="M%g,%g L%.2f,%.2f A%g,%g 0 %d 1 %.2f,%.2f Z" fill="%s" stroke="#fff"/>`,
-				cx, cy, cx+r*math.Cos(a), cy+r*math.Sin(a), r, r, large, cx+r*math.Cos(a2), cy+r*math.Sin(a2), col)
-			a = a2
-		}
-		if i < 10 {
-			yy := 16.0 + float64(i)*18
-			fmt.Fprintf(&b, `<rect x="215" y="%g" width="11" height="11" fill="%s"/><text x="232" y="%g">%s (%s)</text>`, yy-10, col, yy, attr(truncate(labels[i], 26)), formatNumber(v))
-		}
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
-}
-
 func attr(s string) string { return template.HTMLEscapeString(s) }
 
 func truncate(s string, n int) string {
@@ -145,9 +107,9 @@ func formatNumber(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-// pieChartAll is pieChart with a legend entry for every slice (pieChart
-// lists the first ten): the query explorer draws up to twenty.
-func pieChartAll(title string, labels []string, values []float64) template.HTML {
+// pieChart draws the share of each label, with a legend entry for every
+// slice (the query explorer draws up to twenty).
+func pieChart(title string, labels []string, values []float64) template.HTML {
 	const r, cx, cy, row = 90.0, 100.0, 100.0, 18.0
 	h := math.Max(200, 16+float64(len(labels))*row)
 	total := 0.0

@@ -446,7 +446,7 @@ func resultChart(cols []queryColumn, rows [][]json.RawMessage, kind string) (tem
 	}
 	title := cols[vi].Name + " by " + cols[li].Name
 	if kind == "pie" {
-		return pieChartAll(title, labels, values), other, true
+		return pieChart(title, labels, values), other, true
 	}
 	return barChart(title, labels, values), other, true
 }
