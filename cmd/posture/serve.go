@@ -329,6 +329,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		fmt.Fprintf(streams.Out, "bootstrap token: in %s\n", tokenFile)
 	}
 	fmt.Fprintf(streams.Out, "try: curl -H \"Authorization: Bearer $(cat %s)\" '%s/subscriptions?api-version=2022-12-01'\n", tokenFile, url)
+	fmt.Fprintf(streams.Out, "portal: %s/ (sign in with the token)\n", publicURL)
 	log.Info("listening", "url", url, "tenant", tenant, "store", c.describe())
 	errc := make(chan error, 2)
 	go saveScoreHistory(ctx, security, log)
