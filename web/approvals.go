@@ -216,7 +216,7 @@ func (d requestViewData) PageTitle() (string, string) {
 func requestIDParam(v string) (string, error) {
 	x, err := armid.Parse(strings.TrimSpace(v))
 	if err != nil || !strings.EqualFold(x.Type(), requestTypeName) {
-		return "", posture.Errorf(posture.ENOTFOUND, "ExemptionRequestNotFound", "There is no exemption request '%s'. Request ids look like {scope}/providers/Microsoft.Security/exemptionRequests/{name}.", clipText(v, 300))
+		return "", posture.Errorf(posture.ENOTFOUND, "ExemptionRequestNotFound", "There is no exemption request '%s'. Request ids look like {scope}/providers/Microsoft.Security/exemptionRequests/{name}.", truncate(v, 300))
 	}
 	return x.String(), nil
 }

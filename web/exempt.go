@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/api"
 	"github.com/posture/posture/armid"
 	"github.com/posture/posture/requests"
 )
@@ -87,12 +89,9 @@ type planned struct {
 // recommendation's reference in the initiative.
 func (p *Portal) plan(ctx context.Context, s *session, in exemptInput) ([]planned, requests.Recommendation, map[string]string, error) {
 	errs := map[string]string{}
-	rec, ok := requests.Recommendation{}, false
-	if p.Recommendation != nil {
-		rec, ok = p.Recommendation(in.Key)
-	}
-	if !ok {
-		return nil, rec, nil, notFound("There is no recommendation '%s' in the benchmark.", in.Key)
+	rec, err := p.benchmarkRecommendation(in.Key)
+	if err != nil {
+		return nil, rec, nil, err
 	}
 	var scopes []armid.ID
 	switch in.Target {
@@ -158,19 +157,11 @@ func (p *Portal) plan(ctx context.Context, s *session, in exemptInput) ([]planne
 	}
 	out := make([]planned, 0, len(scopes))
 	for _, sc := range scopes {
-		pr := maps(props)
+		pr := maps.Clone(props)
 		pr["policyAssignmentId"] = armid.SubscriptionScope(sc.SubscriptionID()).Provider("Microsoft.Authorization", "policyAssignments", requests.DefaultAssignment).String()
 		out = append(out, planned{ID: sc.Provider("Microsoft.Authorization", "policyExemptions", name).String(), Body: map[string]any{"properties": pr}})
 	}
 	return out, rec, nil, nil
-}
-
-func maps(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m)+1)
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // targetSubscriptions are the subscriptions of the selection, or every
@@ -236,26 +227,21 @@ func (p *Portal) preview(ctx context.Context, s *session, ps []planned) (*previe
 	return v, nil
 }
 
-// fieldOf maps an API error's target to the form field it concerns.
-func fieldOf(target string) string {
-	t := strings.ToLower(target)
-	switch {
-	case strings.Contains(t, "expireson"):
-		return "expiresOn"
-	case strings.Contains(t, "exemptioncategory"):
-		return "category"
-	case strings.Contains(t, "displayname"), strings.HasSuffix(t, ".name"), t == "name":
-		return "name"
-	case strings.Contains(t, "description"), strings.Contains(t, "justification"):
-		return "description"
-	case strings.Contains(t, "metadata"), strings.Contains(t, "ticket"):
-		return "ticket"
-	}
-	return ""
+// createFields are the Exempt and Request forms' fields by API error
+// target (see fieldFor).
+var createFields = map[string]string{
+	"properties.displayname":       "name",
+	"name":                         "name",
+	"properties.exemptioncategory": "category",
+	"properties.expireson":         "expiresOn",
+	"properties.description":       "description",
+	"properties.justification":     "description",
+	"properties.ticketref":         "ticket",
+	"properties.metadata":          "ticket",
 }
 
-// apiProblems spreads an API error over the form: messages with a target
-// go next to their field, the rest into the alert.
+// apiProblems spreads an API error over the Exempt or Request form:
+// messages with a target go next to their field, the rest into the alert.
 func apiProblems(err error, errs map[string]string) string {
 	var pe *posture.Error
 	if !errors.As(err, &pe) {
@@ -264,7 +250,7 @@ func apiProblems(err error, errs map[string]string) string {
 	all := append([]*posture.Error{pe}, pe.Details...)
 	var rest []string
 	for _, e := range all {
-		if f := fieldOf(e.Target); f != "" {
+		if f := fieldFor(e.Target, createFields); f != "" {
 			if errs[f] == "" {
 				errs[f] = e.Message
 			}
@@ -284,12 +270,9 @@ func apiProblems(err error, errs map[string]string) string {
 func (p *Portal) exemptForm(w http.ResponseWriter, r *http.Request, s *session) {
 	in := readExemptInput(r.URL.Query())
 	d := exemptData{In: in, Errors: map[string]string{}, Today: p.Now().UTC().Format("2006-01-02")}
-	rec, ok := requests.Recommendation{}, false
-	if p.Recommendation != nil {
-		rec, ok = p.Recommendation(in.Key)
-	}
-	if !ok {
-		p.fail(w, r, s, notFound("There is no recommendation '%s' in the benchmark.", in.Key))
+	rec, err := p.benchmarkRecommendation(in.Key)
+	if err != nil {
+		p.fail(w, r, s, err)
 		return
 	}
 	d.Rec = rec
@@ -322,7 +305,7 @@ func (p *Portal) exempt(w http.ResponseWriter, r *http.Request, s *session) {
 	d.Preview, err = p.preview(ctx, s, ps)
 	if err != nil {
 		d.Alert = apiProblems(err, d.Errors)
-		p.render(w, r, s, api400(err), "exempt", d)
+		p.render(w, r, s, api.StatusOf(err), "exempt", d)
 		return
 	}
 	if r.PostForm.Get("action") == "preview" {
@@ -332,13 +315,13 @@ func (p *Portal) exempt(w http.ResponseWriter, r *http.Request, s *session) {
 	// A new exemption must not replace one of the same name.
 	for _, x := range ps {
 		if _, err := s.get(ctx, x.ID, exemptionVersion, nil); err == nil {
-			d.Errors["name"] = fmt.Sprintf("An exemption named '%s' already exists at %s; choose another name.", armName(in.Name), scopeOf(x.ID))
+			d.Errors["name"] = fmt.Sprintf("An exemption named '%s' already exists at %s; choose another name.", armName(in.Name), exemptionScope(x.ID))
 			d.Alert = "Nothing was saved."
 			p.render(w, r, s, http.StatusConflict, "exempt", d)
 			return
 		} else if posture.ErrorKind(err) != posture.ENOTFOUND {
 			d.Alert = apiProblems(err, d.Errors)
-			p.render(w, r, s, api400(err), "exempt", d)
+			p.render(w, r, s, api.StatusOf(err), "exempt", d)
 			return
 		}
 	}
@@ -349,7 +332,7 @@ func (p *Portal) exempt(w http.ResponseWriter, r *http.Request, s *session) {
 			if len(saved) > 0 {
 				d.Alert = fmt.Sprintf("%d of %d exemptions were saved before this error: %s", len(saved), len(ps), d.Alert)
 			}
-			p.render(w, r, s, api400(err), "exempt", d)
+			p.render(w, r, s, api.StatusOf(err), "exempt", d)
 			return
 		}
 		saved = append(saved, x.ID)
@@ -381,30 +364,6 @@ func (p *Portal) exemptPreview(w http.ResponseWriter, r *http.Request, s *sessio
 	p.fragment(w, s, "exempt", "preview", d)
 }
 
-// api400 is the status of a form the API refused.
-func api400(err error) int {
-	switch posture.ErrorKind(err) {
-	case posture.EFORBIDDEN:
-		return http.StatusForbidden
-	case posture.EPRECONDITION:
-		return http.StatusPreconditionFailed
-	case posture.ECONFLICT:
-		return http.StatusConflict
-	case posture.ENOTFOUND:
-		return http.StatusNotFound
-	case posture.EINVALID:
-		return http.StatusBadRequest
-	}
-	return http.StatusBadGateway
-}
-
-func scopeOf(exemptionID string) string {
-	if i := strings.Index(strings.ToLower(exemptionID), "/providers/microsoft.authorization/policyexemptions/"); i >= 0 {
-		return exemptionID[:i]
-	}
-	return exemptionID
-}
-
 // requestData is the Request exemption page: what a user who may not
 // exempt sees instead.
 type requestData struct {
@@ -421,12 +380,9 @@ func (d requestData) PageTitle() (string, string) {
 
 func (p *Portal) requestForm(w http.ResponseWriter, r *http.Request, s *session) {
 	in := readExemptInput(r.URL.Query())
-	rec, ok := requests.Recommendation{}, false
-	if p.Recommendation != nil {
-		rec, ok = p.Recommendation(in.Key)
-	}
-	if !ok {
-		p.fail(w, r, s, notFound("There is no recommendation '%s' in the benchmark.", in.Key))
+	rec, err := p.benchmarkRecommendation(in.Key)
+	if err != nil {
+		p.fail(w, r, s, err)
 		return
 	}
 	d := requestData{In: in, Rec: rec, Errors: map[string]string{}, Today: p.Now().UTC().Format("2006-01-02")}
@@ -442,12 +398,9 @@ func (p *Portal) request(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	in := readExemptInput(r.PostForm)
 	in.Description = strings.TrimSpace(r.PostForm.Get("justification"))
-	rec, ok := requests.Recommendation{}, false
-	if p.Recommendation != nil {
-		rec, ok = p.Recommendation(in.Key)
-	}
-	if !ok {
-		p.fail(w, r, s, notFound("There is no recommendation '%s' in the benchmark.", in.Key))
+	rec, err := p.benchmarkRecommendation(in.Key)
+	if err != nil {
+		p.fail(w, r, s, err)
 		return
 	}
 	d := requestData{In: in, Rec: rec, Errors: map[string]string{}, Today: p.Now().UTC().Format("2006-01-02")}
@@ -482,7 +435,7 @@ func (p *Portal) request(w http.ResponseWriter, r *http.Request, s *session) {
 	id := scope.Provider("Microsoft.Security", "exemptionRequests", "req-"+p.Now().UTC().Format("20060102-150405")+"-"+randomHex(3)).String()
 	if err := s.send(ctx, http.MethodPut, id, requestVersion, "", map[string]any{"properties": props}, nil); err != nil {
 		d.Alert = apiProblems(err, d.Errors)
-		p.render(w, r, s, api400(err), "request", d)
+		p.render(w, r, s, api.StatusOf(err), "request", d)
 		return
 	}
 	http.Redirect(w, r, "/requests/view?"+url.Values{"id": {id}, "filed": {"1"}}.Encode(), http.StatusSeeOther)

@@ -372,16 +372,9 @@ func (d exemptionViewData) PageTitle() (string, string) {
 func exemptionIDParam(v string) (string, error) {
 	x, err := armid.Parse(strings.TrimSpace(v))
 	if err != nil || !strings.EqualFold(x.Type(), exemptionTypeName) {
-		return "", posture.Errorf(posture.ENOTFOUND, "ExemptionNotFound", "There is no exemption '%s'. Exemption ids look like {scope}/providers/Microsoft.Authorization/policyExemptions/{name}.", clipText(v, 300))
+		return "", posture.Errorf(posture.ENOTFOUND, "ExemptionNotFound", "There is no exemption '%s'. Exemption ids look like {scope}/providers/Microsoft.Authorization/policyExemptions/{name}.", truncate(v, 300))
 	}
 	return x.String(), nil
-}
-
-func clipText(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // notFoundExemption turns the API's 404 into the page's clear message.
@@ -606,8 +599,8 @@ var formFields = map[string]string{
 	"properties.metadata.ticketref": "ticketRef",
 }
 
-// fieldErrors places an API error and its details next to the fields their
-// targets name.
+// fieldErrors places an API error and its details next to the edit form's
+// fields their targets name.
 func fieldErrors(err error) map[string]string {
 	out := map[string]string{}
 	pe, ok := err.(*posture.Error)
@@ -615,16 +608,30 @@ func fieldErrors(err error) map[string]string {
 		return out
 	}
 	for _, e := range append([]*posture.Error{pe}, pe.Details...) {
-		t := strings.ToLower(e.Target)
-		f, ok := formFields[t]
-		if !ok && strings.HasPrefix(t, "properties.metadata") {
-			f, ok = "ticketRef", true
-		}
-		if ok && out[f] == "" {
+		if f := fieldFor(e.Target, formFields); f != "" && out[f] == "" {
 			out[f] = e.Message
 		}
 	}
 	return out
+}
+
+// fieldFor is the form field of an API error's target in fields (keys are
+// lower-case targets): a batch's "exemptions[i]." prefix is dropped, and a
+// target inside properties.metadata is the metadata's field.
+func fieldFor(target string, fields map[string]string) string {
+	t := strings.ToLower(target)
+	if strings.HasPrefix(t, "exemptions[") {
+		if _, rest, ok := strings.Cut(t, "]."); ok {
+			t = rest
+		}
+	}
+	if f, ok := fields[t]; ok {
+		return f
+	}
+	if strings.HasPrefix(t, "properties.metadata.") {
+		return fields["properties.metadata"]
+	}
+	return ""
 }
 
 func (p *Portal) exemptionEdit(w http.ResponseWriter, r *http.Request, s *session) {

@@ -104,28 +104,9 @@ func (p *Portal) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	if d.Scope.Kind == "Subscription" {
 		where = fmt.Sprintf(" and subscriptionId == '%s'", kqlString(d.Scope.Name))
 	}
-	counts, err := queryAll[struct {
-		Code  string `json:"code"`
-		Cause string `json:"cause"`
-		N     int    `json:"n"`
-	}](ctx, s, "securityresources | where type == 'microsoft.security/assessments'"+where+
-		" | summarize n = count() by code = tostring(properties.status.code), cause = tostring(properties.status.cause)")
-	if err != nil {
+	if d.Counts, err = countStatuses(ctx, s, "securityresources | where type == 'microsoft.security/assessments'"+where); err != nil {
 		p.fail(w, r, s, err)
 		return
-	}
-	for _, c := range counts {
-		switch c.Code {
-		case "Healthy":
-			d.Counts.Healthy += c.N
-		case "Unhealthy":
-			d.Counts.Unhealthy += c.N
-		case "NotApplicable":
-			d.Counts.NotApplicable += c.N
-			if c.Cause == "Exempt" {
-				d.Counts.Exempt += c.N
-			}
-		}
 	}
 	until := p.Now().Add(ExpiringDays * 24 * time.Hour).UTC().Format(time.RFC3339)
 	exp, err := query[exemptionRow](ctx, s, "policyresources | where type == 'microsoft.authorization/policyexemptions'"+
@@ -239,6 +220,31 @@ func (p *Portal) controls(ctx context.Context, s *session, sc scoreRow) ([]contr
 		return cmp.Or(cmp.Compare(b.Max-b.Current, a.Max-a.Current), cmp.Compare(b.Max, a.Max), cmp.Compare(a.DisplayName, b.DisplayName))
 	})
 	return rows, nil
+}
+
+// countStatuses counts the assessments a query selects by status (and
+// the exempt among the not applicable).
+func countStatuses(ctx context.Context, s *session, assessments string) (statusCounts, error) {
+	rows, err := queryAll[struct {
+		Code  string `json:"code"`
+		Cause string `json:"cause"`
+		N     int    `json:"n"`
+	}](ctx, s, assessments+" | summarize n = count() by code = tostring(properties.status.code), cause = tostring(properties.status.cause)")
+	var c statusCounts
+	for _, row := range rows {
+		switch row.Code {
+		case "Healthy":
+			c.Healthy += row.N
+		case "Unhealthy":
+			c.Unhealthy += row.N
+		case "NotApplicable":
+			c.NotApplicable += row.N
+			if row.Cause == "Exempt" {
+				c.Exempt += row.N
+			}
+		}
+	}
+	return c, err
 }
 
 // kqlString escapes s for a single-quoted KQL string literal.

@@ -222,6 +222,15 @@ func (p *Portal) recommendationOf(key string) (requests.Recommendation, bool) {
 	return p.Recommendation(key)
 }
 
+// benchmarkRecommendation is recommendationOf with the page's 404.
+func (p *Portal) benchmarkRecommendation(key string) (requests.Recommendation, error) {
+	rec, ok := p.recommendationOf(key)
+	if !ok {
+		return rec, notFound("There is no recommendation '%s' in the benchmark.", key)
+	}
+	return rec, nil
+}
+
 func sortRecommendations(rows []recommendationRow, f recFilter) {
 	key := func(r recommendationRow) int {
 		switch f.Sort {
@@ -418,27 +427,10 @@ func (p *Portal) recommendation(w http.ResponseWriter, r *http.Request, s *sessi
 	if d.Subscription != "" {
 		base += " and subscriptionId =~ '" + kqlString(d.Subscription) + "'"
 	}
-	counts, err := queryAll[struct {
-		Code  string `json:"code"`
-		Cause string `json:"cause"`
-		N     int    `json:"n"`
-	}](ctx, s, base+" | summarize n = count() by code = tostring(properties.status.code), cause = tostring(properties.status.cause)")
-	if err != nil {
+	var err error
+	if d.Counts, err = countStatuses(ctx, s, base); err != nil {
 		p.fail(w, r, s, err)
 		return
-	}
-	for _, c := range counts {
-		switch c.Code {
-		case "Unhealthy":
-			d.Counts.Unhealthy += c.N
-		case "Healthy":
-			d.Counts.Healthy += c.N
-		case "NotApplicable":
-			d.Counts.NotApplicable += c.N
-			if c.Cause == "Exempt" {
-				d.Counts.Exempt += c.N
-			}
-		}
 	}
 	if tabs[d.Tab] == "" {
 		d.Tab = "unhealthy"

@@ -187,17 +187,21 @@ var funcs = template.FuncMap{
 		}
 		return q.Encode()
 	},
-	"json": prettyJSON,
-	"scopeName": func(id string) string {
-		x, err := armid.Parse(id)
-		if err != nil {
-			return id
-		}
-		return x.Name()
-	},
-	"add":  func(a, b int) int { return a + b },
-	"list": func(s ...string) []string { return s },
-	"slug": func(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "-")) },
+	"json":      prettyJSON,
+	"scopeName": idName,
+	"add":       func(a, b int) int { return a + b },
+	"list":      func(s ...string) []string { return s },
+	"slug":      func(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "-")) },
+}
+
+// idName is the last name of an ARM id (the id itself if it does not
+// parse).
+func idName(id string) string {
+	x, err := armid.Parse(id)
+	if err != nil {
+		return id
+	}
+	return x.Name()
 }
 
 // prettyJSON indents a document for display.

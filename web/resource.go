@@ -59,7 +59,7 @@ func (p *Portal) resource(w http.ResponseWriter, r *http.Request, s *session) {
 	raw := strings.TrimSpace(in.Get("id"))
 	rid, err := armid.Parse(raw)
 	if err != nil || rid.IsRoot() {
-		p.fail(w, r, s, posture.Errorf(posture.ENOTFOUND, "ResourceNotFound", "'%s' is not a resource id.", clipText(raw, 300)))
+		p.fail(w, r, s, posture.Errorf(posture.ENOTFOUND, "ResourceNotFound", "'%s' is not a resource id.", truncate(raw, 300)))
 		return
 	}
 	id := rid.String()

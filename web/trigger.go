@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/posture/posture/api"
 	"github.com/posture/posture/armid"
 	"github.com/posture/posture/requests"
 )
@@ -34,12 +35,9 @@ type automationRow struct {
 
 func (p *Portal) triggerPage(w http.ResponseWriter, r *http.Request, s *session, in exemptInput, status int, d triggerData) {
 	ctx := r.Context()
-	rec, ok := requests.Recommendation{}, false
-	if p.Recommendation != nil {
-		rec, ok = p.Recommendation(in.Key)
-	}
-	if !ok {
-		p.fail(w, r, s, notFound("There is no recommendation '%s' in the benchmark.", in.Key))
+	rec, err := p.benchmarkRecommendation(in.Key)
+	if err != nil {
+		p.fail(w, r, s, err)
 		return
 	}
 	d.In, d.Rec = in, rec
@@ -101,8 +99,8 @@ func (p *Portal) trigger(w http.ResponseWriter, r *http.Request, s *session) {
 			Queued int `json:"queued"`
 		}
 		if err := s.send(r.Context(), http.MethodPost, a+"/trigger", automationVer, "", map[string]any{"assessmentIds": ids}, &out); err != nil {
-			d.Alert = fmt.Sprintf("%s: %s", scopeName(a), errorText(err))
-			p.triggerPage(w, r, s, in, api400(err), d)
+			d.Alert = fmt.Sprintf("%s: %s", idName(a), errorText(err))
+			p.triggerPage(w, r, s, in, api.StatusOf(err), d)
 			return
 		}
 		total += out.Queued
@@ -116,11 +114,4 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-func scopeName(id string) string {
-	if x, err := armid.Parse(id); err == nil {
-		return x.Name()
-	}
-	return id
 }
