@@ -24,6 +24,7 @@ type ExemptionCmd struct {
 	List    ExemptionListCmd    `cmd:"" help:"List the exemptions visible at a scope."`
 	Delete  ExemptionDeleteCmd  `cmd:"" help:"Delete an exemption."`
 	History ExemptionHistoryCmd `cmd:"" help:"Show an exemption's history: every create, update, delete and expiry."`
+	Explain ExemptionExplainCmd `cmd:"" help:"Explain why an exemption does or does not cover a resource."`
 }
 
 // exemptionTarget names one exemption.

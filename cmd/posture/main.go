@@ -19,19 +19,20 @@ import (
 
 // CLI is the command line: one field per subcommand, each in its own file.
 type CLI struct {
-	Serve     ServeCmd     `cmd:"" help:"Run the posture server."`
-	Import    ImportCmd    `cmd:"" help:"Import ARM documents (GET bodies, arrays, {\"value\":[…]} lists, Resource Graph results) into the estate."`
-	Query     QueryCmd     `cmd:"" help:"Run a Resource Graph (KQL) query against a server."`
-	Demo      DemoCmd      `cmd:"" help:"Demo and benchmark estates."`
-	Policy    PolicyCmd    `cmd:"" help:"Policy tools that need no server: offline evaluation and coverage."`
-	Exemption ExemptionCmd `cmd:"" help:"Create, preview, show, list, delete exemptions and read their history."`
-	Request   RequestCmd   `cmd:"" help:"Exemption requests: create, show, list, approve, reject, withdraw."`
-	Principal PrincipalCmd `cmd:"" help:"Users, groups and service principals."`
-	Token     TokenCmd     `cmd:"" help:"API tokens: create (secret shown once), list, revoke."`
-	Role      RoleCmd      `cmd:"" help:"Role assignments: assign, list, unassign."`
-	Audit     AuditCmd     `cmd:"" help:"The audit ledger: verify its chain and signatures, export a range."`
-	Load      LoadCmd      `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`
-	Version   VersionCmd   `cmd:"" help:"Print the version."`
+	Serve      ServeCmd      `cmd:"" help:"Run the posture server."`
+	Import     ImportCmd     `cmd:"" help:"Import ARM documents (GET bodies, arrays, {\"value\":[…]} lists, Resource Graph results) into the estate."`
+	Query      QueryCmd      `cmd:"" help:"Run a Resource Graph (KQL) query against a server."`
+	Demo       DemoCmd       `cmd:"" help:"Demo and benchmark estates."`
+	Policy     PolicyCmd     `cmd:"" help:"Policy tools that need no server: offline evaluation and coverage."`
+	Exemption  ExemptionCmd  `cmd:"" help:"Create, preview, show, list, delete exemptions and read their history."`
+	Exemptions ExemptionsCmd `cmd:"" help:"Exemptions as code: plan, apply, adopt, archive."`
+	Request    RequestCmd    `cmd:"" help:"Exemption requests: create, show, list, approve, reject, withdraw."`
+	Principal  PrincipalCmd  `cmd:"" help:"Users, groups and service principals."`
+	Token      TokenCmd      `cmd:"" help:"API tokens: create (secret shown once), list, revoke."`
+	Role       RoleCmd       `cmd:"" help:"Role assignments: assign, list, unassign."`
+	Audit      AuditCmd      `cmd:"" help:"The audit ledger: verify its chain and signatures, export a range."`
+	Load       LoadCmd       `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`
+	Version    VersionCmd    `cmd:"" help:"Print the version."`
 }
 
 // Version is set at build time with -ldflags "-X main.Version=…".

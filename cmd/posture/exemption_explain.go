@@ -1,0 +1,7 @@
+package main
+
+// ExemptionExplainCmd is `posture exemption explain`: why an exemption does
+// or does not cover a resource.
+type ExemptionExplainCmd struct{}
+
+func (ExemptionExplainCmd) Run() error { return errNotYet }
