@@ -11,6 +11,12 @@ const (
 	EventUpdated = "Updated"
 	EventDeleted = "Deleted"
 	EventExpired = "Expired"
+	// Drift review of an exemption (exemption.Review): it went to review,
+	// its review cleared by itself (the fields changed back), or the grace
+	// period ended without a decision.
+	EventNeedsReview   = "NeedsReview"
+	EventReviewCleared = "ReviewCleared"
+	EventReviewOverdue = "ReviewOverdue"
 	// Entries of the audit ledger that record no change of an object.
 	EventSignIn       = "SignIn"       // a portal sign-in or a token minted
 	EventSignInFailed = "SignInFailed" // a bearer token or login refused

@@ -119,3 +119,44 @@ type ScoreView struct {
 	Max        int     `json:"max"`
 	Percentage float64 `json:"percentage"`
 }
+
+// ExemptionExplainer says why an exemption does or does not cover a
+// resource (posture's own: POST {exemption}/explain).
+type ExemptionExplainer interface {
+	// ExplainExemption returns the checks an exemption makes of a
+	// resource; ENOTFOUND when either does not exist.
+	ExplainExemption(ctx context.Context, exemptionID, resourceID string) (*ExemptionExplanation, error)
+}
+
+// ExemptionExplanation is why an exemption does or does not cover a
+// resource: each check in the order they apply, and the resource's policy
+// states under the exemption's assignment.
+type ExemptionExplanation struct {
+	Exemption  string `json:"exemption"`
+	ResourceID string `json:"resourceId"`
+	// Covers says whether it covers at least one policy state of the
+	// resource now.
+	Covers bool             `json:"covers"`
+	Steps  []ExplainStep    `json:"steps"`
+	States []ExplainedState `json:"states"`
+	Review json.RawMessage  `json:"review,omitempty"`
+	Filter json.RawMessage  `json:"filter,omitempty"` // the resource filter's explanation tree
+}
+
+// ExplainStep is one check.
+type ExplainStep struct {
+	Check  string `json:"check"` // scope, assignment, expiry, review, policyDefinitionReferenceIds, resourceSelectors, resourceFilter
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail"`
+}
+
+// ExplainedState is a policy state of the resource and whether the
+// exemption covers it.
+type ExplainedState struct {
+	ReferenceID string `json:"policyDefinitionReferenceId,omitempty"`
+	State       string `json:"complianceState"`
+	Covered     bool   `json:"covered"`
+	// ExemptedBy is the exemption honoured for the state now, this one or
+	// another; "" when none.
+	ExemptedBy string `json:"exemptedBy,omitempty"`
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/armid"
 	"github.com/posture/posture/exemption"
 )
 
@@ -26,10 +27,11 @@ func (s *Server) registerExemptions() {
 		patch:    patchExemption,
 		del:      deleteExemption,
 		list:     listExemptions,
-		actions:  map[string]handlerFunc{"preview": previewExemption},
-		// A preview writes nothing: whoever may read exemptions there may
-		// see what one would do.
-		actionNames: map[string]string{"preview": "Microsoft.Authorization/policyExemptions/read"},
+		actions:  map[string]handlerFunc{"preview": previewExemption, "explain": explainExemption},
+		// A preview or an explanation writes nothing: whoever may read
+		// exemptions there may see what one would do (explain checks the
+		// read of the resource too).
+		actionNames: map[string]string{"preview": "Microsoft.Authorization/policyExemptions/read", "explain": "Microsoft.Authorization/policyExemptions/read"},
 	})
 	s.handle(exemption.Type+"/history", &typeRoutes{versions: exemptionVersions, list: exemptionHistory})
 }
@@ -223,4 +225,52 @@ func previewExemption(c *call) error {
 		return err
 	}
 	return c.ok(http.StatusOK, doc)
+}
+
+// explainExemption is POST {exemption}/explain with {"resourceId": …}
+// (posture's own): why the exemption does or does not cover the resource.
+func explainExemption(c *call) error {
+	ex, ok := c.s.Exemptions.(posture.ExemptionExplainer)
+	if !ok {
+		return posture.Errorf(posture.EMETHOD, "NotSupported", "This server cannot explain exemptions.")
+	}
+	body, err := c.body()
+	if err != nil {
+		return err
+	}
+	var in struct {
+		ResourceID string `json:"resourceId"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil || in.ResourceID == "" {
+		return posture.Errorf(posture.EINVALID, "InvalidRequestContent", "The body must be {\"resourceId\": \"<ARM id>\"}.").WithTarget("resourceId")
+	}
+	rid, err := armid.Parse(in.ResourceID)
+	if err != nil {
+		return posture.Errorf(posture.EINVALID, "InvalidResourceId", "resourceId: %v.", err).WithTarget("resourceId")
+	}
+	if err := c.s.Authz.Authorize(c.principal, readActionOf(rid), rid.String()); err != nil {
+		return err
+	}
+	out, err := ex.ExplainExemption(c.ctx, c.id.String(), rid.String())
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	return c.ok(http.StatusOK, doc)
+}
+
+// readActionOf is the action that reads a resource: {type}/read.
+func readActionOf(id armid.ID) string {
+	switch id.Kind() {
+	case armid.Subscription:
+		return "Microsoft.Resources/subscriptions/read"
+	case armid.ResourceGroup:
+		return "Microsoft.Resources/subscriptions/resourceGroups/read"
+	case armid.ManagementGroup:
+		return "Microsoft.Management/managementGroups/read"
+	}
+	return id.Type() + "/read"
 }

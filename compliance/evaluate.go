@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/match"
 	"github.com/posture/posture/policy"
 )
 
@@ -60,6 +61,7 @@ func (e *evaluation) run(rs []*posture.Resource, as []*assignment) error {
 // cover it, one row per assignment with at least one applicable definition.
 func (e *evaluation) evaluate(r *posture.Resource, as []*assignment) []*posture.ResourceStates {
 	var pr *policy.Resource
+	var subject *match.Resource
 	var rows []*posture.ResourceStates
 	typeKey := policyTypeKey(r)
 	for _, a := range as {
@@ -84,7 +86,10 @@ func (e *evaluation) evaluate(r *posture.Resource, as []*assignment) []*posture.
 		}
 		slices.SortFunc(row.States, func(a, b posture.PolicyState) int { return strings.Compare(a.ReferenceID, b.ReferenceID) })
 		if e.stamp != nil {
-			e.stamp.stamp(row, r.Location)
+			if subject == nil {
+				subject = subjectOf(r)
+			}
+			e.stamp.stamp(row, subject)
 		}
 		rows = append(rows, row)
 	}

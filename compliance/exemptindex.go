@@ -8,6 +8,7 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/exemption"
+	"github.com/posture/posture/match"
 )
 
 // exemptionEntry is an exemption as evaluation needs it.
@@ -24,7 +25,7 @@ type exemptionEntry struct {
 
 // expires returns the expiry as a sort key: the zero time (none) last.
 func (e *exemptionEntry) outlasts(o *exemptionEntry) bool {
-	a, b := e.x.ExpiresOn, o.x.ExpiresOn
+	a, b := e.x.EndsAt(), o.x.EndsAt()
 	switch {
 	case a.IsZero() != b.IsZero():
 		return a.IsZero()
@@ -106,6 +107,17 @@ func (ix *exemptIndex) under(key string) []*exemptionEntry {
 	return out
 }
 
+// atScope returns the exemptions whose scope is key.
+func (ix *exemptIndex) atScope(key string) []*exemptionEntry {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var out []*exemptionEntry
+	for _, scopes := range ix.byAssignment {
+		out = append(out, scopes[key]...)
+	}
+	return out
+}
+
 // all returns every exemption.
 func (ix *exemptIndex) all() []*exemptionEntry {
 	ix.mu.RLock()
@@ -140,8 +152,8 @@ func (ix *exemptIndex) nextDue() time.Time {
 	defer ix.mu.RUnlock()
 	var next time.Time
 	for _, e := range ix.byKey {
-		if !e.noted && !e.x.ExpiresOn.IsZero() && (next.IsZero() || e.x.ExpiresOn.Before(next)) {
-			next = e.x.ExpiresOn
+		if end := e.x.EndsAt(); !e.noted && !end.IsZero() && (next.IsZero() || end.Before(next)) {
+			next = end
 		}
 	}
 	return next
@@ -202,10 +214,10 @@ func (st *stamper) candidates(row *posture.ResourceStates) []*exemptionEntry {
 	return out
 }
 
-// stamp sets the exemption of each state of row; location is the
-// resource's (only resource selectors read it). It reports whether a stamp
-// changed.
-func (st *stamper) stamp(row *posture.ResourceStates, location string) bool {
+// stamp sets the exemption of each state of row; r is the resource (type
+// only, unless an exemption of the assignment NeedsResource). It reports
+// whether a stamp changed.
+func (st *stamper) stamp(row *posture.ResourceStates, r *match.Resource) bool {
 	if !st.has(row.AssignmentKey) {
 		return clearStamps(row)
 	}
@@ -215,14 +227,14 @@ func (st *stamper) stamp(row *posture.ResourceStates, location string) bool {
 		s := &row.States[i]
 		var best *exemptionEntry
 		for _, e := range cands {
-			if e.x.Covers(s.ReferenceID, row.ResourceType, location) && (best == nil || e.outlasts(best)) {
+			if e.x.Selects(s.ReferenceID, r) && (best == nil || e.outlasts(best)) {
 				best = e
 			}
 		}
 		var key, cat string
 		var until time.Time
 		if best != nil {
-			key, cat, until = best.key, string(best.x.Category), best.x.ExpiresOn
+			key, cat, until = best.key, string(best.x.Category), best.x.EndsAt()
 		}
 		if s.Exemption != key || s.ExemptionCategory != cat || !s.ExemptUntil.Equal(until) {
 			s.Exemption, s.ExemptionCategory, s.ExemptUntil = key, cat, until
@@ -244,21 +256,12 @@ func clearStamps(row *posture.ResourceStates) bool {
 	return changed
 }
 
-// needsLocation reports whether a selector of the assignment's exemptions
-// reads resource locations.
-func (st *stamper) needsLocation(assignment string) bool {
-	check := func(e *exemptionEntry) bool {
-		for _, rs := range e.x.ResourceSelectors {
-			for _, s := range rs.Selectors {
-				if !strings.EqualFold(s.Kind, "policyDefinitionReferenceId") && !strings.EqualFold(s.Kind, "resourceType") {
-					return true
-				}
-			}
-		}
-		return false
-	}
+// needsResource reports whether an exemption of the assignment reads more
+// of a resource than its type (location, name, tags), so the stamping of
+// its states must load the resources.
+func (st *stamper) needsResource(assignment string) bool {
 	for _, e := range st.over {
-		if e != nil && e.assignment == assignment && check(e) {
+		if e != nil && e.assignment == assignment && e.x.NeedsResource() {
 			return true
 		}
 	}
@@ -266,10 +269,29 @@ func (st *stamper) needsLocation(assignment string) bool {
 	defer st.ix.mu.RUnlock()
 	for _, list := range st.ix.byAssignment[assignment] {
 		for _, e := range list {
-			if check(e) {
+			if e.x.NeedsResource() {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// subjectOf is what exemption selectors and filters read of a resource. Its
+// type is the one Azure Policy sees (resource groups are
+// Microsoft.Resources/subscriptions/resourceGroups), as resource selectors
+// compare it.
+func subjectOf(r *posture.Resource) *match.Resource {
+	typ := r.Type
+	if policyTypeKey(r) != r.TypeKey() {
+		typ = "Microsoft.Resources/subscriptions/resourceGroups"
+	}
+	return &match.Resource{ID: r.ID, Name: r.Name, Type: typ, Location: r.Location,
+		ResourceGroup: r.ResourceGroup, SubscriptionID: r.SubscriptionID, Tags: r.Tags}
+}
+
+// typeOnly is a subject for a row whose resource was not loaded: only its
+// type is known (enough when no exemption NeedsResource).
+func typeOnly(row *posture.ResourceStates) *match.Resource {
+	return &match.Resource{ID: row.ResourceKey, Type: row.ResourceType, SubscriptionID: row.SubscriptionID}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/posture/posture"
 	"github.com/posture/posture/armid"
 	"github.com/posture/posture/exemption"
+	"github.com/posture/posture/match"
 )
 
 // ExemptionType is the type of exemptions.
@@ -69,7 +70,7 @@ func (s *Service) loadExemptions(tx posture.Tx) (*exemptIndex, error) {
 			return nil
 		}
 		e := entryOf(id, x)
-		if !x.ExpiresOn.IsZero() && !s.now().Before(x.ExpiresOn) {
+		if end := x.EndsAt(); !end.IsZero() && !s.now().Before(end) {
 			evs, err := tx.Events(posture.EventFilter{Stream: e.key})
 			if err != nil {
 				return err
@@ -78,7 +79,7 @@ func (s *Service) loadExemptions(tx posture.Tx) (*exemptIndex, error) {
 			// was ever in force to re-open).
 			if n := len(evs); n > 0 {
 				last := evs[n-1]
-				e.noted = last.Kind == posture.EventExpired || !last.At.Before(x.ExpiresOn)
+				e.noted = last.Kind == posture.EventExpired || last.Kind == posture.EventReviewOverdue || !last.At.Before(end)
 			}
 		}
 		ix.put(e)
@@ -241,6 +242,9 @@ func (s *Service) writeOne(ctx context.Context, tx posture.Tx, op exemptionOp, a
 	if err := s.checkExemption(tx, id, x, as, hier, now); err != nil {
 		return posture.ExemptionResult{}, nil, err
 	}
+	if err := s.approve(tx, id, x, as[entryOf(id, x).assignment]); err != nil {
+		return posture.ExemptionResult{}, nil, err
+	}
 	sd = systemData(ctx, sd, old == nil, now)
 	r := exemptionResource(id, x, sd, now)
 	if old != nil {
@@ -265,7 +269,8 @@ func (s *Service) writeOne(ctx context.Context, tx posture.Tx, op exemptionOp, a
 	} else {
 		c.StateRefs = unionRefs(c.StateRefs, refs)
 	}
-	n, err := s.restamp(tx, st, entry.scope, assignments, key, c)
+	var share filterShare
+	n, err := s.restamp(tx, st, entry.scope, assignments, key, c, &share)
 	if err != nil {
 		return posture.ExemptionResult{}, nil, err
 	}
@@ -276,7 +281,7 @@ func (s *Service) writeOne(ctx context.Context, tx posture.Tx, op exemptionOp, a
 	if err := tx.AppendEvent(event(ctx, key, kind, old, r, now)); err != nil {
 		return posture.ExemptionResult{}, nil, err
 	}
-	res := posture.ExemptionResult{Resource: r, Created: old == nil, Covered: n}
+	res := posture.ExemptionResult{Resource: r, Created: old == nil, Covered: n, Warnings: share.warnings(x, s.FilterWarnShare)}
 	if !x.Active(now) {
 		res.Covered = 0
 		res.Warnings = append(res.Warnings, fmt.Sprintf("expiresOn %s is already past: the exemption is stored but not in force.", x.ExpiresOn.Format(time.RFC3339)))
@@ -420,14 +425,20 @@ func setID(a *assignment) string {
 
 // restamp stamps the states of the assignments under scope again with
 // st's view of the exemptions, writes the rows whose stamps changed and
-// records them in c. It returns how many states the exemption key stamps.
-func (s *Service) restamp(tx posture.Tx, st *stamper, scope string, assignments []string, key string, c *posture.Change) (int, error) {
+// records them in c. It returns how many states the exemption key stamps;
+// share, when not nil, counts what key's resource filter keeps.
+func (s *Service) restamp(tx posture.Tx, st *stamper, scope string, assignments []string, key string, c *posture.Change, share *filterShare) (int, error) {
 	n := 0
+	written := st.over[key]
 	for _, a := range assignments {
-		err := eachStatePage(tx, st.hier.scopeRoots(scope), a, st.needsLocation(a), func(rows []*posture.ResourceStates, locations map[string]string) error {
+		err := eachStatePage(tx, st.hier.scopeRoots(scope), a, st.needsResource(a), func(rows []*posture.ResourceStates, subject func(*posture.ResourceStates) *match.Resource) error {
 			var changed []*posture.ResourceStates
 			for _, row := range rows {
-				if st.stamp(row, locations[row.ResourceKey]) {
+				r := subject(row)
+				if share != nil && written != nil && written.assignment == a {
+					share.count(written.x, row, r)
+				}
+				if st.stamp(row, r) {
 					changed = append(changed, row)
 				}
 				n += countStamped(row, key)
@@ -443,9 +454,10 @@ func (s *Service) restamp(tx posture.Tx, st *stamper, scope string, assignments 
 }
 
 // eachStatePage calls fn with each page of an assignment's state rows
-// under the roots ("" for all of them), and with the locations of their
-// resources when withLocation is set (only resource selectors read them).
-func eachStatePage(tx posture.Tx, roots []string, assignment string, withLocation bool, fn func(rows []*posture.ResourceStates, locations map[string]string) error) error {
+// under the roots ("" for all of them), and with what exemption selectors
+// read of each row's resource: its type only, or the whole resource when
+// withResources is set (the page's resources are loaded for it).
+func eachStatePage(tx posture.Tx, roots []string, assignment string, withResources bool, fn func(rows []*posture.ResourceStates, subject func(*posture.ResourceStates) *match.Resource) error) error {
 	for _, root := range roots {
 		f := posture.PolicyStateFilter{Under: root, AssignmentKey: assignment, Limit: 5000}
 		for {
@@ -453,8 +465,8 @@ func eachStatePage(tx posture.Tx, roots []string, assignment string, withLocatio
 			if err != nil {
 				return err
 			}
-			locations := map[string]string{}
-			if withLocation && len(rows) > 0 {
+			subject := typeOnly
+			if withResources && len(rows) > 0 {
 				keys := make([]string, len(rows))
 				for i, r := range rows {
 					keys[i] = r.ResourceKey
@@ -463,11 +475,14 @@ func eachStatePage(tx posture.Tx, roots []string, assignment string, withLocatio
 				if err != nil {
 					return err
 				}
-				for k, r := range found {
-					locations[k] = r.Location
+				subject = func(row *posture.ResourceStates) *match.Resource {
+					if r := found[row.ResourceKey]; r != nil {
+						return subjectOf(r)
+					}
+					return typeOnly(row)
 				}
 			}
-			if err := fn(rows, locations); err != nil {
+			if err := fn(rows, subject); err != nil {
 				return err
 			}
 			if len(rows) < f.Limit {
@@ -528,7 +543,7 @@ func (s *Service) DeleteExemption(ctx context.Context, idText, ifMatch string) (
 		if e != nil {
 			st := &stamper{ix: s.exemptions, hier: hier, over: override{key: nil}}
 			c.StateRefs = refsOf(e.x)
-			if _, err := s.restamp(tx, st, e.scope, []string{e.assignment}, key, c); err != nil {
+			if _, err := s.restamp(tx, st, e.scope, []string{e.assignment}, key, c, nil); err != nil {
 				return err
 			}
 		}
@@ -669,7 +684,7 @@ func (s *Service) restampMoved(tx posture.Tx, hier, newHier *hierarchy, c *postu
 	}
 	st := &stamper{ix: s.exemptions, hier: newHier}
 	for _, sub := range moved {
-		if _, err := s.restamp(tx, st, sub, assignments, "", c); err != nil {
+		if _, err := s.restamp(tx, st, sub, assignments, "", c, nil); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/match"
 )
 
 // setDue publishes the earliest expiry not yet recorded and wakes the
@@ -38,11 +39,11 @@ func (s *Service) ExpireDue(ctx context.Context) error {
 	now := s.now()
 	var due []*exemptionEntry
 	for _, e := range s.exemptions.all() {
-		if !e.noted && !e.x.ExpiresOn.IsZero() && !now.Before(e.x.ExpiresOn) {
+		if end := e.x.EndsAt(); !e.noted && !end.IsZero() && !now.Before(end) {
 			due = append(due, e)
 		}
 	}
-	slices.SortFunc(due, func(a, b *exemptionEntry) int { return a.x.ExpiresOn.Compare(b.x.ExpiresOn) })
+	slices.SortFunc(due, func(a, b *exemptionEntry) int { return a.x.EndsAt().Compare(b.x.EndsAt()) })
 	_, hier, _, _ := s.snapshot()
 	for _, e := range due {
 		c := &posture.Change{}
@@ -65,8 +66,12 @@ func (s *Service) ExpireDue(ctx context.Context) error {
 			// The rows do not change: their stamps already say when the
 			// exemption ends. The feeds re-read them at now.
 			c.States, c.StateRefs = rows, refsOf(e.x)
-			return tx.AppendEvent(&posture.Event{Stream: e.key, Kind: posture.EventExpired, Actor: posture.SystemActor, ActorType: "Application",
-				Action: "Microsoft.Authorization/policyExemptions/expire", Scope: e.id, At: e.x.ExpiresOn, Before: r.Body, After: r.Body})
+			kind, action := posture.EventExpired, "Microsoft.Authorization/policyExemptions/expire"
+			if !e.x.EndsAt().Equal(e.x.ExpiresOn) {
+				kind, action = posture.EventReviewOverdue, "Microsoft.Authorization/policyExemptions/reviewOverdue"
+			}
+			return tx.AppendEvent(&posture.Event{Stream: e.key, Kind: kind, Actor: posture.SystemActor, ActorType: "Application",
+				Action: action, Scope: e.id, At: e.x.EndsAt(), Before: r.Body, After: r.Body})
 		})
 		if err != nil {
 			return err
@@ -77,7 +82,7 @@ func (s *Service) ExpireDue(ctx context.Context) error {
 		if doc != nil {
 			c.Derived = append(c.Derived, doc) // the Resource Graph shows it expired
 			s.publish(c)
-			s.log().Info("policy exemption expired", "exemption", e.id, "expiresOn", e.x.ExpiresOn, "rows", len(c.States))
+			s.log().Info("policy exemption ended", "exemption", e.id, "endsAt", e.x.EndsAt(), "reviewPending", e.x.Review.Pending(), "rows", len(c.States))
 		}
 	}
 	s.setDue()
@@ -92,7 +97,7 @@ func stampedRows(tx posture.Tx, hier *hierarchy, e *exemptionEntry) ([]*posture.
 		roots = []string{""}
 	}
 	var out []*posture.ResourceStates
-	err := eachStatePage(tx, roots, e.assignment, false, func(rows []*posture.ResourceStates, _ map[string]string) error {
+	err := eachStatePage(tx, roots, e.assignment, false, func(rows []*posture.ResourceStates, _ func(*posture.ResourceStates) *match.Resource) error {
 		for _, row := range rows {
 			if countStamped(row, e.key) > 0 {
 				out = append(out, row)

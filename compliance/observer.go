@@ -108,8 +108,14 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 		}
 	}
 
+	// Exemptions of the resources put whose drift review changes: the
+	// write's states are stamped with them.
+	reviewed, err := s.reviewPut(ctx, tx, put, now, c)
+	if err != nil {
+		return nil, err
+	}
 	e := &evaluation{ctx: ctx, tx: tx, now: now, hier: newHier, lookup: l, opts: policy.EvalOptions{Now: now, Reasons: policy.ReasonsNone, ReportDisabled: true}, change: c,
-		stamp: &stamper{ix: s.exemptions, hier: newHier}}
+		stamp: &stamper{ix: s.exemptions, hier: newHier, over: reviewed}}
 	all := sortedAssignments(newAs)
 	if err := e.run(put, all); err != nil {
 		return nil, err
@@ -138,9 +144,13 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 		for _, d := range overlay.byKey {
 			s.related.put(d)
 		}
-		if len(goneExemptions) > 0 {
+		if len(goneExemptions) > 0 || len(reviewed) > 0 {
 			for _, k := range goneExemptions {
 				s.exemptions.remove(k)
+			}
+			for _, entry := range reviewed {
+				entry.noted = !entry.x.Active(now)
+				s.exemptions.put(entry)
 			}
 			s.setDue()
 		}

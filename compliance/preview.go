@@ -8,6 +8,7 @@ import (
 	"github.com/posture/posture"
 	"github.com/posture/posture/armid"
 	"github.com/posture/posture/exemption"
+	"github.com/posture/posture/match"
 )
 
 // broadStates is the number of covered states above which a preview warns.
@@ -27,6 +28,7 @@ func (s *Service) PreviewExemption(ctx context.Context, w posture.ExemptionWrite
 	as, hier, _, _ := s.snapshot()
 	now := s.now()
 	var entry *exemptionEntry
+	var share filterShare
 	p := &posture.ExemptionPreview{Covered: []posture.CoveredState{}, Future: []string{}, Warnings: []string{}}
 	err = s.Store.Read(ctx, func(tx posture.Tx) error {
 		if err := s.checkExemption(tx, id, x, as, hier, now); err != nil {
@@ -38,10 +40,12 @@ func (s *Service) PreviewExemption(ctx context.Context, w posture.ExemptionWrite
 		}
 		a := as[entry.assignment]
 		st := &stamper{ix: s.exemptions, hier: hier, over: override{entry.key: entry}}
-		return eachStatePage(tx, hier.scopeRoots(entry.scope), entry.assignment, st.needsLocation(entry.assignment), func(rows []*posture.ResourceStates, locations map[string]string) error {
+		return eachStatePage(tx, hier.scopeRoots(entry.scope), entry.assignment, st.needsResource(entry.assignment), func(rows []*posture.ResourceStates, subject func(*posture.ResourceStates) *match.Resource) error {
 			for _, row := range rows {
+				r := subject(row)
+				share.count(x, row, r)
 				for _, state := range row.States {
-					if state.State == posture.StateDisabled || !x.Covers(state.ReferenceID, row.ResourceType, locations[row.ResourceKey]) {
+					if state.State == posture.StateDisabled || !x.Selects(state.ReferenceID, r) {
 						continue
 					}
 					def, _ := s.DefinitionOf(row.AssignmentKey, state.ReferenceID)
@@ -60,7 +64,7 @@ func (s *Service) PreviewExemption(ctx context.Context, w posture.ExemptionWrite
 	}
 	p.Exemption = exemption.Document(id.String(), id.Name(), x, exemption.SystemData{}, storedVersion)
 	p.Future = futureOf(entry, as[entry.assignment])
-	p.Warnings = warningsOf(entry, as[entry.assignment], len(p.Covered))
+	p.Warnings = append(warningsOf(entry, as[entry.assignment], len(p.Covered)), share.warnings(x, s.FilterWarnShare)...)
 	if !x.Active(now) {
 		p.Warnings = append([]string{"expiresOn is already past: the exemption would be stored but never in force."}, p.Warnings...)
 	}
@@ -90,6 +94,9 @@ func futureOf(e *exemptionEntry, a *assignment) []string {
 			}
 		}
 		out = append(out, fmt.Sprintf("Resource selector '%s': only resources with %s.", rs.Name, strings.Join(conds, " and ")))
+	}
+	if f := e.x.ResourceFilter; f != nil {
+		out = append(out, fmt.Sprintf("Resource filter: only resources where %s, checked again whenever a resource is created or changes.", f))
 	}
 	return out
 }

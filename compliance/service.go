@@ -60,6 +60,13 @@ type Service struct {
 	// moved a subscription or management group (authorization caches
 	// ancestors).
 	HierarchyChanged func()
+	// FilterWarnShare is the share of the resources an exemption could
+	// cover above which its resource filter draws a warning (0: the
+	// default, DefaultFilterWarnShare).
+	FilterWarnShare float64
+	// ReviewGrace is how long an exemption that went to review stays
+	// honoured (0: DefaultReviewGrace).
+	ReviewGrace time.Duration
 
 	mu          sync.RWMutex
 	hier        *hierarchy

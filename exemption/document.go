@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/match"
 )
 
 // The document follows the field order of Azure's examples
 // (createOrUpdatePolicyExemption*.json): properties, systemData, id, type,
 // name; inside properties policyAssignmentId, policyDefinitionReferenceIds,
 // exemptionCategory, expiresOn, displayName, description, metadata,
-// assignmentScopeValidation, resourceSelectors, exemptionManagementMode.
+// assignmentScopeValidation, resourceSelectors, exemptionManagementMode;
+// then posture's own: resourceFilter, evidence, review.
 // encoding/json writes struct fields in order, so the structs below are the
 // layout.
 type document struct {
@@ -35,6 +37,9 @@ type properties struct {
 	AssignmentScopeValidation    string             `json:"assignmentScopeValidation,omitempty"`
 	ResourceSelectors            []ResourceSelector `json:"resourceSelectors,omitempty"`
 	ExemptionManagementMode      string             `json:"exemptionManagementMode,omitempty"`
+	ResourceFilter               *match.Filter      `json:"resourceFilter,omitempty"`
+	Evidence                     *Evidence          `json:"evidence,omitempty"`
+	Review                       *Review            `json:"review,omitempty"`
 }
 
 type systemData struct {
@@ -88,6 +93,9 @@ func Document(id, name string, e *Exemption, sd SystemData, apiVersion string) [
 	if atLeast(apiVersion, v2025) {
 		doc.Properties.ExemptionManagementMode = e.ExemptionManagementMode
 	}
+	// posture's own, at every api-version: an older client ignores them,
+	// and leaving them out would hide what an exemption covers.
+	doc.Properties.ResourceFilter, doc.Properties.Evidence, doc.Properties.Review = e.ResourceFilter, e.Evidence, e.Review
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // as Azure writes JSON; also keeps metadata byte for byte
@@ -114,8 +122,14 @@ func FromDocument(doc []byte) (*Exemption, SystemData, error) {
 	}
 	var d struct {
 		SystemData systemData `json:"systemData"`
+		Properties struct {
+			Review json.RawMessage `json:"review"`
+		} `json:"properties"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, SystemData{}, corrupt(err)
+	}
+	if e.Review, err = readReview(d.Properties.Review); err != nil {
 		return nil, SystemData{}, corrupt(err)
 	}
 	sd := SystemData{

@@ -12,6 +12,8 @@ package exemption
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/posture/posture/match"
 )
 
 // Type is the ARM resource type of an exemption.
@@ -74,6 +76,11 @@ type Exemption struct {
 	ResourceSelectors            []ResourceSelector
 	AssignmentScopeValidation    string // "Default" (when absent) or "DoNotValidate"
 	ExemptionManagementMode      string // "" (absent), "Admin" or "UserSelfServe"
+
+	// posture's own (extensions.go).
+	ResourceFilter *match.Filter // nil: every resource
+	Evidence       *Evidence     // nil: none
+	Review         *Review       // written by the server; nil until a fingerprint is taken
 }
 
 // SystemData is the ARM systemData of an exemption.
@@ -87,6 +94,8 @@ type SystemData struct {
 // Active reports whether the exemption is honoured at now. An expired
 // exemption is kept but no longer honoured (exemption-structure.md,
 // "Expiration"); at the instant ExpiresOn it has expired.
+// A review whose grace period ended ends it too (EndsAt).
 func (e *Exemption) Active(now time.Time) bool {
-	return e.ExpiresOn.IsZero() || now.Before(e.ExpiresOn)
+	end := e.EndsAt()
+	return end.IsZero() || now.Before(end)
 }

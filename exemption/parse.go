@@ -58,6 +58,8 @@ type rawProps struct {
 	ResourceSelectors            json.RawMessage `json:"resourceSelectors"`
 	AssignmentScopeValidation    json.RawMessage `json:"assignmentScopeValidation"`
 	ExemptionManagementMode      json.RawMessage `json:"exemptionManagementMode"`
+	ResourceFilter               json.RawMessage `json:"resourceFilter"`
+	Evidence                     json.RawMessage `json:"evidence"`
 }
 
 // Parse reads and validates a PUT body for an api-version. Unknown fields,
@@ -103,6 +105,11 @@ func Parse(body []byte, apiVersion string) (*Exemption, error) {
 	if atLeast(apiVersion, v2025) && present(props.ExemptionManagementMode) {
 		e.ExemptionManagementMode = managementMode(&p, props.ExemptionManagementMode)
 	}
+	e.ResourceFilter = resourceFilter(&p, props.ResourceFilter)
+	e.Evidence = evidence(&p, props.Evidence)
+	if e.Evidence != nil && e.Category == Waiver {
+		p.add(codeEvidence, "properties.evidence", "An evidence check shows that a mitigation still holds: it is for Mitigated exemptions, not Waivers.")
+	}
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -122,6 +129,9 @@ func (e *Exemption) ApplyPatch(body []byte, apiVersion string) error {
 		return p.err() // nil when properties is absent: nothing to change
 	}
 	next := *e
+	if props.ResourceFilter != nil {
+		next.ResourceFilter = resourceFilter(&p, props.ResourceFilter)
+	}
 	if atLeast(apiVersion, v2022) {
 		if props.ResourceSelectors != nil {
 			next.ResourceSelectors = resourceSelectors(&p, props.ResourceSelectors)

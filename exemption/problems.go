@@ -33,6 +33,7 @@ const (
 	codeFilter          = "InvalidFilterInQueryString"
 	codeViolation       = "ExemptionPolicyViolation"
 	codeRules           = "InvalidExemptionRules"
+	codeEvidence        = "InvalidEvidence"
 )
 
 // problems collects validation failures so a client sees all of them at once.

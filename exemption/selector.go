@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/posture/posture/match"
 )
 
 // Resource selector rules, from the Azure Policy assignment structure docs
@@ -159,6 +161,29 @@ func (e *Exemption) Covers(referenceID, resourceType, location string) bool {
 	for _, rs := range e.ResourceSelectors {
 		if rs.matches(referenceID, resourceType, location) {
 			return true
+		}
+	}
+	return false
+}
+
+// Selects reports whether the exemption covers the policy state of
+// referenceID on resource r: Covers (policy references and Azure's
+// resource selectors) and posture's resource filter.
+func (e *Exemption) Selects(referenceID string, r *match.Resource) bool {
+	return e.Covers(referenceID, r.Type, r.Location) && (e.ResourceFilter == nil || e.ResourceFilter.Match(r))
+}
+
+// NeedsResource reports whether Selects reads more of a resource than its
+// type: its location, name or tags.
+func (e *Exemption) NeedsResource() bool {
+	if e.ResourceFilter != nil {
+		return true
+	}
+	for _, rs := range e.ResourceSelectors {
+		for _, s := range rs.Selectors {
+			if s.Kind != kindReferenceID && s.Kind != kindType {
+				return true
+			}
 		}
 	}
 	return false

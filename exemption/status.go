@@ -12,6 +12,12 @@ import (
 const (
 	StatusActive  = "Active"
 	StatusExpired = "Expired"
+	// StatusNeedsReview: the fields its rules read changed since approval,
+	// or its evidence failed; honoured until review.graceUntil.
+	StatusNeedsReview = "NeedsReview"
+	// StatusReviewOverdue: a review's grace period ended without a
+	// decision; no longer honoured.
+	StatusReviewOverdue = "ReviewOverdue"
 )
 
 // WithStatus returns an exemption document with properties.postureStatus
@@ -23,14 +29,20 @@ func WithStatus(doc []byte, now time.Time) []byte {
 		Properties *struct {
 			ExpiresOn     *time.Time      `json:"expiresOn"`
 			PostureStatus json.RawMessage `json:"postureStatus"`
+			Review        *Review         `json:"review"`
 		} `json:"properties"`
 	}
 	if json.Unmarshal(doc, &d) != nil || d.Properties == nil {
 		return doc
 	}
 	status := StatusActive
-	if exp := d.Properties.ExpiresOn; exp != nil && !now.Before(*exp) {
+	switch rv := d.Properties.Review; {
+	case d.Properties.ExpiresOn != nil && !now.Before(*d.Properties.ExpiresOn):
 		status = StatusExpired
+	case rv.Pending() && !rv.GraceUntil.IsZero() && !now.Before(rv.GraceUntil):
+		status = StatusReviewOverdue
+	case rv.Pending():
+		status = StatusNeedsReview
 	}
 	const head = `{"properties":{`
 	if bytes.HasPrefix(doc, []byte(head)) && d.Properties.PostureStatus == nil {

@@ -77,6 +77,10 @@ func newContent(m *Message) content {
 		c.Subject = fmt.Sprintf("Exemption expired for %s", target)
 		c.Title = "Exemption expired"
 		c.Intro = fmt.Sprintf("The exemption of %s from “%s” has expired; the recommendation applies again.", target, rec)
+	case EventExemptionNeedsReview:
+		c.Subject = fmt.Sprintf("Exemption needs review for %s", target)
+		c.Title = "Exemption needs review"
+		c.Intro = fmt.Sprintf("What the exemption of %s from “%s” excused has changed since it was approved. It is honoured until %s; renew it if it still holds, or let it lapse and the recommendation applies again.", target, rec, formatTime(m.ExpiresOn))
 	}
 	c.Subject = oneLine(SubjectPrefix + " | " + c.Subject)
 	c.Facts = facts(m)
@@ -97,6 +101,9 @@ func facts(m *Message) []fact {
 		add("Decided by", oneLine(m.Actor))
 		add("Reason", multiLine(m.Reason))
 	}
+	if m.Event == EventExemptionNeedsReview {
+		add("What changed", multiLine(m.Reason))
+	}
 	switch {
 	case len(m.Resources) == 1:
 		add("Resource", oneLine(m.Resources[0]))
@@ -114,8 +121,11 @@ func facts(m *Message) []fact {
 	add("Category", string(m.Category))
 	add("Justification", multiLine(m.Justification))
 	expiryLabel := "Expires"
-	if m.Event == EventRequestCreated || m.Event == EventRequestExpired {
+	switch m.Event {
+	case EventRequestCreated, EventRequestExpired:
 		expiryLabel = "Requested expiry"
+	case EventExemptionNeedsReview:
+		expiryLabel = "Honoured until"
 	}
 	if m.ExpiresOn.IsZero() {
 		if m.Event == EventRequestCreated {
@@ -145,7 +155,7 @@ func actions(m *Message) []action {
 		// must not offer a decision that was already taken.
 		add("approve", "Approve", m.Links.Approve, "positive")
 		add("reject", "Reject", m.Links.Reject, "destructive")
-	case EventExemptionExpiring, EventExemptionExpired:
+	case EventExemptionExpiring, EventExemptionExpired, EventExemptionNeedsReview:
 		add("renew", "Renew", m.Links.Renew, "positive")
 	}
 	add("view", "View in posture", m.Links.View, "")

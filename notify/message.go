@@ -31,12 +31,17 @@ const (
 	EventExemptionExpiring Event = "posture.exemption.expiring"
 	// EventExemptionExpired: the exemption no longer applies.
 	EventExemptionExpired Event = "posture.exemption.expired"
+	// EventExemptionNeedsReview: what the exemption excused changed (or its
+	// evidence failed); it is honoured until ExpiresOn (the end of the
+	// grace period), then not, unless someone renews it. Reason says what
+	// changed.
+	EventExemptionNeedsReview Event = "posture.exemption.needsreview"
 )
 
 var knownEvents = map[Event]bool{
 	EventRequestCreated: true, EventRequestApproved: true, EventRequestRejected: true,
 	EventRequestExpired: true, EventExemptionCreated: true, EventExemptionExpiring: true,
-	EventExemptionExpired: true,
+	EventExemptionExpired: true, EventExemptionNeedsReview: true,
 }
 
 // Category is the exemption category, as Azure Policy spells it.
@@ -138,7 +143,7 @@ func (m *Message) Validate() error {
 		if m.RequestID == "" {
 			bad("request id is required for %s", m.Event)
 		}
-	case EventExemptionExpiring:
+	case EventExemptionExpiring, EventExemptionNeedsReview:
 		if m.ExpiresOn.IsZero() {
 			bad("expiry is required for %s", m.Event)
 		}

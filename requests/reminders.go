@@ -68,12 +68,19 @@ func (s *Service) Remind(ctx context.Context) (int, error) {
 
 func (s *Service) remindOne(tx posture.Tx, res *posture.Resource, thresholds []time.Duration, now time.Time) (int, error) {
 	x, sd, err := exemption.FromDocument(res.Body)
-	if err != nil || x.ExpiresOn.IsZero() {
+	if err != nil {
 		return 0, nil
 	}
 	var ev notify.Event
 	var step string
+	until, reason := x.ExpiresOn, ""
 	switch left := x.ExpiresOn.Sub(now); {
+	case x.Review.Pending() && now.Before(x.Review.GraceUntil):
+		// One notice per review: the job key names when it began.
+		ev, step = notify.EventExemptionNeedsReview, "review-"+x.Review.Since.UTC().Format("20060102T150405")
+		until, reason = x.Review.GraceUntil, x.Review.Detail
+	case x.ExpiresOn.IsZero():
+		return 0, nil
 	case left <= 0:
 		if -left > expiredNoticeWindow {
 			return 0, nil
@@ -107,7 +114,7 @@ func (s *Service) remindOne(tx posture.Tx, res *posture.Resource, thresholds []t
 		approver = sd.CreatedBy
 	}
 	m := &notify.Message{
-		ID:             outbox.EventID("exemption", shortKey(res.Key), step, x.ExpiresOn.UTC().Format("20060102T150405")),
+		ID:             outbox.EventID("exemption", shortKey(res.Key), step, until.UTC().Format("20060102T150405")),
 		Event:          ev,
 		OccurredAt:     now,
 		ExemptionID:    res.ID,
@@ -116,7 +123,8 @@ func (s *Service) remindOne(tx posture.Tx, res *posture.Resource, thresholds []t
 		Recommendation: x.DisplayName,
 		Category:       notify.Category(x.Category),
 		Justification:  x.Description,
-		ExpiresOn:      x.ExpiresOn,
+		ExpiresOn:      until,
+		Reason:         reason,
 		Scope:          id.Scope().String(),
 	}
 	if m.Recommendation == "" {

@@ -54,6 +54,7 @@ type ServeCmd struct {
 	// a Mitigated exemption says the risk is handled another way.
 	MitigatedAsHealthy bool   `help:"Count resources under a Mitigated exemption as healthy in secure scores (default: left out, as NotApplicable)." env:"POSTURE_MITIGATED_AS_HEALTHY"`
 	ExemptionRules     string `help:"JSON file of exemption governance rules (requiredMetadata, maxDays, waiverRequiresExpiry); default: Waivers expire within 90/180/365 days by severity." env:"POSTURE_EXEMPTION_RULES" type:"existingfile"`
+	ReviewFlags
 	LedgerFlags
 	OIDCFlags
 	WorkflowFlags
@@ -180,6 +181,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	feeds := posture.Feeds{security, autos, tables}
 	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
 	policies.Rules = rules
+	policies.ReviewGrace, policies.FilterWarnShare = c.ReviewGrace, c.FilterWarnShare
 	policies.Severity = func(assignment string, refs []string) string {
 		if !strings.EqualFold(policies.InitiativeOf(assignment), catalog.SetID) {
 			return ""
@@ -334,6 +336,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	errc := make(chan error, 2)
 	go saveScoreHistory(ctx, security, log)
 	go policies.RunExpiry(ctx)
+	go c.runEvidence(ctx, policies, tables, log)
 	go flow.run(ctx, log)
 	go autos.Run(ctx)
 	if c.AuditRetention > 0 {
