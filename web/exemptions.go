@@ -14,6 +14,8 @@ import (
 	"github.com/posture/posture"
 	"github.com/posture/posture/api"
 	"github.com/posture/posture/armid"
+	"github.com/posture/posture/exemption"
+	"github.com/posture/posture/match"
 )
 
 // The exemption pages: the list (filters, paging), one exemption with its
@@ -27,7 +29,7 @@ const (
 )
 
 // Statuses an exemption has on the pages.
-var exemptionStatuses = []string{"active", "expiring", "expired", "orphaned"}
+var exemptionStatuses = []string{"active", "expiring", "expired", "orphaned", "needs-review", "review-overdue"}
 
 // exemptionItem is an exemption as the lists (exemptions, resource) show it.
 type exemptionItem struct {
@@ -76,6 +78,7 @@ func exemptionsKQL(where string) string {
 		" or ascope in (policyresources | where type == 'microsoft.authorization/policyassignments' | extend aid = tolower(id)" +
 		" | project ascope = substring(aid, 0, indexof(aid, " + cut + ")))), 'orphaned'," +
 		" isnotempty(expiresOn) and todatetime(expiresOn) <= now(), 'expired'," +
+		" properties.postureStatus == 'ReviewOverdue', 'review-overdue', properties.postureStatus == 'NeedsReview', 'needs-review'," +
 		fmt.Sprintf(" isnotempty(expiresOn) and todatetime(expiresOn) <= now() + %dd, 'expiring',", ExpiringDays) +
 		" 'active')" +
 		where +
@@ -301,6 +304,12 @@ type exemptionDoc struct {
 		Metadata           json.RawMessage `json:"metadata"`
 		ResourceSelectors  json.RawMessage `json:"resourceSelectors"`
 		ScopeValidation    string          `json:"assignmentScopeValidation"`
+		ResourceFilter     json.RawMessage `json:"resourceFilter"`
+		Evidence           *struct {
+			Condition json.RawMessage `json:"condition"`
+			Query     string          `json:"query"`
+		} `json:"evidence"`
+		Review *exemption.Review `json:"review"`
 	} `json:"properties"`
 	SystemData struct {
 		CreatedBy      string `json:"createdBy"`
@@ -354,7 +363,10 @@ type exemptionViewData struct {
 	Meta                    []metaPair
 	TicketRef, TicketURL    string
 	Recs                    []recoLink
-	Orphaned                bool
+	// Filter is the resource filter in words; Evidence the evidence
+	// check's condition (JSON) or query.
+	Filter, Evidence string
+	Orphaned         bool
 	CreatedBy, ModifiedBy   string
 	CreatedAt, ModifiedAt   string
 	History                 []historyRow
@@ -428,6 +440,15 @@ func (p *Portal) loadExemptionView(ctx context.Context, s *session, id string) (
 		d.Status = row.Rows[0].Status
 	}
 	d.Orphaned = d.Status == "orphaned"
+	if raw := props.ResourceFilter; len(raw) > 0 {
+		d.Filter = string(raw)
+		if f, err := match.Parse(raw, "resourceFilter"); err == nil {
+			d.Filter = f.String()
+		}
+	}
+	if ev := props.Evidence; ev != nil {
+		d.Evidence = cmp.Or(ev.Query, string(ev.Condition))
+	}
 	refs := map[string]bool{}
 	for _, r := range props.References {
 		refs[strings.ToLower(r)] = true
