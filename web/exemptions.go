@@ -365,14 +365,14 @@ type exemptionViewData struct {
 	Recs                    []recoLink
 	// Filter is the resource filter in words; Evidence the evidence
 	// check's condition (JSON) or query.
-	Filter, Evidence string
-	Orphaned         bool
-	CreatedBy, ModifiedBy   string
-	CreatedAt, ModifiedAt   string
-	History                 []historyRow
-	CanEdit, CanDelete      bool
-	Saved                   bool
-	Stale                   bool // a delete from an out-of-date page
+	Filter, Evidence      string
+	Orphaned              bool
+	CreatedBy, ModifiedBy string
+	CreatedAt, ModifiedAt string
+	History               []historyRow
+	CanEdit, CanDelete    bool
+	Saved                 bool
+	Stale                 bool // a delete from an out-of-date page
 }
 
 func (d exemptionViewData) PageTitle() (string, string) {
