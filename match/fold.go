@@ -41,6 +41,13 @@ func cutPrefixFold(s, p string) (string, bool) {
 		if s == "" {
 			return "", false
 		}
+		if s[0] < utf8.RuneSelf && p[0] < utf8.RuneSelf {
+			if lowerASCII(s[0]) != lowerASCII(p[0]) {
+				return "", false
+			}
+			s, p = s[1:], p[1:]
+			continue
+		}
 		a, n := utf8.DecodeRuneInString(s)
 		b, m := utf8.DecodeRuneInString(p)
 		if !sameRune(a, b) {
@@ -56,6 +63,13 @@ func cutSuffixFold(s, p string) (string, bool) {
 	for p != "" {
 		if s == "" {
 			return "", false
+		}
+		if x, y := s[len(s)-1], p[len(p)-1]; x < utf8.RuneSelf && y < utf8.RuneSelf {
+			if lowerASCII(x) != lowerASCII(y) {
+				return "", false
+			}
+			s, p = s[:len(s)-1], p[:len(p)-1]
+			continue
 		}
 		a, n := utf8.DecodeLastRuneInString(s)
 		b, m := utf8.DecodeLastRuneInString(p)
@@ -81,6 +95,13 @@ func cutThroughFold(s, p string) (string, bool) {
 		i += n
 	}
 	return "", false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // sameRune reports whether a and b are equal under simple folding.
