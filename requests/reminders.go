@@ -3,6 +3,7 @@ package requests
 import (
 	"context"
 	"encoding/json"
+	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,6 +101,7 @@ func (s *Service) remindOne(tx posture.Tx, res *posture.Resource, thresholds []t
 	id := armid.MustParse(res.ID)
 	var meta struct {
 		RequestedBy string `json:"requestedBy"`
+		Owner       string `json:"owner"`
 		ApprovedBy  string `json:"approvedBy"`
 		TicketRef   string `json:"ticketRef"`
 		TicketURL   string `json:"ticketUrl"`
@@ -144,6 +146,13 @@ func (s *Service) remindOne(tx posture.Tx, res *posture.Resource, thresholds []t
 	to, err := contactsOf(tx, subs)
 	if err != nil {
 		return 0, err
+	}
+	// The owner hears of it too when the exemption names one by address
+	// (principals carry no e-mail address).
+	for _, o := range []string{meta.Owner, meta.RequestedBy} {
+		if a, err := mail.ParseAddress(o); err == nil && !slices.Contains(to, a.Address) {
+			to = append(to, a.Address)
+		}
 	}
 	m.Recipients = to
 	jobs, err := s.Outbox.Jobs(m, res.Key, false)

@@ -614,3 +614,28 @@ func TestBadRequests(t *testing.T) {
 		t.Fatalf("a five-year waiver: %v, want refused", err)
 	}
 }
+
+// TestNeedsReviewNotice: an approved exemption of one resource whose
+// secure-transfer field flips goes to review, and Remind queues one notice
+// per review on every channel, with the grace period's end as its date.
+func TestNeedsReviewNotice(t *testing.T) {
+	e := newEnv(t)
+	e.file(alice, "drifty", e.sa1)
+	if _, err := e.svc.Approve(as(bob), reqID("drifty"), ""); err != nil {
+		t.Fatal(err)
+	}
+	xid := e.sa1 + "/providers/Microsoft.Authorization/policyExemptions/drifty"
+	ctx := context.Background()
+	if n, err := e.svc.Remind(ctx); err != nil || n != 0 {
+		t.Fatalf("before drift: %d notices, %v", n, err)
+	}
+	e.put("%s", strings.Replace(storage("sa1"), `"supportsHttpsTrafficOnly":false`, `"supportsHttpsTrafficOnly":true`, 1))
+	for i, want := range []int{1, 0} {
+		if n, err := e.svc.Remind(ctx); err != nil || n != want {
+			t.Fatalf("Remind %d after drift: %d notices (%v), want %d", i, n, err, want)
+		}
+	}
+	if keys := e.jobs(xid); countWith(keys, ".review-") != 3 {
+		t.Fatalf("review notice jobs: %v", keys)
+	}
+}
