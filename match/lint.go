@@ -2,6 +2,8 @@ package match
 
 import (
 	"regexp/syntax"
+	"slices"
+	"strings"
 )
 
 // Lint returns warnings about conditions that are valid but probably not
@@ -48,6 +50,10 @@ func (n *node) lint() []string {
 	s := n.leafString()
 	var out []string
 	switch n.op.positive() {
+	case opEquals, opIn:
+		if strings.Contains(n.value, "*") || slices.ContainsFunc(n.values, func(v string) bool { return strings.Contains(v, "*") }) {
+			out = append(out, s+" compares '*' literally; use like where '*' means any characters.")
+		}
 	case opLike:
 		switch {
 		case !n.star:
