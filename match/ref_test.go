@@ -69,7 +69,12 @@ func refCond(c map[string]any, r *match.Resource) bool {
 			}
 			hit = regexp.MustCompile(`(?is)^` + strings.Join(parts, ".*") + `$`).MatchString(v)
 		case "regex":
-			hit = regexp.MustCompile(`(?i)^(?:` + arg.(string) + `)$`).MatchString(v)
+			// The whole value matches when the leftmost-longest match
+			// spans it: no wrapping of the pattern needed.
+			re := regexp.MustCompile(`(?i)` + arg.(string))
+			re.Longest()
+			loc := re.FindStringIndex(v)
+			hit = loc != nil && loc[0] == 0 && loc[1] == len(v)
 		}
 		return hit != neg
 	}

@@ -89,10 +89,15 @@ func (n *node) compared(s string) string {
 
 func (ps *parser) regex(n *node, s, t string) bool {
 	// Compiled alone first: wrapped, a pattern such as a)|(b would compile
-	// and escape the anchors (docs §9).
+	// and escape the anchors (docs §9). A valid pattern that then fails
+	// wrapped ends inside \Q, which quotes to the end and so swallows the
+	// wrapper's )$; \E closes it without changing what it matches.
 	_, err := regexp.Compile(s)
 	if err == nil {
 		n.re, err = regexp.Compile("(?i)^(?:" + s + ")$")
+		if err != nil {
+			n.re, err = regexp.Compile("(?i)^(?:" + s + `\E)$`)
+		}
 	}
 	if err != nil {
 		ps.add(t, "The regex '%s' is not valid RE2: %s.", clip(s), strings.TrimPrefix(err.Error(), "error parsing regexp: "))
