@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,6 +37,23 @@ type AuditVerifyCmd struct {
 	PublicKey string `help:"Base64 public key of the checkpoint signer (default: derived from the key in --data, else the key the export names)." env:"POSTURE_LEDGER_PUBLIC_KEY"`
 	From      int64  `help:"First sequence number (default: the first kept)."`
 	To        int64  `help:"Last sequence number (default: the head)."`
+	OutputFlags
+}
+
+// verifyResult is the report of audit verify for json, yaml and csv.
+type verifyResult struct {
+	OK           bool    `json:"ok"`
+	Entries      int64   `json:"entries"`
+	First        int64   `json:"first"`
+	Last         int64   `json:"last"`
+	Checkpoints  int64   `json:"checkpoints"`
+	Head         string  `json:"head"`
+	ChainOnly    bool    `json:"chainOnly"`
+	VerifiedWith string  `json:"verifiedWith,omitempty"`
+	Seconds      float64 `json:"seconds"`
+	BrokenSeq    int64   `json:"brokenSeq,omitempty"`
+	BrokenReason string  `json:"brokenReason,omitempty"`
+	BrokenDetail string  `json:"brokenDetail,omitempty"`
 }
 
 func (c *AuditVerifyCmd) Run(ctx context.Context, streams *IO) error {
@@ -72,19 +91,45 @@ func (c *AuditVerifyCmd) Run(ctx context.Context, streams *IO) error {
 		}
 	}
 	d := time.Since(start)
-	rate := float64(rep.Entries) / max(d.Seconds(), 1e-9)
-	fmt.Fprintf(streams.Out, "entries %d (seq %d..%d), checkpoints %d, in %s (%.0f entries/s)\n", rep.Entries, rep.First, rep.Last, rep.Checkpoints, d.Round(time.Millisecond), rate)
-	fmt.Fprintf(streams.Out, "head %s\n", hex.EncodeToString(rep.Head))
-	if rep.ChainOnly {
-		fmt.Fprintln(streams.Out, "warning: no public key: the chain was checked, the checkpoint signatures were not")
-	} else {
-		fmt.Fprintf(streams.Out, "checkpoints verified with %s\n", source)
+	res := verifyResult{OK: rep.Broken == nil, Entries: rep.Entries, First: rep.First, Last: rep.Last, Checkpoints: rep.Checkpoints,
+		Head: hex.EncodeToString(rep.Head), ChainOnly: rep.ChainOnly, Seconds: d.Seconds()}
+	if !rep.ChainOnly {
+		res.VerifiedWith = source
+	}
+	if b := rep.Broken; b != nil {
+		res.BrokenSeq, res.BrokenReason, res.BrokenDetail = b.Seq, string(b.Reason), b.Detail
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	v, err := docView(b)
+	if err != nil {
+		return err
+	}
+	v.Data = res
+	v.Text = func(out io.Writer) error {
+		rate := float64(rep.Entries) / max(d.Seconds(), 1e-9)
+		fmt.Fprintf(out, "entries %d (seq %d..%d), checkpoints %d, in %s (%.0f entries/s)\n", rep.Entries, rep.First, rep.Last, rep.Checkpoints, d.Round(time.Millisecond), rate)
+		fmt.Fprintf(out, "head %s\n", res.Head)
+		if rep.ChainOnly {
+			fmt.Fprintln(out, "warning: no public key: the chain was checked, the checkpoint signatures were not")
+		} else {
+			fmt.Fprintf(out, "checkpoints verified with %s\n", source)
+		}
+		if rep.Broken != nil {
+			fmt.Fprintf(out, "BROKEN at seq %d: %s: %s\n", rep.Broken.Seq, rep.Broken.Reason, rep.Broken.Detail)
+		} else {
+			fmt.Fprintln(out, "ok: the ledger verifies")
+		}
+		return nil
+	}
+	if err := c.print(streams.Out, formatTable, v); err != nil {
+		return err
 	}
 	if rep.Broken != nil {
-		fmt.Fprintf(streams.Out, "BROKEN at seq %d: %s: %s\n", rep.Broken.Seq, rep.Broken.Reason, rep.Broken.Detail)
 		return rep.Broken
 	}
-	fmt.Fprintln(streams.Out, "ok: the ledger verifies")
 	return nil
 }
 
@@ -169,7 +214,7 @@ type AuditExportCmd struct {
 	serverFlags
 	From   int64  `help:"First sequence number (default: the first kept)."`
 	To     int64  `help:"Last sequence number (default: the head)."`
-	Output string `short:"o" default:"-" help:"File to write (- for standard output)."`
+	Output string `short:"o" default:"-" env:"-" help:"File to write (- for standard output)."`
 }
 
 func (c *AuditExportCmd) Run(ctx context.Context, streams *IO) error {
@@ -187,7 +232,10 @@ func (c *AuditExportCmd) Run(ctx context.Context, streams *IO) error {
 		defer f.Close()
 		out = f
 	}
-	n, err := io.Copy(out, body)
+	// The export is JSON lines: count them for the progress line.
+	bar := newProgress(streams.Err, "exporting").unit("entries")
+	n, err := io.Copy(io.MultiWriter(out, lineCounter{bar}), body)
+	bar.done()
 	if err != nil {
 		return err
 	}
@@ -195,4 +243,14 @@ func (c *AuditExportCmd) Run(ctx context.Context, streams *IO) error {
 		fmt.Fprintf(streams.Err, "wrote %d bytes to %s; verify with: posture audit verify --file %s --public-key …\n", n, c.Output, c.Output)
 	}
 	return nil
+}
+
+// lineCounter counts the lines written through it on a progress line.
+type lineCounter struct{ bar *progress }
+
+func (l lineCounter) Write(p []byte) (int, error) {
+	if n := bytes.Count(p, []byte{'\n'}); n > 0 {
+		l.bar.add(n, "")
+	}
+	return len(p), nil
 }

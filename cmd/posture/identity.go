@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,6 +45,7 @@ type PrincipalCreateCmd struct {
 	Type    string   `default:"User" enum:"User,Group,ServicePrincipal" help:"User, Group or ServicePrincipal."`
 	Name    string   `required:"" help:"Display name."`
 	Members []string `help:"Members of a group (principal ids); replaces the current members."`
+	OutputFlags
 }
 
 func (c *PrincipalCreateCmd) Run(ctx context.Context, streams *IO) error {
@@ -61,40 +61,45 @@ func (c *PrincipalCreateCmd) Run(ctx context.Context, streams *IO) error {
 	if _, err := cl.Do(ctx, "PUT", principalPath(c.ID), identityAPIVersion, nil, map[string]any{"properties": props}, &out); err != nil {
 		return err
 	}
-	return printJSON(streams.Out, out)
+	return c.printDoc(streams.Out, out)
 }
 
 // PrincipalListCmd is `posture principal list`.
-type PrincipalListCmd struct{ serverFlags }
+type PrincipalListCmd struct {
+	serverFlags
+	OutputFlags
+}
 
 func (c *PrincipalListCmd) Run(ctx context.Context, streams *IO) error {
 	cl, err := c.client(c.Data)
 	if err != nil {
 		return err
 	}
-	var out struct {
-		Value []struct {
+	all, err := listAll(ctx, cl, "/providers/Posture.Identity/principals", identityAPIVersion, "", newProgress(streams.Err, "listing").unit("principals"))
+	if err != nil {
+		return err
+	}
+	v := view{Data: all, Columns: []string{"principalId", "type", "name"}}
+	for _, raw := range all {
+		var p struct {
 			Name       string `json:"name"`
 			Properties struct {
 				PrincipalType, DisplayName string
 			} `json:"properties"`
-		} `json:"value"`
+		}
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return err
+		}
+		v.Rows = append(v.Rows, []any{p.Name, p.Properties.PrincipalType, p.Properties.DisplayName})
 	}
-	if _, err := cl.Do(ctx, "GET", "/providers/Posture.Identity/principals", identityAPIVersion, nil, nil, &out); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tNAME")
-	for _, p := range out.Value {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Properties.PrincipalType, p.Properties.DisplayName)
-	}
-	return tw.Flush()
+	return c.print(streams.Out, formatTable, v)
 }
 
 // PrincipalShowCmd is `posture principal show`.
 type PrincipalShowCmd struct {
 	serverFlags
 	ID string `arg:"" help:"Principal id."`
+	OutputFlags
 }
 
 func (c *PrincipalShowCmd) Run(ctx context.Context, streams *IO) error {
@@ -106,7 +111,7 @@ func (c *PrincipalShowCmd) Run(ctx context.Context, streams *IO) error {
 	if _, err := cl.Do(ctx, "GET", principalPath(c.ID), identityAPIVersion, nil, nil, &out); err != nil {
 		return err
 	}
-	return printJSON(streams.Out, out)
+	return c.printDoc(streams.Out, out)
 }
 
 // PrincipalDeleteCmd is `posture principal delete`.
@@ -171,6 +176,7 @@ func (c *TokenCreateCmd) Run(ctx context.Context, streams *IO) error {
 type TokenListCmd struct {
 	serverFlags
 	Principal string `required:"" help:"Principal id."`
+	OutputFlags
 }
 
 func (c *TokenListCmd) Run(ctx context.Context, streams *IO) error {
@@ -178,28 +184,29 @@ func (c *TokenListCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	var out struct {
-		Value []struct {
+	all, err := listAll(ctx, cl, principalPath(c.Principal)+"/tokens", identityAPIVersion, "", newProgress(streams.Err, "listing").unit("tokens"))
+	if err != nil {
+		return err
+	}
+	v := view{Data: all, Columns: []string{"tokenId", "name", "state", "created", "expires"}}
+	for _, raw := range all {
+		var t struct {
 			Name       string `json:"name"`
 			Properties struct {
 				DisplayName, State, CreatedOn string
 				ExpiresOn                     *string
 			} `json:"properties"`
-		} `json:"value"`
-	}
-	if _, err := cl.Do(ctx, "GET", principalPath(c.Principal)+"/tokens", identityAPIVersion, nil, nil, &out); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tCREATED\tEXPIRES")
-	for _, t := range out.Value {
+		}
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return err
+		}
 		exp := "never"
 		if t.Properties.ExpiresOn != nil {
 			exp = *t.Properties.ExpiresOn
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Properties.DisplayName, t.Properties.State, t.Properties.CreatedOn, exp)
+		v.Rows = append(v.Rows, []any{t.Name, t.Properties.DisplayName, t.Properties.State, t.Properties.CreatedOn, exp})
 	}
-	return tw.Flush()
+	return c.print(streams.Out, formatTable, v)
 }
 
 // TokenRevokeCmd is `posture token revoke`.
@@ -230,6 +237,7 @@ type RoleAssignCmd struct {
 	Principal string `required:"" help:"Principal id."`
 	Role      string `required:"" help:"Role name (e.g. 'Security Admin') or role definition GUID or id."`
 	Scope     string `required:"" help:"Scope: / (root), a management group, subscription, resource group or resource id."`
+	OutputFlags
 }
 
 func (c *RoleAssignCmd) Run(ctx context.Context, streams *IO) error {
@@ -261,7 +269,7 @@ func (c *RoleAssignCmd) Run(ctx context.Context, streams *IO) error {
 	if _, err := cl.Do(ctx, "PUT", scope+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString(), roleAPIVersion, nil, body, &out); err != nil {
 		return err
 	}
-	return printJSON(streams.Out, out)
+	return c.printDoc(streams.Out, out)
 }
 
 // authzGUID returns the last segment of a role definition id.
@@ -273,6 +281,7 @@ type RoleListCmd struct {
 	Scope     string `default:"/" help:"Scope."`
 	Principal string `help:"Only this principal's assignments."`
 	AtScope   bool   `help:"Only assignments at the scope and above it."`
+	OutputFlags
 }
 
 func (c *RoleListCmd) Run(ctx context.Context, streams *IO) error {
@@ -287,33 +296,31 @@ func (c *RoleListCmd) Run(ctx context.Context, streams *IO) error {
 	if c.Principal != "" {
 		terms = append(terms, "principalId eq '"+c.Principal+"'")
 	}
-	q := url.Values{}
-	if len(terms) > 0 {
-		q.Set("$filter", strings.Join(terms, " and "))
+	all, err := listAll(ctx, cl, strings.TrimSuffix(c.Scope, "/")+"/providers/Microsoft.Authorization/roleAssignments", roleAPIVersion,
+		strings.Join(terms, " and "), newProgress(streams.Err, "listing").unit("role assignments"))
+	if err != nil {
+		return err
 	}
-	var out struct {
-		Value []struct {
+	names := roleNames(ctx, cl)
+	v := view{Data: all, Columns: []string{"principal", "type", "role", "scope", "id"}}
+	for _, raw := range all {
+		var a struct {
 			ID         string `json:"id"`
 			Properties struct {
 				RoleDefinitionID, PrincipalID, PrincipalType, Scope string
 			} `json:"properties"`
-		} `json:"value"`
-	}
-	if _, err := cl.Do(ctx, "GET", strings.TrimSuffix(c.Scope, "/")+"/providers/Microsoft.Authorization/roleAssignments", roleAPIVersion, q, nil, &out); err != nil {
-		return err
-	}
-	names := roleNames(ctx, cl)
-	tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PRINCIPAL\tTYPE\tROLE\tSCOPE\tID")
-	for _, a := range out.Value {
+		}
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
 		p := a.Properties
 		role := names[strings.ToLower(authzGUID(p.RoleDefinitionID))]
 		if role == "" {
 			role = p.RoleDefinitionID
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.PrincipalID, p.PrincipalType, role, p.Scope, a.ID)
+		v.Rows = append(v.Rows, []any{p.PrincipalID, p.PrincipalType, role, p.Scope, a.ID})
 	}
-	return tw.Flush()
+	return c.print(streams.Out, formatTable, v)
 }
 
 // roleNames maps role GUIDs to names, for tables; empty when unreadable.

@@ -24,7 +24,7 @@ type CLI struct {
 	Query      QueryCmd      `cmd:"" help:"Run a Resource Graph (KQL) query against a server."`
 	Demo       DemoCmd       `cmd:"" help:"Demo and benchmark estates."`
 	Policy     PolicyCmd     `cmd:"" help:"Policy tools that need no server: offline evaluation and coverage."`
-	Exemption  ExemptionCmd  `cmd:"" help:"Create, preview, show, list, delete exemptions and read their history."`
+	Exemption  ExemptionCmd  `cmd:"" help:"Create, preview, show, list, update, delete exemptions and read their history."`
 	Exemptions ExemptionsCmd `cmd:"" help:"Exemptions as code: plan, apply, adopt, archive."`
 	Request    RequestCmd    `cmd:"" help:"Exemption requests: create, show, list, approve, reject, withdraw."`
 	Principal  PrincipalCmd  `cmd:"" help:"Users, groups and service principals."`
@@ -32,7 +32,13 @@ type CLI struct {
 	Role       RoleCmd       `cmd:"" help:"Role assignments: assign, list, unassign."`
 	Audit      AuditCmd      `cmd:"" help:"The audit ledger: verify its chain and signatures, export a range."`
 	Load       LoadCmd       `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`
-	Version    VersionCmd    `cmd:"" help:"Print the version."`
+
+	Score          ScoreCmd          `cmd:"" help:"Secure scores per subscription (or management group), and per control with --controls."`
+	Recommendation RecommendationCmd `cmd:"" help:"Recommendations with their healthy, unhealthy and not applicable resources."`
+	Login          LoginCmd          `cmd:"" help:"Check a token against a server and save both as a profile (~/.config/posture/config.yaml)."`
+	Logout         LogoutCmd         `cmd:"" help:"Remove a saved profile."`
+	Completion     CompletionCmd     `cmd:"" help:"Print a shell completion script: bash, zsh or fish."`
+	Version        VersionCmd        `cmd:"" help:"Print the version."`
 }
 
 // Version is set at build time with -ldflags "-X main.Version=…".
@@ -49,6 +55,7 @@ func (VersionCmd) Run(streams *IO) error {
 
 // IO carries the streams of a run, so tests can capture them.
 type IO struct {
+	In       io.Reader
 	Out, Err io.Writer
 	// Ready, when set, is called by serve once it listens (tests use it).
 	Ready func(url string)
@@ -57,11 +64,31 @@ type IO struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(Main(ctx, os.Args[1:], &IO{Out: os.Stdout, Err: os.Stderr}))
+	os.Exit(Main(ctx, os.Args[1:], &IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
 }
 
-// Main runs the command line args and returns the exit code: 0 success,
-// 1 failure, 2 usage error.
+// Exit codes of posture's commands.
+const (
+	exitOK           = 0 // success
+	exitFailure      = 1 // the command failed: a server or API error, a broken ledger, rejected documents
+	exitUsage        = 2 // a usage error: flags, arguments, configuration
+	exitNotFound     = 3 // the server answered 404: no such exemption, request, recommendation, scope …
+	exitUnauthorized = 4 // the server answered 401 (token refused) or 403 (not allowed)
+	exitConflict     = 5 // the server answered 409 or 412: the thing changed meanwhile or already exists
+)
+
+// exitCodesHelp documents the exit codes in posture --help.
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  failure: a server or API error (e.g. a rule refused the change), a broken ledger
+  2  usage error: flags, arguments, configuration (no token, no such profile)
+  3  not found (404): no such exemption, request, recommendation or scope
+  4  not signed in or not allowed (401, 403): a refused token, a missing role
+  5  conflict (409, 412): changed meanwhile (a stale ETag) or already exists
+`
+
+// Main runs the command line args and returns the exit code (see
+// exitCodesHelp).
 func Main(ctx context.Context, args []string, streams *IO) int {
 	var cli CLI
 	exit := -1
@@ -74,28 +101,50 @@ func Main(ctx context.Context, args []string, streams *IO) int {
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(streams),
 		kong.UsageOnError(),
+		kong.Help(func(options kong.HelpOptions, kctx *kong.Context) error {
+			if err := kong.DefaultHelpPrinter(options, kctx); err != nil {
+				return err
+			}
+			if kctx.Selected() == nil {
+				fmt.Fprint(kctx.Stdout, "\n"+exitCodesHelp)
+			}
+			return nil
+		}),
 	)
 	if err != nil {
 		fmt.Fprintln(streams.Err, "posture:", err)
-		return 1
+		return exitFailure
 	}
 	kctx, err := parser.Parse(args)
 	if exit >= 0 {
 		return exit
 	}
 	if err != nil {
-		fmt.Fprintln(streams.Err, "posture:", err)
-		return 2
+		fmt.Fprintln(streams.Err, "posture:", redact(err.Error()))
+		return exitUsage
 	}
 	if err := kctx.Run(); err != nil {
-		fmt.Fprintln(streams.Err, "posture:", message(err))
-		var ue usageError
-		if errors.As(err, &ue) {
-			return 2
-		}
-		return 1
+		fmt.Fprintln(streams.Err, "posture:", redact(message(err)))
+		return exitCode(err)
 	}
-	return 0
+	return exitOK
+}
+
+// exitCode maps an error to posture's exit code.
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	switch posture.ErrorKind(err) {
+	case posture.ENOTFOUND:
+		return exitNotFound
+	case posture.EUNAUTHORIZED, posture.EFORBIDDEN:
+		return exitUnauthorized
+	case posture.ECONFLICT, posture.EPRECONDITION:
+		return exitConflict
+	}
+	return exitFailure
 }
 
 // usageError marks errors in what the user asked for (exit code 2).
@@ -103,11 +152,28 @@ type usageError struct{ error }
 
 func (u usageError) Unwrap() error { return u.error }
 
-// message renders an error for a person: ARM errors as "Code: message".
+// message renders an error for a person: ARM errors as "Code: message",
+// with their details one a line; the cause of an error made in this
+// process is not shown when it has a message of its own.
 func message(err error) string {
 	var pe *posture.Error
-	if errors.As(err, &pe) && pe.Kind != posture.EINTERNAL {
-		return pe.Code + ": " + pe.Message
+	if !errors.As(err, &pe) || pe.Kind == posture.EINTERNAL {
+		return err.Error()
 	}
-	return err.Error()
+	msg := pe.Code + ": " + pe.Message
+	if pe.Err == nil {
+		msg = err.Error() // with what the command was doing
+	}
+	var details func(es []*posture.Error, indent string)
+	details = func(es []*posture.Error, indent string) {
+		for _, d := range es {
+			msg += "\n" + indent + "- " + d.Code + ": " + d.Message
+			if d.Target != "" {
+				msg += " (" + d.Target + ")"
+			}
+			details(d.Details, indent+"  ")
+		}
+	}
+	details(pe.Details, "  ")
+	return msg
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ type PolicyEvalCmd struct {
 	Resource   string   `required:"" type:"existingfile" help:"ARM document to evaluate."`
 	Related    []string `type:"existingfile" help:"Related documents for existence checks (a document, an array or a {\"value\":[…]} list); repeatable."`
 	Params     string   `help:"Parameters as a JSON object: plain values {\"effect\":\"Audit\"} or ARM's {\"effect\":{\"value\":\"Audit\"}}."`
+	OutputFlags
 }
 
 // Run prints {"complianceState", "effect", "reasons"} as JSON. The exit
@@ -58,16 +60,18 @@ func (c *PolicyEvalCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(streams.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	return c.printDoc(streams.Out, b)
 }
 
 // PolicyCoverageCmd is `posture policy coverage`.
 type PolicyCoverageCmd struct {
 	Initiative string `default:"1f3afdf9-d0c9-4c3d-847f-89da613e70a8" help:"Initiative id or built-in name (default: the Microsoft cloud security benchmark)."`
 	Policies   string `type:"existingdir" help:"Also load this checkout of the Azure/azure-policy repository." env:"POSTURE_POLICIES"`
-	JSON       bool   `help:"Print JSON instead of a table."`
+	OutputFlags
 }
 
 type coverageRow struct {
@@ -126,27 +130,31 @@ func (c *PolicyCoverageCmd) Run(streams *IO) error {
 		counts[ref.Class]++
 	}
 	slices.SortFunc(rows, func(a, b coverageRow) int { return strings.Compare(a.ReferenceID, b.ReferenceID) })
-	if c.JSON {
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
-	}
-	w := tabwriter.NewWriter(streams.Out, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(w, "REFERENCE\tCLASS\tEFFECT\tEVALUATED\tDISPLAY NAME")
+	v := view{Data: rows, Columns: []string{"policyDefinitionReferenceId", "class", "defaultEffect", "evaluatedByPosture", "displayName", "policyDefinitionId"}}
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", r.ReferenceID, r.Class, r.DefaultEffect, r.Evaluated, clipText(r.DisplayName, 80))
+		v.Rows = append(v.Rows, []any{r.ReferenceID, r.Class, r.DefaultEffect, r.Evaluated, r.DisplayName, r.DefinitionID})
 	}
-	w.Flush()
-	fmt.Fprintf(streams.Out, "\n%s: %d members\n", set.DisplayName, len(rows))
-	classes := make([]policy.Class, 0, len(counts))
-	for cl := range counts {
-		classes = append(classes, cl)
+	v.Text = func(out io.Writer) error {
+		w := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(w, "REFERENCE\tCLASS\tEFFECT\tEVALUATED\tDISPLAY NAME")
+		for _, r := range rows {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", r.ReferenceID, r.Class, r.DefaultEffect, r.Evaluated, clipText(r.DisplayName, 80))
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\n%s: %d members\n", set.DisplayName, len(rows))
+		classes := make([]policy.Class, 0, len(counts))
+		for cl := range counts {
+			classes = append(classes, cl)
+		}
+		slices.Sort(classes)
+		for _, cl := range classes {
+			fmt.Fprintf(out, "  %-20s %4d  %s\n", cl, counts[cl], classNotes[cl])
+		}
+		return nil
 	}
-	slices.Sort(classes)
-	for _, cl := range classes {
-		fmt.Fprintf(streams.Out, "  %-20s %4d  %s\n", cl, counts[cl], classNotes[cl])
-	}
-	return nil
+	return c.print(streams.Out, formatTable, v)
 }
 
 func clipText(s string, n int) string {

@@ -16,6 +16,7 @@ type progress struct {
 	w     io.Writer
 	on    bool
 	label string
+	what  string // what is counted: "documents" unless told
 	start time.Time
 
 	mu   sync.Mutex
@@ -25,10 +26,16 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, label string) *progress {
-	p := &progress{w: w, label: label, start: time.Now()}
+	p := &progress{w: w, label: label, what: "documents", start: time.Now()}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.on = true
 	}
+	return p
+}
+
+// unit names what is counted ("exemptions", "entries").
+func (p *progress) unit(what string) *progress {
+	p.what = what
 	return p
 }
 
@@ -50,7 +57,7 @@ func (p *progress) draw() {
 	if secs > 0 {
 		rate = float64(p.n) / secs
 	}
-	fmt.Fprintf(p.w, "\r\033[K%s %s documents  %s/s  %s", p.label, group(p.n), group(int(rate)), p.note)
+	fmt.Fprintf(p.w, "\r\033[K%s %s %s  %s/s  %s", p.label, group(p.n), p.what, group(int(rate)), p.note)
 }
 
 // done clears the line.

@@ -1,13 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/posture/posture/client"
 )
 
 // QueryCmd runs a Resource Graph query against a server.
@@ -15,15 +15,16 @@ type QueryCmd struct {
 	Query string `arg:"" help:"KQL query, e.g. \"securityresources | where type == 'microsoft.security/assessments' | take 5\"."`
 	ClientFlags
 	Data          string   `default:"./posture-data" help:"Data directory holding the bootstrap token, when no --token is given." env:"POSTURE_DATA"`
-	Output        string   `short:"o" default:"table" enum:"table,json,csv" help:"Output format: table, json or csv."`
 	Subscriptions []string `help:"Limit the query to these subscriptions."`
 	First         int      `default:"1000" help:"Rows to fetch at most (pages of up to 1000)."`
+	OutputFlags
 }
 
 // graphAPIVersion is the Resource Graph version the CLI speaks.
 const graphAPIVersion = "2024-04-01"
 
-// Run fetches the rows page by page and prints them.
+// Run fetches the rows page by page and prints them: a table with the
+// query's columns, CSV, or JSON and YAML objects (one per row).
 func (c *QueryCmd) Run(ctx context.Context, streams *IO) error {
 	cl, err := c.client(c.Data)
 	if err != nil {
@@ -32,14 +33,26 @@ func (c *QueryCmd) Run(ctx context.Context, streams *IO) error {
 	if c.First < 1 {
 		return usageError{fmt.Errorf("--first must be positive")}
 	}
+	bar := newProgress(streams.Err, "fetching").unit("rows")
+	columns, rows, err := graphQuery(ctx, cl, c.Query, c.Subscriptions, c.First, bar)
+	if err != nil {
+		return err
+	}
+	return c.print(streams.Out, formatTable, view{Data: rowObjects(columns, rows), Columns: columns, Rows: rows, RawHeaders: true})
+}
+
+// graphQuery runs a Resource Graph query and returns up to first rows,
+// reading page after page.
+func graphQuery(ctx context.Context, cl *client.Client, query string, subscriptions []string, first int, bar *progress) ([]string, [][]any, error) {
+	defer bar.done()
 	var columns []string
-	var rows [][]any
+	rows := [][]any{}
 	skipToken := ""
-	for len(rows) < c.First {
-		top := min(1000, c.First-len(rows))
-		req := map[string]any{"query": c.Query, "options": map[string]any{"resultFormat": "table", "$top": top, "$skipToken": skipToken}}
-		if len(c.Subscriptions) > 0 {
-			req["subscriptions"] = c.Subscriptions
+	for len(rows) < first {
+		top := min(1000, first-len(rows))
+		req := map[string]any{"query": query, "options": map[string]any{"resultFormat": "table", "$top": top, "$skipToken": skipToken}}
+		if len(subscriptions) > 0 {
+			req["subscriptions"] = subscriptions
 		}
 		var resp struct {
 			Data struct {
@@ -49,77 +62,55 @@ func (c *QueryCmd) Run(ctx context.Context, streams *IO) error {
 			SkipToken string `json:"$skipToken"`
 		}
 		if _, err := cl.Do(ctx, "POST", "/providers/Microsoft.ResourceGraph/resources", graphAPIVersion, nil, req, &resp); err != nil {
-			return err
+			return nil, nil, err
 		}
 		if columns == nil {
+			columns = []string{}
 			for _, col := range resp.Data.Columns {
 				columns = append(columns, col.Name)
 			}
 		}
 		rows = append(rows, resp.Data.Rows...)
+		bar.add(len(resp.Data.Rows), "")
 		if resp.SkipToken == "" {
 			break
 		}
 		skipToken = resp.SkipToken
 	}
-	return writeRows(streams.Out, c.Output, columns, rows)
+	return columns, rows, nil
 }
 
-// writeRows prints a result as a table, JSON objects or CSV.
-func writeRows(out io.Writer, format string, columns []string, rows [][]any) error {
-	switch format {
-	case "json":
-		objs := make([]map[string]any, len(rows))
-		for i, r := range rows {
-			objs[i] = map[string]any{}
-			for j, col := range columns {
-				if j < len(r) {
-					objs[i][col] = r[j]
-				}
+// rowObjects turns a table's rows into JSON objects keyed by column, in
+// the columns' order.
+func rowObjects(columns []string, rows [][]any) []json.RawMessage {
+	objs := make([]json.RawMessage, len(rows))
+	for i, r := range rows {
+		var b bytes.Buffer
+		b.WriteByte('{')
+		for j, col := range columns {
+			if j > 0 {
+				b.WriteByte(',')
 			}
-		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(objs)
-	case "csv":
-		w := csv.NewWriter(out)
-		if err := w.Write(columns); err != nil {
-			return err
-		}
-		for _, r := range rows {
-			rec := make([]string, len(columns))
-			for j := range columns {
-				if j < len(r) {
-					rec[j] = cell(r[j])
-				}
+			k, _ := json.Marshal(col)
+			var v any
+			if j < len(r) {
+				v = r[j]
 			}
-			if err := w.Write(rec); err != nil {
-				return err
+			val, err := json.Marshal(v)
+			if err != nil {
+				val = []byte("null")
 			}
+			b.Write(k)
+			b.WriteByte(':')
+			b.Write(val)
 		}
-		w.Flush()
-		return w.Error()
+		b.WriteByte('}')
+		objs[i] = b.Bytes()
 	}
-	w := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(w, strings.Join(columns, "\t"))
-	for _, r := range rows {
-		cells := make([]string, len(r))
-		for j, v := range r {
-			cells[j] = clipText(strings.ReplaceAll(cell(v), "\t", " "), 80)
-		}
-		fmt.Fprintln(w, strings.Join(cells, "\t"))
-	}
-	return w.Flush()
+	return objs
 }
 
-// cell renders one value: strings as they are, the rest as JSON.
-func cell(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
+// kqlString escapes s for a single-quoted KQL string literal.
+func kqlString(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`, "\r", `\r`).Replace(s)
 }

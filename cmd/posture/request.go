@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/posture/posture/requests"
@@ -55,6 +54,7 @@ type RequestCreateCmd struct {
 	Justification  string   `short:"j" required:"" help:"Why the exemption is needed."`
 	ExpiresOn      string   `help:"Wanted expiry, RFC 3339 or a duration from now (e.g. 720h)."`
 	Ticket         string   `help:"A ticket or change reference."`
+	OutputFlags
 }
 
 func (c *RequestCreateCmd) Run(ctx context.Context, streams *IO) error {
@@ -71,30 +71,31 @@ func (c *RequestCreateCmd) Run(ctx context.Context, streams *IO) error {
 		props["resourceIds"] = c.Resources
 	}
 	if c.ExpiresOn != "" {
-		if d, err := time.ParseDuration(c.ExpiresOn); err == nil {
-			props["expiresOn"] = time.Now().Add(d).UTC().Truncate(time.Second).Format(time.RFC3339)
-		} else if t, err := time.Parse(time.RFC3339, c.ExpiresOn); err == nil {
-			props["expiresOn"] = t.UTC().Format(time.RFC3339)
-		} else {
-			return usageError{fmt.Errorf("--expires-on %q: give an RFC 3339 time or a duration", c.ExpiresOn)}
+		exp, err := parseExpiry(c.ExpiresOn, time.Now())
+		if err != nil {
+			return err
 		}
+		props["expiresOn"] = exp
 	}
 	out, err := c.do(ctx, "PUT", "", map[string]any{"properties": props})
 	if err != nil {
 		return err
 	}
-	return printJSON(streams.Out, out)
+	return c.printDoc(streams.Out, out)
 }
 
 // RequestShowCmd is `posture request show`.
-type RequestShowCmd struct{ requestTarget }
+type RequestShowCmd struct {
+	requestTarget
+	OutputFlags
+}
 
 func (c *RequestShowCmd) Run(ctx context.Context, streams *IO) error {
 	out, err := c.do(ctx, "GET", "", nil)
 	if err != nil {
 		return err
 	}
-	return printJSON(streams.Out, out)
+	return c.printDoc(streams.Out, out)
 }
 
 // RequestListCmd is `posture request list`.
@@ -103,7 +104,7 @@ type RequestListCmd struct {
 	Data   string `default:"./posture-data" help:"Data directory holding the bootstrap token, when no --token is given." env:"POSTURE_DATA"`
 	Scope  string `required:"" help:"List the requests at or under this scope."`
 	Status string `enum:",Pending,Approved,Rejected,Withdrawn,Expired" default:"" help:"Only requests in this status."`
-	JSON   bool   `help:"Print JSON."`
+	OutputFlags
 }
 
 func (c *RequestListCmd) Run(ctx context.Context, streams *IO) error {
@@ -111,26 +112,28 @@ func (c *RequestListCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
+	filter := ""
 	if c.Status != "" {
-		q.Set("$filter", "status eq '"+c.Status+"'")
+		filter = "status eq '" + c.Status + "'"
 	}
-	var page struct {
-		Value []struct {
-			ID         string            `json:"id"`
-			Properties *requests.Request `json:"properties"`
-		} `json:"value"`
-	}
-	if _, err := cl.Do(ctx, "GET", strings.TrimSuffix(c.Scope, "/")+"/providers/"+requests.Type, requests.APIVersion, q, nil, &page); err != nil {
+	all, err := listAll(ctx, cl, strings.TrimSuffix(c.Scope, "/")+"/providers/"+requests.Type, requests.APIVersion, filter,
+		newProgress(streams.Err, "listing").unit("requests"))
+	if err != nil {
 		return err
 	}
-	if c.JSON {
-		return printJSON(streams.Out, page.Value)
-	}
-	w := tabwriter.NewWriter(streams.Out, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(w, "STATUS\tREQUESTED\tBY\tRECOMMENDATION\tRESOURCES\tID")
-	for _, v := range page.Value {
-		p := v.Properties
+	v := view{Data: all, Columns: []string{"status", "requested", "by", "recommendation", "resources", "id"}}
+	for _, raw := range all {
+		var r struct {
+			ID         string            `json:"id"`
+			Properties *requests.Request `json:"properties"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		p := r.Properties
+		if p == nil {
+			continue
+		}
 		what := p.RecommendationDisplayName
 		if what == "" {
 			what = p.PolicyAssignmentID
@@ -140,15 +143,16 @@ func (c *RequestListCmd) Run(ctx context.Context, streams *IO) error {
 		if n == 0 {
 			res = "scope"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Status, p.RequestedAt.Format(time.DateTime), p.RequestedBy.Label(), clipText(what, 50), res, v.ID)
+		v.Rows = append(v.Rows, []any{p.Status, p.RequestedAt.Format(time.DateTime), p.RequestedBy.Label(), what, res, r.ID})
 	}
-	return w.Flush()
+	return c.print(streams.Out, formatTable, v)
 }
 
 // RequestApproveCmd is `posture request approve`.
 type RequestApproveCmd struct {
 	requestTarget
 	Reason string `help:"A comment for the requester."`
+	OutputFlags
 }
 
 func (c *RequestApproveCmd) Run(ctx context.Context, streams *IO) error {
@@ -156,13 +160,14 @@ func (c *RequestApproveCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	return printJSON(streams.Out, out)
+	return c.printDoc(streams.Out, out)
 }
 
 // RequestRejectCmd is `posture request reject`.
 type RequestRejectCmd struct {
 	requestTarget
 	Reason string `required:"" help:"Why the request is rejected."`
+	OutputFlags
 }
 
 func (c *RequestRejectCmd) Run(ctx context.Context, streams *IO) error {
@@ -170,16 +175,19 @@ func (c *RequestRejectCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	return printJSON(streams.Out, out)
+	return c.printDoc(streams.Out, out)
 }
 
 // RequestWithdrawCmd is `posture request withdraw`.
-type RequestWithdrawCmd struct{ requestTarget }
+type RequestWithdrawCmd struct {
+	requestTarget
+	OutputFlags
+}
 
 func (c *RequestWithdrawCmd) Run(ctx context.Context, streams *IO) error {
 	out, err := c.do(ctx, "POST", "/withdraw", nil)
 	if err != nil {
 		return err
 	}
-	return printJSON(streams.Out, out)
+	return c.printDoc(streams.Out, out)
 }

@@ -453,7 +453,8 @@ func TestDeadLetter(t *testing.T) {
 	if code, out := cli("request", "list", "--scope", reqSub, "--status", "Pending"); code != 0 || !strings.Contains(out, "Pending") || !strings.Contains(out, requestPath+"whole-sub") {
 		t.Errorf("request list: %d\n%s", code, out)
 	}
-	if code, out := cli("request", "approve", "--scope", reqSub, "-n", "whole-sub"); code != 1 || !strings.Contains(out, "SelfApprovalNotAllowed") {
+	// 403: exit code 4 (not allowed).
+	if code, out := cli("request", "approve", "--scope", reqSub, "-n", "whole-sub"); code != 4 || !strings.Contains(out, "SelfApprovalNotAllowed") {
 		t.Errorf("approving one's own request from the CLI: %d\n%s", code, out)
 	}
 	if code, out := cli("request", "withdraw", "--scope", reqSub, "-n", "whole-sub"); code != 0 || !strings.Contains(out, `"status": "Withdrawn"`) {
