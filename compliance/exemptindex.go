@@ -227,7 +227,7 @@ func (st *stamper) stamp(row *posture.ResourceStates, r *match.Resource) bool {
 		s := &row.States[i]
 		var best *exemptionEntry
 		for _, e := range cands {
-			if e.x.Selects(s.ReferenceID, r) && (best == nil || e.outlasts(best)) {
+			if e.x.Selects(s.ReferenceID, row.ResourceType, r) && (best == nil || e.outlasts(best)) {
 				best = e
 			}
 		}
@@ -277,16 +277,9 @@ func (st *stamper) needsResource(assignment string) bool {
 	return false
 }
 
-// subjectOf is what exemption selectors and filters read of a resource. Its
-// type is the one Azure Policy sees (resource groups are
-// Microsoft.Resources/subscriptions/resourceGroups), as resource selectors
-// compare it.
+// subjectOf is what resource filters read of a resource.
 func subjectOf(r *posture.Resource) *match.Resource {
-	typ := r.Type
-	if policyTypeKey(r) != r.TypeKey() {
-		typ = "Microsoft.Resources/subscriptions/resourceGroups"
-	}
-	return &match.Resource{ID: r.ID, Name: r.Name, Type: typ, Location: r.Location,
+	return &match.Resource{ID: r.ID, Name: r.Name, Type: r.Type, Location: r.Location,
 		ResourceGroup: r.ResourceGroup, SubscriptionID: r.SubscriptionID, Tags: r.Tags}
 }
 

@@ -103,7 +103,7 @@ func explain(out *posture.ExemptionExplanation, id armid.ID, x *exemption.Exempt
 		for i := range row.States {
 			st := &row.States[i]
 			refOK := len(x.PolicyDefinitionReferenceIDs) == 0 || containsRef(x.PolicyDefinitionReferenceIDs, st.ReferenceID)
-			covered := ok && st.State != posture.StateDisabled && x.Selects(st.ReferenceID, subject)
+			covered := ok && st.State != posture.StateDisabled && x.Selects(st.ReferenceID, row.ResourceType, subject)
 			es := posture.ExplainedState{ReferenceID: st.ReferenceID, State: st.State, Covered: covered}
 			if st.Exempt(now) {
 				es.ExemptedBy = st.Exemption

@@ -25,7 +25,7 @@ func (f *filterShare) count(x *exemption.Exemption, row *posture.ResourceStates,
 		return
 	}
 	for _, st := range row.States {
-		if st.State != posture.StateDisabled && x.Covers(st.ReferenceID, r.Type, r.Location) {
+		if st.State != posture.StateDisabled && x.Covers(st.ReferenceID, row.ResourceType, r.Location) {
 			f.total++
 			if x.ResourceFilter.Match(r) {
 				f.matched++

@@ -45,7 +45,7 @@ func (s *Service) PreviewExemption(ctx context.Context, w posture.ExemptionWrite
 				r := subject(row)
 				share.count(x, row, r)
 				for _, state := range row.States {
-					if state.State == posture.StateDisabled || !x.Selects(state.ReferenceID, r) {
+					if state.State == posture.StateDisabled || !x.Selects(state.ReferenceID, row.ResourceType, r) {
 						continue
 					}
 					def, _ := s.DefinitionOf(row.AssignmentKey, state.ReferenceID)

@@ -168,9 +168,11 @@ func (e *Exemption) Covers(referenceID, resourceType, location string) bool {
 
 // Selects reports whether the exemption covers the policy state of
 // referenceID on resource r: Covers (policy references and Azure's
-// resource selectors) and posture's resource filter.
-func (e *Exemption) Selects(referenceID string, r *match.Resource) bool {
-	return e.Covers(referenceID, r.Type, r.Location) && (e.ResourceFilter == nil || e.ResourceFilter.Match(r))
+// resource selectors, which compare policyType, the type Azure Policy
+// sees: resource groups are Microsoft.Resources/subscriptions/resourceGroups)
+// and posture's resource filter (which reads r, its ARM type included).
+func (e *Exemption) Selects(referenceID, policyType string, r *match.Resource) bool {
+	return e.Covers(referenceID, policyType, r.Location) && (e.ResourceFilter == nil || e.ResourceFilter.Match(r))
 }
 
 // NeedsResource reports whether Selects reads more of a resource than its
