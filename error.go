@@ -92,3 +92,18 @@ func ErrorCode(err error) string {
 
 // IsNotFound reports whether err is an ENOTFOUND error.
 func IsNotFound(err error) bool { return err != nil && ErrorKind(err) == ENOTFOUND }
+
+// Join reports several validation problems at once, as ARM does: nil for
+// none, the one problem, or the first with all of them in Details. The
+// first is copied so that it does not contain itself.
+func Join(problems []*Error) error {
+	switch len(problems) {
+	case 0:
+		return nil
+	case 1:
+		return problems[0]
+	}
+	top := *problems[0]
+	top.Details = problems
+	return &top
+}

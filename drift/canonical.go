@@ -7,13 +7,14 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/posture/posture/jsonw"
 )
 
 // appendCanonical appends the canonical JSON of v: object keys sorted
 // bytewise, no spaces, numbers in their shortest round-trip form as
 // JavaScript prints them (1.0 and 1 and 1e0 are all "1", -0 is "0"),
-// strings escaped minimally. It is the form digests are computed over, so
+// strings escaped as jsonw writes them. It is the form digests are computed over, so
 // it must never change; values of two documents that decode to the same
 // value always encode the same.
 func appendCanonical(b []byte, v any) []byte {
@@ -28,7 +29,7 @@ func appendCanonical(b []byte, v any) []byte {
 	case float64:
 		return appendNumber(b, x)
 	case string:
-		return appendString(b, x)
+		return jsonw.AppendString(b, x)
 	case []any:
 		b = append(b, '[')
 		for i, e := range x {
@@ -49,7 +50,7 @@ func appendCanonical(b []byte, v any) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = jsonw.AppendString(b, k)
 			b = append(b, ':')
 			b = appendCanonical(b, x[k])
 		}
@@ -58,7 +59,7 @@ func appendCanonical(b []byte, v any) []byte {
 		if f, err := x.Float64(); err == nil {
 			return appendNumber(b, f)
 		}
-		return appendString(b, string(x))
+		return jsonw.AppendString(b, string(x))
 	}
 	return appendOther(b, v)
 }
@@ -78,11 +79,11 @@ func appendOther(b []byte, v any) []byte {
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
-		return appendString(b, fmt.Sprintf("%v", v))
+		return jsonw.AppendString(b, fmt.Sprintf("%v", v))
 	}
 	var decoded any
 	if err := json.Unmarshal(data, &decoded); err != nil {
-		return appendString(b, string(data))
+		return jsonw.AppendString(b, string(data))
 	}
 	return appendCanonical(b, decoded)
 }
@@ -96,7 +97,7 @@ func appendNumber(b []byte, f float64) []byte {
 		return append(b, '0') // also -0
 	case math.IsNaN(f) || math.IsInf(f, 0):
 		// Not JSON; only a document built in Go can hold one.
-		return appendString(b, strconv.FormatFloat(f, 'g', -1, 64))
+		return jsonw.AppendString(b, strconv.FormatFloat(f, 'g', -1, 64))
 	}
 	format := byte('f')
 	if abs := math.Abs(f); abs < 1e-6 || abs >= 1e21 {
@@ -113,48 +114,3 @@ func appendNumber(b []byte, f float64) []byte {
 	return b
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string: quote, backslash and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD (as encoding/json
-// decodes it), everything else as is.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, "\ufffd"...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}

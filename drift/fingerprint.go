@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"sync"
 
+	"github.com/posture/posture/jsonw"
 	"github.com/posture/posture/policy"
 )
 
@@ -70,7 +71,7 @@ func Take(fields []string, r *policy.Resource) Fingerprint {
 		if i > 0 {
 			whole.Write([]byte{','})
 		}
-		buf = appendString(append(buf[:0], `{"path":`...), path)
+		buf = jsonw.AppendString(append(buf[:0], `{"path":`...), path)
 		if ok {
 			buf = append(buf, `,"value":`...)
 			start := len(buf)

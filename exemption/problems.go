@@ -43,16 +43,5 @@ func (p *problems) add(code, target, format string, args ...any) {
 	*p = append(*p, posture.Errorf(posture.EINVALID, code, format, args...).WithTarget(target))
 }
 
-// err returns nil, the one problem, or the first problem with all of them in
-// Details. The first is copied so that it does not contain itself.
-func (p problems) err() error {
-	switch len(p) {
-	case 0:
-		return nil
-	case 1:
-		return p[0]
-	}
-	top := *p[0]
-	top.Details = p
-	return &top
-}
+// err is posture.Join of the problems.
+func (p problems) err() error { return posture.Join(p) }

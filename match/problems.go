@@ -24,19 +24,8 @@ func (p *problems) add(target, format string, args ...any) {
 	}
 }
 
-// err returns nil, the one problem, or the first problem with all of them in
-// Details. The first is copied so that it does not contain itself.
-func (p problems) err() error {
-	switch len(p) {
-	case 0:
-		return nil
-	case 1:
-		return p[0]
-	}
-	top := *p[0]
-	top.Details = p
-	return &top
-}
+// err is posture.Join of the problems.
+func (p problems) err() error { return posture.Join(p) }
 
 // join appends a property name to a JSON path.
 func join(path, name string) string {

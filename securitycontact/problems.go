@@ -41,19 +41,8 @@ func (p *problems) addErr(err error) {
 	}
 }
 
-// err returns nil, the one problem, or the first problem with all of them in
-// Details. The first is copied so that it does not contain itself.
-func (p problems) err() error {
-	switch len(p) {
-	case 0:
-		return nil
-	case 1:
-		return p[0]
-	}
-	top := *p[0]
-	top.Details = p
-	return &top
-}
+// err is posture.Join of the problems.
+func (p problems) err() error { return posture.Join(p) }
 
 // clip shortens user input echoed in messages.
 func clip(s string) string {
