@@ -113,4 +113,3 @@ func appendNumber(b []byte, f float64) []byte {
 	}
 	return b
 }
-
