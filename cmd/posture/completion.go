@@ -194,30 +194,7 @@ _posture_flags() {
 _posture_values() {
     case "$1|$2" in
 `)
-	for _, n := range nodes {
-		for _, f := range n.flags {
-			if !f.takesValue {
-				continue
-			}
-			pat := shellQuote(n.path + "|--" + f.long)
-			if f.short != "" {
-				pat += "|" + shellQuote(n.path+"|-"+f.short)
-			}
-			fmt.Fprintf(&b, "    %s) echo %s ;;\n", pat, shellQuote(bashValues(f.values)))
-		}
-	}
-	b.WriteString(`    *) return 1 ;;
-    esac
-}
-
-_posture_args() {
-    case "$1" in
-`)
-	for _, n := range nodes {
-		if v := bashValues(n.args); v != "" {
-			fmt.Fprintf(&b, "    %s) echo %s ;;\n", shellQuote(n.path), shellQuote(v))
-		}
-	}
+	valueCases(&b, nodes, "echo %s")
 	b.WriteString(`    esac
 }
 
@@ -342,30 +319,7 @@ _posture_flags() {
 _posture_values() {
     case "$1|$2" in
 `)
-	for _, n := range nodes {
-		for _, f := range n.flags {
-			if !f.takesValue {
-				continue
-			}
-			pat := shellQuote(n.path + "|--" + f.long)
-			if f.short != "" {
-				pat += "|" + shellQuote(n.path+"|-"+f.short)
-			}
-			fmt.Fprintf(&b, "    %s) reply=(%s) ;;\n", pat, shellQuote(bashValues(f.values)))
-		}
-	}
-	b.WriteString(`    *) return 1 ;;
-    esac
-}
-
-_posture_args() {
-    case "$1" in
-`)
-	for _, n := range nodes {
-		if v := bashValues(n.args); v != "" {
-			fmt.Fprintf(&b, "    %s) reply=(%s) ;;\n", shellQuote(n.path), shellQuote(v))
-		}
-	}
+	valueCases(&b, nodes, "reply=(%s)")
 	b.WriteString(`    *) reply=() ;;
     esac
 }
@@ -558,4 +512,35 @@ func fishCase(path string) string {
 		return "''"
 	}
 	return shellQuote(path)
+}
+
+// valueCases writes the case arms of _posture_values and _posture_args
+// (the shell function between them included): what each flag's value and
+// each command's arguments complete to, given to the shell by answer (a
+// format with one %s: "echo %s" for bash, "reply=(%s)" for zsh).
+func valueCases(b *strings.Builder, nodes []compNode, answer string) {
+	for _, n := range nodes {
+		for _, f := range n.flags {
+			if !f.takesValue {
+				continue
+			}
+			pat := shellQuote(n.path + "|--" + f.long)
+			if f.short != "" {
+				pat += "|" + shellQuote(n.path+"|-"+f.short)
+			}
+			fmt.Fprintf(b, "    %s) "+answer+" ;;\n", pat, shellQuote(bashValues(f.values)))
+		}
+	}
+	b.WriteString(`    *) return 1 ;;
+    esac
+}
+
+_posture_args() {
+    case "$1" in
+`)
+	for _, n := range nodes {
+		if v := bashValues(n.args); v != "" {
+			fmt.Fprintf(b, "    %s) "+answer+" ;;\n", shellQuote(n.path), shellQuote(v))
+		}
+	}
 }
