@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"strings"
 	"time"
@@ -40,7 +39,7 @@ func (c *checker) add(e *raw, v *value, code, format string, args ...any) {
 }
 
 func (c *checker) entry(e *raw) Entry {
-	out := Entry{Pos: e.pos, Index: e.index, Fields: map[string]Pos{}}
+	out := Entry{Pos: e.pos, Index: e.index, Fields: make(map[string]Pos, 16)}
 	str := func(key string) (*value, string) {
 		v := e.vals[key]
 		if v == nil || strings.TrimSpace(v.text) == "" && v.list == nil && v.json == nil {
@@ -181,13 +180,15 @@ func (c *checker) scopes(e *raw, out *Entry) {
 		return
 	}
 	out.Fields[fScopes] = many.pos
-	seen := map[string]Pos{}
+	seen := make(map[string]Pos, len(many.list))
 	for i, it := range many.list {
-		field := e.field(many)
-		if one == nil {
-			field = fmt.Sprintf("%s[%d]", field, i)
+		field := func() string {
+			if one != nil {
+				return e.field(many)
+			}
+			return index(e.field(many), i)
 		}
-		out.Fields[fmt.Sprintf("%s[%d]", fScopes, i)] = it.pos
+		out.Fields[fieldKey(fScopes, i)] = it.pos
 		s, ok := c.scopeText(it, field)
 		if !ok {
 			out.Scopes = append(out.Scopes, it.text)
@@ -196,13 +197,13 @@ func (c *checker) scopes(e *raw, out *Entry) {
 		id, err := armid.Parse(s)
 		switch {
 		case err != nil:
-			c.probs.add(it.pos, field, CodeInvalidScope, "'%s' is not a scope: %s.", clip(s), reason(err))
+			c.probs.add(it.pos, field(), CodeInvalidScope, "'%s' is not a scope: %s.", clip(s), reason(err))
 		case id.Kind() == armid.Tenant:
-			c.probs.add(it.pos, field, CodeInvalidScope, "The tenant root '/' cannot hold exemptions; use the tenant root management group.")
+			c.probs.add(it.pos, field(), CodeInvalidScope, "The tenant root '/' cannot hold exemptions; use the tenant root management group.")
 		default:
 			s = id.String()
 			if prev, dup := seen[id.Key()]; dup {
-				c.probs.add(it.pos, field, CodeDuplicateScope, "The scope '%s' is listed twice; the first is at %s.", clip(s), prev)
+				c.probs.add(it.pos, field(), CodeDuplicateScope, "The scope '%s' is listed twice; the first is at %s.", clip(s), prev)
 			}
 			seen[id.Key()] = it.pos
 		}
@@ -214,25 +215,25 @@ func (c *checker) scopes(e *raw, out *Entry) {
 // trimmed, and a leading ':' (no display-name suffix, which posture never
 // adds) is dropped. EPAC's labels and patterns depend on what EPAC does at
 // plan time, so they are refused rather than misread.
-func (c *checker) scopeText(it item, field string) (string, bool) {
+func (c *checker) scopeText(it item, field path) (string, bool) {
 	s := it.text
 	if c.format.epac {
 		s = strings.TrimSpace(s)
 		if label, rest, ok := strings.Cut(s, ":"); ok {
 			if label != "" {
-				c.probs.add(it.pos, field, CodeUnsupportedFeature,
+				c.probs.add(it.pos, field(), CodeUnsupportedFeature,
 					"The scope label '%s:' names EPAC's display-name suffix, which posture does not generate; remove it (a leading ':' alone is accepted).", clip(label))
 				return s, false
 			}
 			s = rest
 		}
 		if strings.Contains(strings.ToLower(s), "subscriptionspattern") || strings.Contains(s, "*") {
-			c.probs.add(it.pos, field, CodeUnsupportedFeature,
+			c.probs.add(it.pos, field(), CodeUnsupportedFeature,
 				"EPAC's scope patterns are expanded against the estate at plan time; posture does not expand them. List the scopes, or use a posture file with resourceFilter.")
 			return s, false
 		}
 	} else if strings.Contains(s, "*") {
-		c.probs.add(it.pos, field, CodeInvalidScope, "Scopes have no wildcards; list the scopes, or use resourceFilter to select resources by tag or name pattern.")
+		c.probs.add(it.pos, field(), CodeInvalidScope, "Scopes have no wildcards; list the scopes, or use resourceFilter to select resources by tag or name pattern.")
 		return s, false
 	}
 	return s, true
@@ -330,16 +331,16 @@ func (c *checker) referenceIDs(e *raw, out *Entry) {
 	if out.Assignment == "" && out.PolicySetDefinitionID == "" && len(v.list) > 0 {
 		c.add(e, v, CodeReferenceIDs, "'%s' narrows a policy assignment or policy set definition; give assignment or policySetDefinitionId/Name with it, or remove it.", v.written)
 	}
-	seen := map[string]Pos{}
+	seen := make(map[string]Pos, len(v.list))
 	for i, it := range v.list {
-		field := fmt.Sprintf("%s[%d]", e.field(v), i)
-		out.Fields[fmt.Sprintf("%s[%d]", fRefs, i)] = it.pos
+		field := func() string { return index(e.field(v), i) }
+		out.Fields[fieldKey(fRefs, i)] = it.pos
 		key := strings.ToLower(it.text)
 		switch prev, dup := seen[key]; {
 		case strings.TrimSpace(it.text) == "":
-			c.probs.add(it.pos, field, CodeInvalidReferenceID, "A policy definition reference id must not be empty.")
+			c.probs.add(it.pos, field(), CodeInvalidReferenceID, "A policy definition reference id must not be empty.")
 		case dup:
-			c.probs.add(it.pos, field, CodeDuplicateReference, "The reference id '%s' is listed twice; the first is at %s.", clip(it.text), prev)
+			c.probs.add(it.pos, field(), CodeDuplicateReference, "The reference id '%s' is listed twice; the first is at %s.", clip(it.text), prev)
 		default:
 			seen[key] = it.pos
 		}
@@ -368,7 +369,11 @@ func (c *checker) expiresOn(e *raw, v *value, s string) time.Time {
 // keeps it (so that plan does not see a difference that can never go).
 func parseExpiry(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
-	for _, layout := range expiryLayouts {
+	layouts := expiryLayouts
+	if len(s) == len("2006-01-02") {
+		layouts = expiryLayouts[1:2] // the common case, without a failed RFC 3339 parse first
+	}
+	for _, layout := range layouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			t = t.UTC().Truncate(time.Microsecond)
 			if y := t.Year(); y >= 1 && y <= 9999 {

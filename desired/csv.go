@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -159,18 +158,18 @@ func quoteOr(names []string) string {
 }
 
 // row turns one record into a raw entry. Empty cells are fields not given.
-func (f *csvFile) row(rec []string, cols []column, index int) *raw {
-	path := fmt.Sprintf("exemptions[%d]", index)
-	e := &raw{pos: f.pos(0), index: index, path: path, vals: map[string]*value{}, invalid: map[string]bool{}}
+func (f *csvFile) row(rec []string, cols []column, i int) *raw {
+	path := index("exemptions", i)
+	e := &raw{pos: f.pos(0), index: i, path: path, vals: make(map[string]*value, len(cols))}
 	if len(rec) != len(cols) {
 		f.r.probs.add(e.pos, path, CodeInvalidCSV, "The row has %d cells; the header has %d.", len(rec), len(cols))
 	}
-	for i, cell := range rec[:min(len(rec), len(cols))] {
-		col := cols[i]
+	for j, cell := range rec[:min(len(rec), len(cols))] {
+		col := cols[j]
 		if strings.TrimSpace(cell) == "" {
 			continue
 		}
-		pos := f.pos(i)
+		pos := f.pos(j)
 		if col.name == "" {
 			f.r.probs.add(pos, path, CodeUnknownField, "The cell has a value, but its column has no name in the header.")
 			continue
@@ -188,7 +187,7 @@ func (f *csvFile) row(rec []string, cols []column, index int) *raw {
 			val.list = f.list(cell, pos, field)
 		case kObject, kArray:
 			if !f.jsonCell(val, cell, col.spec.kind, field) {
-				e.invalid[key] = true
+				e.markInvalid(key)
 				continue
 			}
 		case kRef:
@@ -197,7 +196,7 @@ func (f *csvFile) row(rec []string, cols []column, index int) *raw {
 			if key == "" {
 				f.r.probs.add(pos, field, CodeInvalidAssignment,
 					"'%s' is none of: a policy assignment id, a policy definition or policy set definition id, policyDefinitions/{name}, policySetDefinitions/{name}.", clip(cell))
-				e.invalid[fAssignment] = true
+				e.markInvalid(fAssignment)
 				continue
 			}
 		}

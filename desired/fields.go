@@ -3,6 +3,7 @@ package desired
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -239,39 +240,71 @@ type raw struct {
 
 func (e *raw) field(v *value) string { return e.path + "." + v.written }
 
+func (e *raw) markInvalid(key string) {
+	if e.invalid == nil {
+		e.invalid = map[string]bool{}
+	}
+	e.invalid[key] = true
+}
+
+// index is the path of a list item: index("scopes", 2) is scopes[2].
+func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// fieldKeys are the Entry.Fields keys of the first list items, built once:
+// most entries have a scope or two and few reference ids.
+var fieldKeys = map[string][]string{}
+
+func init() {
+	for _, f := range []string{fScopes, fRefs} {
+		for i := range 16 {
+			fieldKeys[f] = append(fieldKeys[f], index(f, i))
+		}
+	}
+}
+
+func fieldKey(field string, i int) string {
+	if keys := fieldKeys[field]; i < len(keys) {
+		return keys[i]
+	}
+	return index(field, i)
+}
+
 // rawEntry reads the fields of one entry object. Null values count as not
 // given, as EPAC's schema allows them for optional fields.
 func (r *reader) rawEntry(n *yaml.Node, path string, index int, f *format) *raw {
-	e := &raw{pos: r.pos(n), index: index, path: path, vals: map[string]*value{}, invalid: map[string]bool{}}
-	keys := map[string]*yaml.Node{}
+	e := &raw{pos: r.pos(n), index: index, path: path, vals: make(map[string]*value, len(n.Content)/2)}
+	var seen keySet
+	// One allocation for all the values; the capacity is never exceeded,
+	// so pointers into it stay valid.
+	store := make([]value, 0, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		name, ok := r.key(k, e.path)
 		if !ok {
 			continue
 		}
-		field := e.path + "." + name
-		if prev := keys[name]; prev != nil {
-			r.add(k, field, CodeDuplicateField, "'%s' is given twice; the first is at %s.", name, r.pos(prev))
+		field := func() string { return e.path + "." + name }
+		if prev := seen.add(name, k); prev != nil {
+			r.add(k, field(), CodeDuplicateField, "'%s' is given twice; the first is at %s.", name, r.pos(prev))
 			continue
 		}
-		keys[name] = k
 		sp, known := f.fields[name]
 		switch {
 		case !known:
-			r.unknown(r.pos(k), field, name, f)
+			r.unknown(r.pos(k), field(), name, f)
 			continue
 		case sp.kind == kReport:
-			r.report(r.pos(k), field, name)
+			r.report(r.pos(k), field(), name)
 			continue
 		case isNull(v):
 			continue
 		}
-		val := &value{written: name, pos: r.pos(v)}
+		store = append(store, value{written: name, pos: r.pos(v)})
+		val := &store[len(store)-1]
 		if r.read(val, v, sp.kind, field) {
 			e.vals[sp.key] = val
 		} else {
-			e.invalid[sp.key] = true
+			e.markInvalid(sp.key)
 		}
 	}
 	return e
@@ -287,7 +320,7 @@ func (r *reader) key(k *yaml.Node, path string) (string, bool) {
 }
 
 // read decodes a value of the given kind into val.
-func (r *reader) read(val *value, n *yaml.Node, k kind, field string) bool {
+func (r *reader) read(val *value, n *yaml.Node, k kind, field path) bool {
 	switch k {
 	case kString:
 		s, ok, _ := r.str(n, field)
@@ -295,14 +328,14 @@ func (r *reader) read(val *value, n *yaml.Node, k kind, field string) bool {
 		return ok
 	case kList:
 		if n.Kind != yaml.SequenceNode {
-			r.add(n, field, CodeWrongType, "%s must be a list of strings, not %s.", leaf(field), describe(n))
+			r.add(n, field(), CodeWrongType, "%s must be a list of strings, not %s.", leaf(field()), describe(n))
 			return false
 		}
 		ok := true
 		for i, c := range n.Content {
-			s, sok, null := r.str(c, fmt.Sprintf("%s[%d]", field, i))
+			s, sok, null := r.str(c, func() string { return index(field(), i) })
 			if null {
-				r.add(c, fmt.Sprintf("%s[%d]", field, i), CodeWrongType, "%s[%d] must be a string, not null.", leaf(field), i)
+				r.add(c, index(field(), i), CodeWrongType, "%s[%d] must be a string, not null.", leaf(field()), i)
 			}
 			ok = ok && sok
 			val.list = append(val.list, item{s, r.pos(c)})
@@ -314,7 +347,7 @@ func (r *reader) read(val *value, n *yaml.Node, k kind, field string) bool {
 			want, what = yaml.SequenceNode, "a list"
 		}
 		if n.Kind != want {
-			r.add(n, field, CodeWrongType, "%s must be %s, not %s.", leaf(field), what, describe(n))
+			r.add(n, field(), CodeWrongType, "%s must be %s, not %s.", leaf(field()), what, describe(n))
 			return false
 		}
 		var ok bool
@@ -322,4 +355,40 @@ func (r *reader) read(val *value, n *yaml.Node, k kind, field string) bool {
 		return ok
 	}
 	return false
+}
+
+// keySet finds repeated keys: by scanning for the few keys of an entry,
+// by a map for the many of a large metadata object.
+type keySet struct {
+	n     int
+	names [32]string
+	nodes [32]*yaml.Node
+	m     map[string]*yaml.Node
+}
+
+// add records name and returns the node that had it before, if any.
+func (s *keySet) add(name string, n *yaml.Node) *yaml.Node {
+	if s.m != nil {
+		if prev := s.m[name]; prev != nil {
+			return prev
+		}
+		s.m[name] = n
+		return nil
+	}
+	for i, k := range s.names[:s.n] {
+		if k == name {
+			return s.nodes[i]
+		}
+	}
+	if s.n == len(s.names) {
+		s.m = make(map[string]*yaml.Node, 2*s.n)
+		for i, k := range s.names {
+			s.m[k] = s.nodes[i]
+		}
+		s.m[name] = n
+		return nil
+	}
+	s.names[s.n], s.nodes[s.n] = name, n
+	s.n++
+	return nil
 }

@@ -14,6 +14,13 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// path names a field for problems: exemptions[3].metadata.team. It is a
+// function so that the string is built only when a problem is reported;
+// most values have none, and a large file would otherwise build a path
+// for every value it reads. Callers pass closures down, never return
+// them, so that they stay on the stack.
+type path func() string
+
 // reader turns YAML nodes into values, collecting problems.
 type reader struct {
 	file string
@@ -22,6 +29,7 @@ type reader struct {
 	// 2027-01-31 is the text the author typed.
 	yaml  bool
 	probs *Problems
+	trail []step // toJSON's place below the field it converts
 }
 
 func (r *reader) pos(n *yaml.Node) Pos {
@@ -110,13 +118,13 @@ func yamlErrorLine(err error) (int, string) {
 
 // str reads a string value; ok is false after a problem, null true for an
 // absent (null) value.
-func (r *reader) str(n *yaml.Node, field string) (s string, ok, null bool) {
+func (r *reader) str(n *yaml.Node, field path) (s string, ok, null bool) {
 	if n.Kind == yaml.AliasNode {
 		r.alias(n, field)
 		return "", false, false
 	}
 	if n.Kind != yaml.ScalarNode {
-		r.add(n, field, CodeWrongType, "%s must be a string, not %s.", leaf(field), describe(n))
+		r.add(n, field(), CodeWrongType, "%s must be a string, not %s.", leaf(field()), describe(n))
 		return "", false, false
 	}
 	if quoted(n) {
@@ -132,7 +140,7 @@ func (r *reader) str(n *yaml.Node, field string) (s string, ok, null bool) {
 			return n.Value, true, false
 		}
 	}
-	r.add(n, field, CodeWrongType, "%s must be a string, not %s.", leaf(field), describe(n))
+	r.add(n, field(), CodeWrongType, "%s must be a string, not %s.", leaf(field()), describe(n))
 	return "", false, false
 }
 
@@ -141,8 +149,8 @@ func leaf(field string) string {
 	return field[strings.LastIndexByte(field, '.')+1:]
 }
 
-func (r *reader) alias(n *yaml.Node, field string) {
-	r.add(n, field, CodeUnsupportedYAML, "YAML aliases (*%s) are not supported; write the value out, or use defaults.", n.Value)
+func (r *reader) alias(n *yaml.Node, field path) {
+	r.add(n, field(), CodeUnsupportedYAML, "YAML aliases (*%s) are not supported; write the value out, or use defaults.", n.Value)
 }
 
 func quoted(n *yaml.Node) bool {
@@ -183,34 +191,60 @@ func describe(n *yaml.Node) string {
 
 // toJSON appends n as compact JSON, keeping the key order. Keys must be
 // unique; values must be representable in JSON.
-func (r *reader) toJSON(b []byte, n *yaml.Node, field string) ([]byte, bool) {
+func (r *reader) toJSON(b []byte, n *yaml.Node, field path) ([]byte, bool) {
+	r.trail = r.trail[:0]
+	return r.jsonValue(b, n, field)
+}
+
+// step is one step below a field: a key, or a list index when key is "".
+type step struct {
+	key string
+	i   int
+}
+
+// where is the path of the value toJSON is at: field, then the trail.
+func (r *reader) where(field path) string {
+	s := field()
+	for _, st := range r.trail {
+		if st.key == "" {
+			s = index(s, st.i)
+		} else {
+			s += "." + st.key
+		}
+	}
+	return s
+}
+
+func (r *reader) jsonValue(b []byte, n *yaml.Node, field path) ([]byte, bool) {
+	here := func() string { return r.where(field) }
 	switch n.Kind {
 	case yaml.MappingNode:
 		b = append(b, '{')
-		seen := make(map[string]*yaml.Node, len(n.Content)/2)
-		ok := true
+		var seen keySet
+		ok, first := true, true
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
-				r.add(k, field, CodeWrongType, "The keys of '%s' must be strings, not %s.", field, describe(k))
+				r.add(k, here(), CodeWrongType, "The keys of %s must be strings, not %s.", leaf(here()), describe(k))
 				ok = false
 				continue
 			}
-			sub := field + "." + k.Value
-			if prev := seen[k.Value]; prev != nil {
-				r.add(k, sub, CodeDuplicateField, "'%s' is given twice; the first is at %s.", sub, r.pos(prev))
+			r.trail = append(r.trail, step{key: k.Value})
+			if prev := seen.add(k.Value, k); prev != nil {
+				r.add(k, here(), CodeDuplicateField, "'%s' is given twice; the first is at %s.", k.Value, r.pos(prev))
 				ok = false
-				continue
+			} else {
+				if !first {
+					b = append(b, ',')
+				}
+				first = false
+				b = appendString(b, k.Value)
+				b = append(b, ':')
+				var vok bool
+				b, vok = r.jsonValue(b, v, field)
+				ok = ok && vok
 			}
-			if len(seen) > 0 {
-				b = append(b, ',')
-			}
-			seen[k.Value] = k
-			b = appendString(b, k.Value)
-			b = append(b, ':')
-			var vok bool
-			b, vok = r.toJSON(b, v, sub)
-			ok = ok && vok
+			r.trail = r.trail[:len(r.trail)-1]
 		}
 		return append(b, '}'), ok
 	case yaml.SequenceNode:
@@ -220,25 +254,27 @@ func (r *reader) toJSON(b []byte, n *yaml.Node, field string) ([]byte, bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
+			r.trail = append(r.trail, step{i: i})
 			var vok bool
-			b, vok = r.toJSON(b, v, fmt.Sprintf("%s[%d]", field, i))
+			b, vok = r.jsonValue(b, v, field)
 			ok = ok && vok
+			r.trail = r.trail[:len(r.trail)-1]
 		}
 		return append(b, ']'), ok
 	case yaml.AliasNode:
-		r.alias(n, field)
+		r.alias(n, here)
 		return b, false
 	case yaml.ScalarNode:
-		return r.scalarJSON(b, n, field)
+		return r.scalarJSON(b, n, here)
 	}
-	r.add(n, field, CodeWrongType, "'%s' has a value that is not JSON.", field)
+	r.add(n, here(), CodeWrongType, "%s has a value that is not JSON.", leaf(here()))
 	return b, false
 }
 
 // scalarJSON appends one scalar. Numbers keep their spelling when it is
 // JSON's (so 1e400 and 20-digit integers survive); YAML-only spellings
 // such as 0x1F are converted.
-func (r *reader) scalarJSON(b []byte, n *yaml.Node, field string) ([]byte, bool) {
+func (r *reader) scalarJSON(b []byte, n *yaml.Node, field path) ([]byte, bool) {
 	v := n.Value
 	if quoted(n) {
 		return appendString(b, v), true
@@ -270,7 +306,7 @@ func (r *reader) scalarJSON(b []byte, n *yaml.Node, field string) ([]byte, bool)
 				}
 			}
 		}
-		r.add(n, field, CodeWrongType, "'%s' is the number %s, which JSON cannot represent.", field, clip(v))
+		r.add(n, field(), CodeWrongType, "%s is the number %s, which JSON cannot represent.", leaf(field()), clip(v))
 		return b, false
 	case "!!str":
 		// A plain 1e400 is a string to YAML (it overflows a float64) but
@@ -282,7 +318,7 @@ func (r *reader) scalarJSON(b []byte, n *yaml.Node, field string) ([]byte, bool)
 	case "!!timestamp", "!!binary":
 		return appendString(b, v), true
 	}
-	r.add(n, field, CodeWrongType, "'%s' is %s, which JSON cannot represent.", field, describe(n))
+	r.add(n, field(), CodeWrongType, "%s is %s, which JSON cannot represent.", leaf(field()), describe(n))
 	return b, false
 }
 

@@ -2,7 +2,6 @@ package desired
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -165,6 +164,9 @@ func (r *reader) document(c *checker, doc *yaml.Node) []Entry {
 		c.defaults = r.defaults(c, defs)
 	}
 	switch {
+	case list != nil && list.Kind == yaml.AliasNode:
+		r.alias(list, func() string { return "exemptions" })
+		return nil
 	case list == nil:
 		r.add(doc, "exemptions", CodeMissingField, "The field 'exemptions' (the list of exemptions) is required.")
 		return nil
@@ -179,8 +181,13 @@ func (r *reader) document(c *checker, doc *yaml.Node) []Entry {
 	}
 	entries := make([]Entry, 0, len(list.Content))
 	for i, n := range list.Content {
-		path := fmt.Sprintf("exemptions[%d]", i)
-		if n.Kind != yaml.MappingNode {
+		path := index("exemptions", i)
+		switch n.Kind {
+		case yaml.MappingNode:
+		case yaml.AliasNode:
+			r.alias(n, func() string { return path })
+			continue
+		default:
 			r.add(n, path, CodeWrongType, "Each exemption must be an object, not %s.", describe(n))
 			continue
 		}
@@ -243,6 +250,10 @@ var defaultsFormat = &format{
 // defaults reads and checks the defaults once, so that a mistake in them
 // is reported once, not for every entry that inherits it.
 func (r *reader) defaults(c *checker, n *yaml.Node) *defaults {
+	if n.Kind == yaml.AliasNode {
+		r.alias(n, func() string { return "defaults" })
+		return nil
+	}
 	if n.Kind != yaml.MappingNode {
 		r.add(n, "defaults", CodeWrongType, "'defaults' must be an object, not %s.", describe(n))
 		return nil
@@ -295,7 +306,7 @@ func duplicates(entries []Entry) Problems {
 			case prev != e && !reported:
 				reported = true
 				at := e.Fields[fName]
-				probs.add(at, fmt.Sprintf("exemptions[%d].name", e.Index), CodeDuplicateName,
+				probs.add(at, index("exemptions", e.Index)+".name", CodeDuplicateName,
 					"The exemption name '%s' is already used at scope '%s' by exemptions[%d] at %s.",
 					e.Name, clip(s), prev.Index, prev.Fields[fName])
 			}
