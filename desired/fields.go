@@ -139,16 +139,15 @@ var epacCSV = &format{
 }
 
 var epacHints = map[string]string{
-	fCategory:       "EPAC calls it 'exemptionCategory'.",
-	fAssignment:     "EPAC calls it 'policyAssignmentId'.",
-	fRecommend:      "'recommendation' is a posture-format field; EPAC files have none. Write the file in posture's format (no $schema, 'category' for 'exemptionCategory').",
-	fOwner:          "'owner' is a posture-format field; EPAC files have none (put it in metadata, or use posture's format).",
-	fTicket:         "'ticket' is a posture-format field; EPAC files have none (put it in metadata, or use posture's format).",
-	fFilter:         "'resourceFilter' is a posture-format field; EPAC files have none. Use posture's format.",
-	fHistory:        "'history' is a posture-format field; EPAC files have none.",
-	"defaults":      "'defaults' is a posture-format field; EPAC files have none.",
-	"referenceIds":  "Did you mean 'policyDefinitionReferenceIds'?",
-	"exemptionName": "Did you mean 'name'?",
+	fCategory:      "EPAC calls it 'exemptionCategory'.",
+	fAssignment:    "EPAC calls it 'policyAssignmentId'.",
+	fRecommend:     "'recommendation' is a posture-format field; EPAC files have none. Write the file in posture's format (no $schema, 'category' for 'exemptionCategory').",
+	fOwner:         "'owner' is a posture-format field; EPAC files have none (put it in metadata, or use posture's format).",
+	fTicket:        "'ticket' is a posture-format field; EPAC files have none (put it in metadata, or use posture's format).",
+	fFilter:        "'resourceFilter' is a posture-format field; EPAC files have none. Use posture's format.",
+	fHistory:       "'history' is a posture-format field; EPAC files have none.",
+	"defaults":     "'defaults' is a posture-format field; EPAC files have none.",
+	"referenceIds": "Did you mean 'policyDefinitionReferenceIds'?",
 }
 
 // unknown reports a field the format does not have, with the closest
@@ -248,7 +247,7 @@ func (e *raw) markInvalid(key string) {
 }
 
 // index is the path of a list item: index("scopes", 2) is scopes[2].
-func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+func index(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" }
 
 // fieldKeys are the Entry.Fields keys of the first list items, built once:
 // most entries have a scope or two and few reference ids.
@@ -314,6 +313,10 @@ func (r *reader) rawEntry(n *yaml.Node, path string, index int, f *format) *raw 
 func (r *reader) key(k *yaml.Node, path string) (string, bool) {
 	if k.Kind == yaml.ScalarNode && (quoted(k) || k.ShortTag() == "!!str") {
 		return k.Value, true
+	}
+	if k.ShortTag() == "!!merge" {
+		r.add(k, path, CodeUnsupportedYAML, "YAML merge keys (<<) are not supported; use defaults.")
+		return "", false
 	}
 	r.add(k, path, CodeWrongType, "Field names must be strings, not %s.", describe(k))
 	return "", false

@@ -110,6 +110,8 @@ func TestSyntaxPositions(t *testing.T) {
 		"3:3 exemptions[0] MissingField", "3:3 exemptions[0] MissingField", "3:4 exemptions[0].nme UnknownField")
 	expectCodes(t, "u.yaml", "exemptions: []\n# caf\xe9\n", "2:6 - InvalidEncoding") // the sixth character of "# café"
 	expectCodes(t, "a.yaml", "x: &a [1]\nexemptions:\n  - *a\n", "1:1 x UnknownField", "3:5 exemptions[0] UnsupportedYAML")
+	expectCodes(t, "a.yaml", "exemptions:\n  - <<: {name: a}\n", "2:5 exemptions[0] UnsupportedYAML",
+		"2:5 exemptions[0].name MissingField", "2:5 exemptions[0].category MissingField", "2:5 exemptions[0] MissingField", "2:5 exemptions[0] MissingField")
 	expectCodes(t, "m.yaml", "exemptions: []\n---\nexemptions: []\n", "2:1 - UnsupportedYAML") // where the second document starts
 }
 
@@ -129,6 +131,10 @@ func TestDetect(t *testing.T) {
 	// No $schema, EPAC's names: read as EPAC (displayName required).
 	expectCodes(t, "d.json", `{"exemptions": [{"name": "a", "exemptionCategory": "Waiver", "scope": "/subscriptions/s", "policyDefinitionName": "p"}]}`,
 		"1:17 exemptions[0].displayName MissingField")
+	// EPAC allows DoNotValidate only with an assignment.
+	noValidate := `{"exemptions": [{"name": "a", "displayName": "A", "exemptionCategory": "Waiver", "scope": "/subscriptions/s", "policyDefinitionName": "p", "assignmentScopeValidation": "DoNotValidate"}]}`
+	expectCodes(t, "d.json", noValidate,
+		fmt.Sprintf("1:%d exemptions[0].assignmentScopeValidation InvalidAssignmentScopeValidation", strings.Index(noValidate, `"DoNotValidate"`)+1))
 	// posture's names: posture (displayName optional).
 	expectCodes(t, "d.json", `{"exemptions": [{"name": "a", "category": "Waiver", "scope": "/subscriptions/s", "policyDefinitionName": "p"}]}`)
 }
