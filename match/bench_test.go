@@ -100,3 +100,23 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 		t.Errorf("Match allocates %v times on a normal location", n)
 	}
 }
+
+// A Filter is shared by every goroutine that evaluates its exemption.
+func TestMatchConcurrently(t *testing.T) {
+	f := mustParse(t, benchFilter)
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			ok := true
+			for range 1000 {
+				ok = ok && f.Match(benchResource) && f.Explain(benchResource).Matched
+			}
+			done <- ok
+		}()
+	}
+	for range 4 {
+		if !<-done {
+			t.Error("a concurrent Match or Explain gave false")
+		}
+	}
+}
