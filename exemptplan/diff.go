@@ -158,15 +158,17 @@ func jsonText(raw json.RawMessage) string {
 	return clip(buf.String())
 }
 
+// clip keeps reasons readable; 160 characters hold any ARM id we quote.
 func clip(s string) string {
-	if len(s) <= 80 {
+	const max = 160
+	if len(s) <= max {
 		return s
 	}
 	r := []rune(s)
-	if len(r) <= 80 {
+	if len(r) <= max {
 		return s
 	}
-	return string(r[:79]) + "…"
+	return string(r[:max-1]) + "…"
 }
 
 func scopeValidation(s string) string {

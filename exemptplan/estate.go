@@ -312,20 +312,28 @@ func (ix *index) exists(scope string) bool {
 	return !known || ok
 }
 
-// replacement finds the assignment that replaced a deleted one: at the
-// same scope, assigning the same definition or initiative, the only such.
-func (ix *index) replacement(oldID, definition string) *Assignment {
+// replacements are the assignments that may have replaced a deleted one:
+// at the same scope, assigning the same definition or initiative. Only a
+// single one is followed; with several, re-binding would be a guess (the
+// estate does not say when each was created).
+func (ix *index) replacements(oldID, definition string) []*Assignment {
 	if definition == "" {
 		return nil
 	}
-	var found *Assignment
+	var out []*Assignment
 	for _, a := range ix.byScope[key(assignmentScopeOf(oldID))] {
 		if key(a.PolicyDefinitionID) == key(definition) {
-			if found != nil {
-				return nil // ambiguous: re-binding would be a guess
-			}
-			found = a
+			out = append(out, a)
 		}
 	}
-	return found
+	slices.SortFunc(out, func(a, b *Assignment) int { return strings.Compare(key(a.ID), key(b.ID)) })
+	return out
+}
+
+// replacement is the one assignment that replaced a deleted one, or nil.
+func (ix *index) replacement(oldID, definition string) *Assignment {
+	if as := ix.replacements(oldID, definition); len(as) == 1 {
+		return as[0]
+	}
+	return nil
 }

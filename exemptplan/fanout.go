@@ -155,6 +155,9 @@ func (f *fanout) entry(e *desired.Entry) {
 			}
 			k := key(d.ID)
 			if prev := f.byID[k]; prev != nil {
+				if prev.Entry.Name == e.Name && len(targets) == 1 {
+					continue // the same name at the same scope: the parser reports it
+				}
 				f.problem(e, "name", "DuplicateExemption", "the exemption %s is also what the entry at %s yields", d.ID, posString(prev.Entry.Pos))
 				continue
 			}
@@ -336,9 +339,14 @@ func (f *fanout) assignment(e *desired.Entry, scope string) *Assignment {
 	if cur := ix.exemptions[key(id)]; cur != nil && key(cur.AssignmentID) == key(e.Assignment) {
 		if m, owner := ownership(cur); m && owner == f.opts.OwnerID {
 			def, _ := cur.Metadata[KeyAssignmentDef].(string)
-			if a := ix.replacement(e.Assignment, def); a != nil {
-				f.warn(e, "assignment", "AssignmentRecreated", "the assignment %s no longer exists; %s assigns the same %s at its scope and the exemption is re-bound to it: update the file", e.Assignment, a.ID, def)
-				return a
+			switch as := ix.replacements(e.Assignment, def); len(as) {
+			case 1:
+				f.warn(e, "assignment", "AssignmentRecreated", "the assignment %s no longer exists; %s assigns the same %s at its scope and the exemption is re-bound to it: update the file", e.Assignment, as[0].ID, def)
+				return as[0]
+			case 0:
+			default:
+				f.problem(e, "assignment", "UnknownAssignment", "the policy assignment %s does not exist, and %d assignments (%s, %s) assign the same %s at its scope: name the one to re-bind to", e.Assignment, len(as), as[0].ID, as[1].ID, def)
+				return nil
 			}
 		}
 	}

@@ -144,7 +144,7 @@ func Plan(entries []desired.Entry, est *Estate, opts Options) *Result {
 			continue
 		}
 		if m, owner := ownership(cur); m && owner != opts.OwnerID {
-			fo.problem(d.Entry, d.field, "ManagedElsewhere",
+			fo.problem(d.Entry, "name", "ManagedElsewhere",
 				"the exemption %s is managed by owner id %q, not %q: remove it from one of the two", d.ID, owner, opts.OwnerID)
 			continue
 		}

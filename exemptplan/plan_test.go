@@ -238,12 +238,13 @@ func TestPlan(t *testing.T) {
 			entry(100, "gone-scope", "scope", s2+"/resourceGroups/gone", "assignment", aNew),
 			entry(110, "reserved", "scope", rg1, "assignment", a1, "metadata", "ownerId=me"),
 			entry(120, "other-team", "scope", rg1, "assignment", a1),
-			entry(130, "dup", "scope", rg1, "assignment", a1),
-			entry(140, "dup", "scope", rg1, "assignment", a1),
+			// A name that one entry's fan-out also yields.
+			entry(130, fan("disk", a1), "scope", rg1, "assignment", a1),
+			entry(140, "disk", "scope", rg1, "recommendation", "key-b"),
 			entry(150, "not-under", "scope", rg1, "assignment", a3),
 			entry(160, "unknown-def", "scope", rg1, "policySetDefinitionId", "nope"),
 		},
-		want: []string{"Create " + exID(rg1, "dup"), rebind, removed, "NoChange " + exID(rg1, "keep"),
+		want: slices.Concat(sortedCreates(exID(rg1, fan("disk", a1)), exID(rg1, fan("disk", a2))), []string{rebind, removed, "NoChange " + exID(rg1, "keep"),
 			"problem x.yaml:51:7 scopes ScopeInNotScopes",
 			"problem x.yaml:62:7 recommendation UnknownRecommendation",
 			"problem x.yaml:72:7 assignment UnknownAssignment",
@@ -251,11 +252,11 @@ func TestPlan(t *testing.T) {
 			"problem x.yaml:93:7 policyDefinitionReferenceIds[0] UnknownReference",
 			"problem x.yaml:101:7 scopes ScopeNotFound",
 			"problem x.yaml:113:7 metadata.ownerId ReservedMetadata",
-			"problem x.yaml:122:7 assignment ManagedElsewhere",
+			"problem x.yaml:120:5 name ManagedElsewhere",
 			"problem x.yaml:140:5 name DuplicateExemption",
 			"problem x.yaml:151:7 scopes ScopeNotUnderAssignment",
 			"problem x.yaml:162:7 policySetDefinitionId UnknownDefinition",
-		},
+		}),
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
