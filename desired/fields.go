@@ -2,6 +2,7 @@ package desired
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,7 +135,7 @@ var epacCSV = &format{
 		"status":    {"status", kReport}, "expiresInDays": {"expiresInDays", kReport},
 	},
 	spell:  map[string]string{fCategory: "exemptionCategory", fAssignment: "assignmentReferenceId"},
-	hints:  epacHints,
+	hints:  csvHints,
 	target: "One of the cells assignmentReferenceId and policyAssignmentId must have a value.",
 }
 
@@ -149,6 +150,16 @@ var epacHints = map[string]string{
 	"defaults":     "'defaults' is a posture-format field; EPAC files have none.",
 	"referenceIds": "Did you mean 'policyDefinitionReferenceIds'?",
 }
+
+// csvHints add that EPAC's CSV names the policy (set) definition in
+// assignmentReferenceId, not in columns of its own.
+var csvHints = func() map[string]string {
+	h := maps.Clone(epacHints)
+	for _, k := range []string{fDefID, fDefName, fSetID, fSetName} {
+		h[k] = "EPAC CSV files name the policy or policy set definition in the column assignmentReferenceId: its id, policyDefinitions/{name} or policySetDefinitions/{name}."
+	}
+	return h
+}()
 
 // unknown reports a field the format does not have, with the closest
 // known name or a hint about the other format.

@@ -146,6 +146,7 @@ func TestUnknownFieldMessages(t *testing.T) {
 		{"p.json", `{"$schema": "policy-exemption-schema.json", "exemptions": [{"category": "Waiver"}]}`, "EPAC calls it 'exemptionCategory'"},
 		{"p.json", `{"$schema": "policy-exemption-schema.json", "exemptions": [{"expiresInDays": 3}]}`, "Get-AzExemptions"},
 		{"p.yaml", "exemption: []\n", "Did you mean 'exemptions'?"},
+		{"p.csv", "name,policyDefinitionName\n", "in the column assignmentReferenceId"},
 	} {
 		_, probs := desired.Parse(c.file, []byte(c.data), now)
 		if len(probs) == 0 || !strings.Contains(probs.Error(), c.want) {
