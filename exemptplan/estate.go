@@ -87,6 +87,8 @@ type index struct {
 	parents    map[string]string
 	scopes     map[string]bool
 	chains     map[string][]string
+	// known memoizes whether an assignment id (as written) exists.
+	known map[string]bool
 	// definitions and sets are the definition and initiative ids the
 	// estate mentions (lower → own case).
 	definitions, sets map[string]string
@@ -106,6 +108,7 @@ func newIndex(est *Estate) *index {
 		parents:     map[string]string{},
 		scopes:      map[string]bool{},
 		chains:      map[string][]string{},
+		known:       map[string]bool{},
 		definitions: map[string]string{},
 		sets:        map[string]string{},
 	}
@@ -185,16 +188,24 @@ func key(id string) string {
 }
 
 // scopeOf is the scope of an exemption id: what comes before its
-// /providers/Microsoft.Authorization/policyExemptions/{name}.
+// /providers/Microsoft.Authorization/policyExemptions/{name}. It cuts at
+// the fourth slash from the end (a name has no slash) without lowering the
+// id: this runs once per exemption of the estate.
 func scopeOf(id string) string {
 	const seg = "/providers/microsoft.authorization/policyexemptions/"
-	if i := strings.LastIndex(strings.ToLower(id), seg); i >= 0 {
-		if i == 0 {
-			return "/"
+	i := len(id)
+	for range 4 {
+		if i = strings.LastIndexByte(id[:i], '/'); i < 0 {
+			return id
 		}
-		return id[:i]
 	}
-	return id
+	if len(id)-i <= len(seg) || !strings.EqualFold(id[i:i+len(seg)], seg) {
+		return id
+	}
+	if i == 0 {
+		return "/"
+	}
+	return id[:i]
 }
 
 // assignmentScopeOf is the scope an assignment id sits on.
@@ -303,6 +314,17 @@ func (ix *index) refsOf(a *Assignment, def string) ([]string, bool) {
 // knows.
 func (ix *index) isSet(a *Assignment) bool {
 	_, ok := ix.members[key(a.PolicyDefinitionID)]
+	return ok
+}
+
+// hasAssignment reports whether an assignment exists; ids repeat across
+// exemptions, so the answer is kept by the id as written.
+func (ix *index) hasAssignment(id string) bool {
+	ok, seen := ix.known[id]
+	if !seen {
+		ok = ix.assignments[key(id)] != nil
+		ix.known[id] = ok
+	}
 	return ok
 }
 

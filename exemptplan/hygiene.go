@@ -18,10 +18,10 @@ func hygiene(ix *index, x *Exemption, now time.Time, p *Result) {
 }
 
 func orphan(ix *index, x *Exemption) (Report, bool) {
-	if !ix.exists(x.Scope()) {
+	if len(ix.scopes) > 0 && !ix.exists(x.Scope()) {
 		return Report{ID: x.ID, Reason: "its scope " + x.Scope() + " no longer exists"}, true
 	}
-	if ix.assignments[key(x.AssignmentID)] != nil {
+	if ix.hasAssignment(x.AssignmentID) {
 		return Report{}, false
 	}
 	r := Report{ID: x.ID, Reason: "its assignment " + x.AssignmentID + " no longer exists"}

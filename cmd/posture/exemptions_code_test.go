@@ -35,7 +35,7 @@ func exemptionID(scope, name string) string {
 
 // cli runs a posture command against s and returns its exit code (the one
 // given to exitProcess when a command ends that way) and its output.
-func (s *server) cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func (s *server) cli(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	exited := -1
 	exitProcess = func(c int) { exited = c }

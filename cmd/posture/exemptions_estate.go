@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,25 +37,41 @@ const (
 	codeContainersQuery  = "resourcecontainers | project id, parent = tostring(properties.details.parent.id), chain = properties.managementGroupAncestorsChain"
 )
 
-// codeGraphPage is one page of a Resource Graph answer.
-type codeGraphPage struct {
-	Data      []json.RawMessage `json:"data"`
-	SkipToken string            `json:"$skipToken"`
-}
-
-// codeGraphRows runs a Resource Graph query and calls fn on every row.
-// Pages are fetched one after another (the skip token of one names the
-// next) while the rows of the previous one are decoded.
-func codeGraphRows(ctx context.Context, cl *client.Client, query string, fn func(json.RawMessage) error) error {
-	pages := make(chan []json.RawMessage, 2)
+// codeGraphRows runs a Resource Graph query and calls fn on every row,
+// decoded as a T. Pages are fetched one after another (the skip token of
+// one names the next) while another goroutine decodes the previous one:
+// the fetcher finds the token in the raw page without decoding it, and
+// the decoder checks it found the right one.
+func codeGraphRows[T any](ctx context.Context, cl *client.Client, query string, fn func(*T) error) error {
+	type page struct {
+		Data      []T    `json:"data"`
+		SkipToken string `json:"$skipToken"`
+	}
+	type fetched struct {
+		raw   []byte
+		token string
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan fetched, 2)
 	done := make(chan error, 1)
 	go func() {
 		var err error
-		for rows := range pages {
-			for _, r := range rows {
-				if err == nil {
-					err = fn(r)
-				}
+		for f := range pages {
+			if err != nil {
+				continue
+			}
+			var p page
+			if err = json.Unmarshal(f.raw, &p); err != nil {
+				err = fmt.Errorf("a Resource Graph page: %w", err)
+			} else if p.SkipToken != f.token {
+				err = fmt.Errorf("a Resource Graph page's $skipToken was misread")
+			}
+			for i := 0; err == nil && i < len(p.Data); i++ {
+				err = fn(&p.Data[i])
+			}
+			if err != nil {
+				cancel() // stop fetching
 			}
 		}
 		done <- err
@@ -63,20 +80,38 @@ func codeGraphRows(ctx context.Context, cl *client.Client, query string, fn func
 	var err error
 	for {
 		req := map[string]any{"query": query, "options": map[string]any{"$top": 1000, "$skipToken": skip, "resultFormat": "objectArray"}}
-		var page codeGraphPage
-		if _, err = cl.Do(ctx, http.MethodPost, "/providers/Microsoft.ResourceGraph/resources", graphAPIVersion, nil, req, &page); err != nil {
+		var raw []byte
+		if _, err = cl.Do(ctx, http.MethodPost, "/providers/Microsoft.ResourceGraph/resources", graphAPIVersion, nil, req, &raw); err != nil {
 			break
 		}
-		pages <- page.Data
-		if skip = page.SkipToken; skip == "" {
+		skip = codeSkipToken(raw)
+		pages <- fetched{raw, skip}
+		if skip == "" {
 			break
 		}
 	}
 	close(pages)
-	if ferr := <-done; err == nil {
-		err = ferr
+	if derr := <-done; derr != nil {
+		err = derr // the decoder's error is the cause of a cancelled fetch
 	}
 	return err
+}
+
+// codeSkipToken finds the top-level "$skipToken" of a Resource Graph
+// answer without decoding it. A row's text cannot fake it: inside a JSON
+// string the quotes around it would be escaped.
+func codeSkipToken(raw []byte) string {
+	const key = `"$skipToken":"`
+	i := bytes.LastIndex(raw, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := raw[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
 }
 
 // codeExemptionRow is an exemption as Resource Graph and the API give it.
@@ -97,13 +132,18 @@ type codeExemptionRow struct {
 	} `json:"properties"`
 }
 
-// codeDecodeExemption reads an exemption document or row for the planner.
+// codeDecodeExemption reads an exemption document for the planner.
 func codeDecodeExemption(raw []byte) (exemptplan.Exemption, error) {
 	var r codeExemptionRow
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return exemptplan.Exemption{}, fmt.Errorf("reading an exemption: %w", err)
 	}
-	p := r.Properties
+	return r.exemption()
+}
+
+// exemption is the row as the planner takes it.
+func (r *codeExemptionRow) exemption() (exemptplan.Exemption, error) {
+	p := &r.Properties
 	x := exemptplan.Exemption{
 		ID: r.ID, AssignmentID: p.PolicyAssignmentID, ReferenceIDs: p.PolicyDefinitionReferenceIDs, Category: p.ExemptionCategory,
 		DisplayName: p.DisplayName, Description: p.Description, Metadata: p.Metadata, ResourceSelectors: codeNullless(p.ResourceSelectors),
@@ -132,8 +172,8 @@ func codeNullless(raw json.RawMessage) json.RawMessage {
 // codeFetchExemptions reads every exemption the caller may see.
 func codeFetchExemptions(ctx context.Context, cl *client.Client) ([]exemptplan.Exemption, error) {
 	var out []exemptplan.Exemption
-	err := codeGraphRows(ctx, cl, codeExemptionsQuery, func(raw json.RawMessage) error {
-		x, err := codeDecodeExemption(raw)
+	err := codeGraphRows(ctx, cl, codeExemptionsQuery, func(r *codeExemptionRow) error {
+		x, err := r.exemption()
 		out = append(out, x)
 		return err
 	})
@@ -173,18 +213,15 @@ func codeFetchEstate(ctx context.Context, cl *client.Client, entries []desired.E
 
 func codeFetchAssignments(ctx context.Context, cl *client.Client, est *exemptplan.Estate) error {
 	sets := map[string]bool{}
-	err := codeGraphRows(ctx, cl, codeAssignmentsQuery, func(raw json.RawMessage) error {
-		var row struct {
-			ID         string `json:"id"`
-			Properties struct {
-				Scope              string   `json:"scope"`
-				NotScopes          []string `json:"notScopes"`
-				PolicyDefinitionID string   `json:"policyDefinitionId"`
-			} `json:"properties"`
-		}
-		if err := json.Unmarshal(raw, &row); err != nil {
-			return err
-		}
+	type assignmentRow struct {
+		ID         string `json:"id"`
+		Properties struct {
+			Scope              string   `json:"scope"`
+			NotScopes          []string `json:"notScopes"`
+			PolicyDefinitionID string   `json:"policyDefinitionId"`
+		} `json:"properties"`
+	}
+	err := codeGraphRows(ctx, cl, codeAssignmentsQuery, func(row *assignmentRow) error {
 		p := row.Properties
 		est.Assignments = append(est.Assignments, exemptplan.Assignment{ID: row.ID, Scope: p.Scope, NotScopes: p.NotScopes, PolicyDefinitionID: p.PolicyDefinitionID})
 		if strings.Contains(strings.ToLower(p.PolicyDefinitionID), "/policysetdefinitions/") {
@@ -258,17 +295,14 @@ func codeFetchRecommendations(ctx context.Context, cl *client.Client, est *exemp
 func codeFetchContainers(ctx context.Context, cl *client.Client, est *exemptplan.Estate, entries []desired.Entry) error {
 	const mgPrefix = "/providers/Microsoft.Management/managementGroups/"
 	containers := map[string]bool{}
-	err := codeGraphRows(ctx, cl, codeContainersQuery, func(raw json.RawMessage) error {
-		var row struct {
-			ID     string `json:"id"`
-			Parent string `json:"parent"`
-			Chain  []struct {
-				Name string `json:"name"`
-			} `json:"chain"`
-		}
-		if err := json.Unmarshal(raw, &row); err != nil {
-			return err
-		}
+	type containerRow struct {
+		ID     string `json:"id"`
+		Parent string `json:"parent"`
+		Chain  []struct {
+			Name string `json:"name"`
+		} `json:"chain"`
+	}
+	err := codeGraphRows(ctx, cl, codeContainersQuery, func(row *containerRow) error {
 		containers[strings.ToLower(row.ID)] = true
 		switch {
 		case row.Parent != "":
@@ -304,13 +338,11 @@ func codeFetchContainers(ctx context.Context, cl *client.Client, est *exemptplan
 			quoted[i] = "'" + kqlString(id) + "'"
 		}
 		q := "resources | where id in~ (" + strings.Join(quoted, ", ") + ") | project id"
-		if err := codeGraphRows(ctx, cl, q, func(raw json.RawMessage) error {
-			var row struct {
-				ID string `json:"id"`
-			}
-			err := json.Unmarshal(raw, &row)
+		if err := codeGraphRows(ctx, cl, q, func(row *struct {
+			ID string `json:"id"`
+		}) error {
 			found[strings.ToLower(row.ID)] = true
-			return err
+			return nil
 		}); err != nil {
 			return err
 		}
