@@ -11,7 +11,8 @@ import (
 	"github.com/posture/posture/exemption"
 )
 
-// MaxPreviewExemptions bounds one batch preview.
+// MaxPreviewExemptions bounds one batch preview: exemptions and deletions
+// together.
 const MaxPreviewExemptions = 500
 
 // registerPreview serves POST /providers/Posture.Security/previewExemptions
@@ -19,6 +20,11 @@ const MaxPreviewExemptions = 500
 // Exempt form creates them (one per selected resource). Their coverage is
 // merged and the secure score is computed once over all of them, which
 // previewing each alone cannot give: scores are not additive.
+//
+// "deletions" names existing exemptions a change would delete (posture
+// exemptions plan sends its deletes). The scores cannot take exemptions
+// away, so they do not count deletions; the answer's "reopened" lists the
+// policy states the deleted exemptions hold now, which would re-open.
 func (s *Server) registerPreview() {
 	s.handle("Posture.Security/previewExemptions", &typeRoutes{versions: postureVersions, post: previewExemptions,
 		// Each exemption is checked in the handler, as its own preview
@@ -34,6 +40,14 @@ type previewBatch struct {
 		ID         string          `json:"id"`
 		Properties json.RawMessage `json:"properties"`
 	} `json:"exemptions"`
+	Deletions []string `json:"deletions"`
+}
+
+// batchPreview is the answer: the merged preview and what deletions
+// re-open.
+type batchPreview struct {
+	*posture.ExemptionPreview
+	Reopened []posture.CoveredState `json:"reopened,omitempty"`
 }
 
 func previewExemptions(c *call) error {
@@ -45,11 +59,11 @@ func previewExemptions(c *call) error {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return posture.Errorf(posture.EINVALID, "InvalidRequestContent", "The body must be {\"exemptions\":[{\"id\":…,\"properties\":{…}}]}: %v.", err)
 	}
-	switch n := len(in.Exemptions); {
+	switch n := len(in.Exemptions) + len(in.Deletions); {
 	case n == 0:
 		return posture.Errorf(posture.EINVALID, "InvalidRequestContent", "Name at least one exemption to preview.").WithTarget("exemptions")
 	case n > MaxPreviewExemptions:
-		return posture.Errorf(posture.EINVALID, "TooManyExemptions", "A preview takes at most %d exemptions; %d were sent.", MaxPreviewExemptions, n).WithTarget("exemptions")
+		return posture.Errorf(posture.EINVALID, "TooManyExemptions", "A preview takes at most %d exemptions and deletions; %d were sent.", MaxPreviewExemptions, n).WithTarget("exemptions")
 	}
 	version := in.APIVersion
 	if version == "" {
@@ -89,12 +103,49 @@ func previewExemptions(c *call) error {
 			category = string(xe.Category)
 		}
 	}
-	if sp, ok := c.s.Security.(posture.ScorePreviewer); ok {
+	if sp, ok := c.s.Security.(posture.ScorePreviewer); ok && len(in.Exemptions) > 0 {
 		sp.PreviewScores(merged, category)
 	}
-	out, err := json.Marshal(merged)
+	reopened, err := c.reopened(in.Deletions)
+	if err != nil {
+		return err
+	}
+	out, err := json.Marshal(batchPreview{merged, reopened})
 	if err != nil {
 		return err
 	}
 	return c.ok(http.StatusOK, out)
+}
+
+// reopened lists the policy states the exemptions ids name hold now: what
+// deleting them re-opens. Each is previewed as it is stored; a state
+// another exemption holds is not re-opened. An exemption that is gone, or
+// whose assignment is, holds nothing.
+func (c *call) reopened(ids []string) ([]posture.CoveredState, error) {
+	var out []posture.CoveredState
+	for i, id := range ids {
+		if err := c.s.Authz.Authorize(c.principal, "Microsoft.Authorization/policyExemptions/read", id); err != nil {
+			return nil, err
+		}
+		r, err := c.s.Exemptions.GetExemption(c.ctx, id)
+		if posture.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		p, err := c.s.Exemptions.PreviewExemption(c.ctx, posture.ExemptionWrite{ID: r.ID, Body: r.Body, APIVersion: exemption.StoredVersion})
+		if err != nil {
+			if pe, ok := err.(*posture.Error); ok && pe.Kind != posture.EINTERNAL {
+				continue // no longer valid (an orphan): it covers nothing
+			}
+			return nil, fmt.Errorf("deletions[%d]: %w", i, err)
+		}
+		for _, cs := range p.Covered {
+			if !cs.AlreadyExempt {
+				out = append(out, cs)
+			}
+		}
+	}
+	return out, nil
 }

@@ -137,11 +137,14 @@ func desiredFile(expires, rg string) string {
 func TestExemptionsCodePlanApply(t *testing.T) {
 	s := startServer(t, "--demo")
 	dir := t.TempDir()
-	rows := s.rbacGraphRows(t, s.token, "resourcecontainers | where type == 'microsoft.resources/subscriptions/resourcegroups' and subscriptionId == '"+strings.TrimPrefix(prodSub, "/subscriptions/")+"' | project id | order by id asc | take 1")
+	// A production resource group with a storage account the
+	// recommendation assesses.
+	rows := s.rbacGraphRows(t, s.token, "securityresources | where type == 'microsoft.security/assessments' and name == '"+storageKey+"' and subscriptionId == '"+
+		strings.TrimPrefix(prodSub, "/subscriptions/")+"' | project rg = resourceGroup | order by rg asc | take 1")
 	if len(rows) != 1 {
-		t.Fatal("no resource group in production")
+		t.Fatal("no storage account in production")
 	}
-	rg := rows[0]["id"].(string)
+	rg := prodSub + "/resourceGroups/" + rows[0]["rg"].(string)
 	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d).Format(time.DateOnly) }
 	file := writeFile(t, dir, "exemptions.yaml", desiredFile(day(60), rg))
 	owner := []string{"--owner-id", "team-a"}
@@ -180,6 +183,28 @@ func TestExemptionsCodePlanApply(t *testing.T) {
 	if d, _ := s.exemption(t, devID); d.Properties.Metadata["owner"] != "alice@contoso.com" || d.Properties.Metadata["ticketRef"] != "CHG-1" {
 		t.Errorf("owner and ticket: %v", d.Properties.Metadata)
 	}
+	// The batch preview takes deletions: the states they would re-open.
+	var prev struct {
+		Reopened []struct {
+			ResourceID  string `json:"resourceId"`
+			ReferenceID string `json:"policyDefinitionReferenceId"`
+		} `json:"reopened"`
+	}
+	previewPath := "/providers/Posture.Security/previewExemptions?api-version=2026-11-01"
+	code, _, b := s.raw(t, http.MethodPost, previewPath, `{"deletions":["`+rgID+`","`+exemptionID(rg, "no-such")+`"]}`)
+	if err := json.Unmarshal(b, &prev); code != 200 || err != nil || len(prev.Reopened) == 0 {
+		t.Errorf("preview of a deletion: %d %v %s", code, err, b)
+	}
+	for _, r := range prev.Reopened {
+		if r.ReferenceID != storageRef || !strings.HasPrefix(strings.ToLower(r.ResourceID), strings.ToLower(rg+"/")) {
+			t.Errorf("re-opened: %+v", r)
+		}
+	}
+	many := strings.Repeat(`"`+rgID+`",`, 500) + `"` + rgID + `"`
+	if code, _, b := s.raw(t, http.MethodPost, previewPath, `{"deletions":[`+many+`]}`); code != 400 || !strings.Contains(string(b), "TooManyExemptions") {
+		t.Errorf("501 deletions: %d %s", code, b)
+	}
+
 	// Planned again: nothing to do, exit 0 even with --detailed-exitcode.
 	if code, out, _ := s.cli(t, append([]string{"exemptions", "plan", file, "--detailed-exitcode", "--no-score"}, owner...)...); code != 0 || !strings.Contains(out, "0 to create, 0 to update, 0 to re-bind, 0 to delete, 2 unchanged") {
 		t.Errorf("plan after apply: exit %d\n%s", code, out)
@@ -194,6 +219,9 @@ func TestExemptionsCodePlanApply(t *testing.T) {
 	}
 	if code != exitPlanChanges || !slices.Equal(actionLines(p), want) {
 		t.Errorf("plan of the changed file: exit %d\n%q\nwant\n%q", code, actionLines(p), want)
+	}
+	if p.Score == nil || p.Score.Reopened != len(prev.Reopened) || p.Score.ReopenedResources == 0 {
+		t.Errorf("score impact of the deletion: %+v", p.Score)
 	}
 	// Another owner id owns nothing here: the same file would clash.
 	if code, _, errOut := s.cli(t, "exemptions", "plan", file, "--owner-id", "team-b"); code != 1 || !strings.Contains(errOut, file+":2:11: name: the exemption "+devID+` is managed by owner id "team-a"`) {
