@@ -292,3 +292,77 @@ func sortedCreates(ids ...string) []string {
 	}
 	return out
 }
+
+func TestHygieneAndAdoptable(t *testing.T) {
+	orphaned, expired := exemptplan.Hygiene(estate(), "", now)
+	if got := ids(orphaned); !slices.Equal(got, []string{exID(s2, "rebind-me"), exID(s2, "stray")}) {
+		t.Errorf("orphaned: %q", got)
+	}
+	for _, r := range orphaned {
+		if r.Replacement != aNew {
+			t.Errorf("%s: replacement %q", r.ID, r.Replacement)
+		}
+	}
+	if got := ids(expired); !slices.Equal(got, []string{exID(rg1, "lapsed")}) {
+		t.Errorf("expired: %q", got)
+	}
+	// Under mg-a: s1 only (s2 hangs from the root).
+	if orphaned, expired := exemptplan.Hygiene(estate(), mgA, now); len(orphaned) != 0 || len(expired) != 1 {
+		t.Errorf("under mg-a: %v %v", orphaned, expired)
+	}
+	adopt, skipped := exemptplan.Adoptable(estate(), mgRoot, now)
+	var got []string
+	for _, x := range adopt {
+		got = append(got, x.ID)
+	}
+	// Unmanaged, alive and bound: not "keep" (managed), not "lapsed"
+	// (expired), not "stray" (orphan).
+	if want := []string{exID(s1, "outside"), exID(rg1, "portal-made")}; !slices.Equal(got, want) {
+		t.Errorf("adoptable: %q, want %q", got, want)
+	}
+	if got := ids(skipped); !slices.Equal(got, []string{exID(rg1, "lapsed"), exID(s2, "stray")}) {
+		t.Errorf("skipped: %q", got)
+	}
+}
+
+// TestPlanDeterministic: the order of the estate and of the entries'
+// scopes does not change the plan.
+func TestPlanDeterministic(t *testing.T) {
+	entries := []desired.Entry{keep(), rebindEntry(aNew), entry(40, "disk", "scope", rg1, "scope", s2, "recommendation", "key-b")}
+	opts := exemptplan.Options{OwnerID: "team", Now: now, DesiredState: exemptplan.DesiredFull}
+	first := lines(exemptplan.Plan(entries, estate(), opts))
+	est := estate()
+	slices.Reverse(est.Exemptions)
+	slices.Reverse(est.Assignments)
+	slices.Reverse(entries)
+	slices.Reverse(entries[0].Scopes)
+	if again := lines(exemptplan.Plan(entries, est, opts)); !slices.Equal(first, again) {
+		t.Errorf("plans differ:\n%s\n---\n%s", strings.Join(first, "\n"), strings.Join(again, "\n"))
+	}
+}
+
+func TestFanNameAndProperties(t *testing.T) {
+	long := strings.Repeat("n", 64)
+	e := entry(1, long, "scope", rg1, "recommendation", "key-b", "expiresOn", "2027-01-01", "ticket", "CHG-7")
+	r := exemptplan.Plan([]desired.Entry{e}, estate(), exemptplan.Options{OwnerID: "team", Now: now})
+	var names []string
+	for _, a := range r.Actions {
+		if a.Kind == exemptplan.Create {
+			names = append(names, a.Desired.Name)
+		}
+	}
+	want := []string{strings.Repeat("n", 55) + "-" + fan("", a1)[1:], strings.Repeat("n", 55) + "-" + fan("", a2)[1:]}
+	slices.Sort(want)
+	slices.Sort(names)
+	if !slices.Equal(names, want) || len(names[0]) != 64 {
+		t.Fatalf("names %q, want %q (problems %v)", names, want, r.Problems)
+	}
+	d := r.Actions[0].Desired
+	p := d.Properties()
+	refs, _ := p["policyDefinitionReferenceIds"].([]string)
+	meta, _ := p["metadata"].(map[string]any)
+	if !slices.Equal(refs, []string{"refB", "refB2"}) || p["expiresOn"] != "2027-01-01T00:00:00Z" || p["exemptionCategory"] != "Waiver" ||
+		meta["ticketRef"] != "CHG-7" || meta["managedBy"] != "posture-code" || meta["ownerId"] != "team" || meta["assignmentDefinitionId"] != set {
+		t.Errorf("properties: %v", p)
+	}
+}

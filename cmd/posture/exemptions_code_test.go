@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/exemptplan"
 )
 
 // The demo's subscriptions and the benchmark's storage public access
@@ -418,5 +419,42 @@ func TestExemptionsCodeRebindArchive(t *testing.T) {
 	}
 	if _, status := s.exemption(t, id); status != http.StatusOK {
 		t.Errorf("archive deleted the re-bound exemption: %d", status)
+	}
+}
+
+// TestExemptionsCodeApplyRefusesConcurrentEdits: an exemption changed or
+// created between plan and apply is not overwritten.
+func TestExemptionsCodeApplyRefusesConcurrentEdits(t *testing.T) {
+	s := startServer(t, "--demo")
+	ctx := context.Background()
+	file := writeFile(t, t.TempDir(), "x.yaml", desiredFile(time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly), ""))
+	flags := codePlanFlags{ClientFlags: ClientFlags{Server: s.url, Token: s.token}, Files: []string{file}, DesiredState: "owned", OwnerID: "default", NoScore: true}
+	p, err := flags.plan(ctx)
+	if err != nil || p.result.Changes() != 1 {
+		t.Fatalf("plan: %v %+v", err, p)
+	}
+	create := p.result.Actions[0]
+	id := exemptionID(devSub, "storage-public-dev")
+	put := func(description string) {
+		body := `{"properties":{"policyAssignmentId":"` + builtinAssignment(devSub) + `","exemptionCategory":"Mitigated","description":"` + description + `"}}`
+		if code, _, b := s.raw(t, http.MethodPut, id+"?api-version=2022-07-01-preview", body); code >= 300 {
+			t.Fatalf("PUT: %d %s", code, b)
+		}
+	}
+	put("someone was faster")
+	if err := codeApplyOne(ctx, p.cl, create); err == nil || !strings.Contains(err.Error(), "created since the plan") {
+		t.Errorf("create over a new exemption: %v", err)
+	}
+	// Adopted by a plan, then changed before the apply.
+	p, err = flags.plan(ctx)
+	if err != nil || len(p.result.Actions) != 1 || p.result.Actions[0].Kind != exemptplan.Update {
+		t.Fatalf("plan: %v %+v", err, p.result.Actions)
+	}
+	put("changed again")
+	if err := codeApplyOne(ctx, p.cl, p.result.Actions[0]); err != errCodeChanged {
+		t.Errorf("update of a changed exemption: %v", err)
+	}
+	if d, _ := s.exemption(t, id); d.Properties.Metadata["managedBy"] != nil {
+		t.Errorf("overwritten: %v", d.Properties.Metadata)
 	}
 }
