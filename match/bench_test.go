@@ -1,6 +1,7 @@
 package match_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/posture/posture/match"
@@ -36,6 +37,19 @@ func mustParse(tb testing.TB, s string) *match.Filter {
 
 func BenchmarkMatch(b *testing.B) {
 	f := mustParse(b, benchFilter)
+	if !f.Match(benchResource) {
+		b.Fatal("the benchmark resource does not match")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.Match(benchResource)
+	}
+}
+
+// BenchmarkMatchNoRegex is the same filter with a second like in place of
+// the regex, to show what the regex costs.
+func BenchmarkMatchNoRegex(b *testing.B) {
+	f := mustParse(b, strings.Replace(benchFilter, `"regex": "app-[a-z]+-[0-9]+"`, `"like": "*-billing-*"`, 1))
 	if !f.Match(benchResource) {
 		b.Fatal("the benchmark resource does not match")
 	}
