@@ -13,6 +13,7 @@ import (
 // compare makes the action that turns cur into d.
 func compare(ix *index, d *Desired, cur *Exemption, opts Options) Action {
 	act := Action{Kind: Update, ID: d.ID, Desired: d, Current: cur}
+	d.Kept = cur.Kept
 	if m, _ := ownership(cur); !m {
 		act.Adopt = true
 	}
@@ -93,6 +94,14 @@ func Same(a, b *Exemption) bool {
 	d := &Desired{AssignmentID: b.AssignmentID, ReferenceIDs: b.ReferenceIDs, Category: b.Category, ExpiresOn: b.ExpiresOn,
 		DisplayName: b.DisplayName, Description: b.Description, Metadata: b.Metadata, ResourceSelectors: b.ResourceSelectors,
 		ResourceFilter: b.ResourceFilter, AssignmentScopeValidation: b.AssignmentScopeValidation}
+	if len(a.Kept) != len(b.Kept) {
+		return false
+	}
+	for k, v := range a.Kept {
+		if !sameJSON(v, b.Kept[k]) {
+			return false
+		}
+	}
 	return len(diff(a, d)) == 0
 }
 

@@ -41,6 +41,9 @@ type Exemption struct {
 	ResourceSelectors         json.RawMessage
 	ResourceFilter            json.RawMessage
 	AssignmentScopeValidation string
+	// Kept are properties a desired file cannot set (evidence,
+	// exemptionManagementMode), by name: writes of the exemption keep them.
+	Kept map[string]json.RawMessage
 	// ETag is the exemption's ETag when the caller read one (a GET);
 	// lists do not give it.
 	ETag string

@@ -32,6 +32,9 @@ type Desired struct {
 	ResourceSelectors         json.RawMessage `json:"resourceSelectors,omitempty"`
 	ResourceFilter            json.RawMessage `json:"resourceFilter,omitempty"`
 	AssignmentScopeValidation string          `json:"assignmentScopeValidation,omitempty"`
+	// Kept are the current exemption's properties the files cannot set,
+	// written back as they are.
+	Kept map[string]json.RawMessage `json:"kept,omitempty"`
 	// Entry is the entry it comes from.
 	Entry *desired.Entry `json:"-"`
 	// field is the entry's field that chose the assignment, for problems.
@@ -57,6 +60,9 @@ func (d *Desired) Properties() map[string]any {
 	}
 	if len(d.ResourceFilter) > 0 {
 		p["resourceFilter"] = d.ResourceFilter
+	}
+	for k, v := range d.Kept {
+		p[k] = v
 	}
 	return p
 }

@@ -78,6 +78,7 @@ type exemptionDoc struct {
 		ExemptionCategory            string         `json:"exemptionCategory"`
 		ExpiresOn                    string         `json:"expiresOn"`
 		Metadata                     map[string]any `json:"metadata"`
+		Evidence                     map[string]any `json:"evidence"`
 	} `json:"properties"`
 }
 
@@ -233,7 +234,8 @@ func TestExemptionsCodePlanApply(t *testing.T) {
 	// under full.
 	portal := exemptionID(devSub, "portal-made")
 	if code, _, b := s.raw(t, http.MethodPut, portal+"?api-version=2022-07-01-preview", `{"properties":{"policyAssignmentId":"`+builtinAssignment(devSub)+
-		`","policyDefinitionReferenceIds":["`+storageRef+`"],"exemptionCategory":"Mitigated","description":"made in the portal","metadata":{"createdFrom":"posture portal","owner":"bob@contoso.com"}}}`); code != 201 {
+		`","policyDefinitionReferenceIds":["`+storageRef+`"],"exemptionCategory":"Mitigated","description":"made in the portal","metadata":{"createdFrom":"posture portal","owner":"bob@contoso.com"},`+
+		`"evidence":{"query":"resources | take 1"}}}`); code != 201 {
 		t.Fatalf("PUT: %d %s", code, b)
 	}
 	_, p, _ = s.planJSON(t, append([]string{file, "--no-score"}, owner...)...)
@@ -280,8 +282,10 @@ func TestExemptionsCodePlanApply(t *testing.T) {
 	if code, out, errOut := s.cli(t, append([]string{"exemptions", "apply", file, adopted, "--yes", "--no-score"}, owner...)...); code != 0 || !strings.Contains(out, "1 updated") {
 		t.Fatalf("apply of the adoption: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if d, _ := s.exemption(t, portal); d.Properties.Metadata["managedBy"] != "posture-code" || d.Properties.Metadata["createdFrom"] != "posture portal" {
-		t.Errorf("adopted exemption: %v", d.Properties.Metadata)
+	// Evidence, which a file cannot hold, is kept.
+	if d, _ := s.exemption(t, portal); d.Properties.Metadata["managedBy"] != "posture-code" || d.Properties.Metadata["createdFrom"] != "posture portal" ||
+		d.Properties.Evidence["query"] != "resources | take 1" {
+		t.Errorf("adopted exemption: %v %v", d.Properties.Metadata, d.Properties.Evidence)
 	}
 }
 

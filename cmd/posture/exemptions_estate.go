@@ -129,6 +129,9 @@ type codeExemptionRow struct {
 		ResourceFilter               json.RawMessage `json:"resourceFilter"`
 		AssignmentScopeValidation    string          `json:"assignmentScopeValidation"`
 		PostureStatus                string          `json:"postureStatus"`
+		// Properties a desired file cannot set: kept on every write.
+		Evidence                json.RawMessage `json:"evidence"`
+		ExemptionManagementMode json.RawMessage `json:"exemptionManagementMode"`
 	} `json:"properties"`
 }
 
@@ -152,6 +155,16 @@ func (r *codeExemptionRow) exemption() (exemptplan.Exemption, error) {
 	if len(x.ReferenceIDs) == 0 {
 		x.ReferenceIDs = nil
 	}
+	keep := func(name string, v json.RawMessage) {
+		if v = codeNullless(v); len(v) > 0 {
+			if x.Kept == nil {
+				x.Kept = map[string]json.RawMessage{}
+			}
+			x.Kept[name] = v
+		}
+	}
+	keep("evidence", p.Evidence)
+	keep("exemptionManagementMode", p.ExemptionManagementMode)
 	if p.ExpiresOn != "" {
 		t, err := time.Parse(time.RFC3339Nano, p.ExpiresOn)
 		if err != nil {
