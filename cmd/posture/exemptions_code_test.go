@@ -462,3 +462,34 @@ func TestExemptionsCodeApplyRefusesConcurrentEdits(t *testing.T) {
 		t.Errorf("overwritten: %v", d.Properties.Metadata)
 	}
 }
+
+// TestExemptionsCodeServerRefusals: a governance rule the server enforces
+// (a Waiver needs an expiry) is a problem of the entry when the plan
+// previews; without the preview, apply fails that one change, applies the
+// other and says so.
+func TestExemptionsCodeServerRefusals(t *testing.T) {
+	s := startServer(t, "--demo")
+	file := writeFile(t, t.TempDir(), "x.yaml", `exemptions:
+  - name: open-ended-waiver
+    category: Waiver
+    scope: `+devSub+`
+    recommendation: `+storageKey+`
+  - name: mitigated
+    category: Mitigated
+    scope: `+devSub+`
+    recommendation: `+storageKey+`
+`)
+	code, _, errOut := s.cli(t, "exemptions", "plan", file)
+	if code != 1 || !strings.Contains(errOut, file+":2:5: expiresOn: the server refuses the exemption "+exemptionID(devSub, "open-ended-waiver")) ||
+		!strings.Contains(errOut, "(ExemptionPolicyViolation)") {
+		t.Errorf("plan: exit %d\n%s", code, errOut)
+	}
+	code, out, errOut := s.cli(t, "exemptions", "apply", file, "--yes", "--no-score")
+	if code != 1 || !strings.Contains(out, "Applied: 1 created, 0 updated, 0 re-bound, 0 deleted; 1 failed.") ||
+		!strings.Contains(out, "failed: Create "+exemptionID(devSub, "open-ended-waiver")+": ExemptionPolicyViolation") {
+		t.Errorf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, status := s.exemption(t, exemptionID(devSub, "mitigated")); status != http.StatusOK {
+		t.Errorf("the other change: %d", status)
+	}
+}
