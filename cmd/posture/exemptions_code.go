@@ -30,10 +30,6 @@ type ExemptionsCmd struct {
 // usage error here; 3–5 are taken by API errors).
 const exitPlanChanges = 6
 
-// exitProcess ends the process with a code Main has no error for; tests
-// replace it.
-var exitProcess = os.Exit
-
 // codePlanFlags are what plan and apply share.
 type codePlanFlags struct {
 	ClientFlags
@@ -130,7 +126,7 @@ func (c *ExemptionsPlanCmd) Run(ctx context.Context, streams *IO) error {
 		codePrintPlanText(streams.Out, r, p.score, p.opts)
 	}
 	if c.DetailedExitcode && r.Changes() > 0 {
-		exitProcess(exitPlanChanges)
+		return exitStatus(exitPlanChanges)
 	}
 	return nil
 }

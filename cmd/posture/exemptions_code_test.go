@@ -34,19 +34,13 @@ func exemptionID(scope, name string) string {
 	return scope + "/providers/Microsoft.Authorization/policyExemptions/" + name
 }
 
-// cli runs a posture command against s and returns its exit code (the one
-// given to exitProcess when a command ends that way) and its output.
+// cli runs a posture command against s and returns its exit code and its
+// output.
 func (s *server) cli(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	exited := -1
-	exitProcess = func(c int) { exited = c }
-	defer func() { exitProcess = os.Exit }()
 	out, errOut := &safeBuffer{}, &safeBuffer{}
 	args = append(args, "--server", s.url, "--token", s.token)
 	code = Main(context.Background(), args, &IO{In: strings.NewReader(""), Out: out, Err: errOut})
-	if exited >= 0 {
-		code = exited
-	}
 	return code, out.String(), errOut.String()
 }
 

@@ -85,6 +85,7 @@ const exitCodesHelp = `Exit codes:
   3  not found (404): no such exemption, request, recommendation or scope
   4  not signed in or not allowed (401, 403): a refused token, a missing role
   5  conflict (409, 412): changed meanwhile (a stale ETag) or already exists
+  6  exemptions plan --detailed-exitcode: the plan has changes
 `
 
 // Main runs the command line args and returns the exit code (see
@@ -124,6 +125,10 @@ func Main(ctx context.Context, args []string, streams *IO) int {
 		return exitUsage
 	}
 	if err := kctx.Run(); err != nil {
+		var status exitStatus
+		if errors.As(err, &status) {
+			return int(status) // an outcome, not a failure: nothing to print
+		}
 		fmt.Fprintln(streams.Err, "posture:", redact(message(err)))
 		return exitCode(err)
 	}
@@ -146,6 +151,12 @@ func exitCode(err error) int {
 	}
 	return exitFailure
 }
+
+// exitStatus ends a command that succeeded with a code that says how (a
+// plan with changes under --detailed-exitcode).
+type exitStatus int
+
+func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
 
 // usageError marks errors in what the user asked for (exit code 2).
 type usageError struct{ error }
