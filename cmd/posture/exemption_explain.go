@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 
 	"github.com/posture/posture"
@@ -34,7 +33,7 @@ func (c *ExemptionExplainCmd) Run(ctx context.Context, streams *IO) error {
 	if c.Scope != "" {
 		t := exemptionTarget{Scope: c.Scope, Name: c.Name}
 		id = t.path("")
-	} else if id, err = exemptionAbove(ctx, cl, c.Resource, c.Name); err != nil {
+	} else if id, err = exemptionAbove(ctx, cl, streams, c.Resource, c.Name); err != nil {
 		return err
 	}
 	var out posture.ExemptionExplanation
@@ -91,33 +90,17 @@ func writeExplanation(w io.Writer, ex *posture.ExemptionExplanation) error {
 
 // exemptionAbove finds the exemption called name at or above a resource
 // (ARM's atScope() list at the resource), the only ones that can cover it.
-func exemptionAbove(ctx context.Context, cl *client.Client, resource, name string) (string, error) {
-	q := url.Values{"$filter": {"atScope()"}}
+func exemptionAbove(ctx context.Context, cl *client.Client, streams *IO, resource, name string) (string, error) {
+	docs, err := listAll(ctx, cl, strings.TrimSuffix(resource, "/")+"/providers/Microsoft.Authorization/policyExemptions", exemptionAPIVersion, "atScope()", newProgress(streams.Err, "exemptions"))
+	if err != nil {
+		return "", err
+	}
 	var found []string
-	for {
-		var page struct {
-			Value []struct {
-				ID   string `json:"id"`
-				Name string `json:"name"`
-			} `json:"value"`
-			NextLink string `json:"nextLink"`
+	for _, doc := range docs {
+		var v struct{ ID, Name string }
+		if json.Unmarshal(doc, &v) == nil && strings.EqualFold(v.Name, name) {
+			found = append(found, v.ID)
 		}
-		if _, err := cl.Do(ctx, "GET", strings.TrimSuffix(resource, "/")+"/providers/Microsoft.Authorization/policyExemptions", exemptionAPIVersion, q, nil, &page); err != nil {
-			return "", err
-		}
-		for _, v := range page.Value {
-			if strings.EqualFold(v.Name, name) {
-				found = append(found, v.ID)
-			}
-		}
-		if page.NextLink == "" {
-			break
-		}
-		u, err := url.Parse(page.NextLink)
-		if err != nil {
-			return "", err
-		}
-		q.Set("$skipToken", u.Query().Get("$skipToken"))
 	}
 	switch len(found) {
 	case 0:
