@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/drift"
 	"github.com/posture/posture/exemption"
 	"github.com/posture/posture/match"
 )
@@ -18,6 +19,10 @@ type exemptionEntry struct {
 	scope      string // lower-case scope key
 	assignment string // lower-case assignment key
 	x          *exemption.Exemption
+	// evidence is x's evidence condition, compiled once: resource writes
+	// check it. nil when there is none (or it does not compile: the write
+	// that stored it checked that it does).
+	evidence *drift.Evidence
 	// noted says its expiry was recorded (an Expired event written and the
 	// feeds told).
 	noted bool

@@ -11,6 +11,7 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armid"
+	"github.com/posture/posture/drift"
 	"github.com/posture/posture/exemption"
 	"github.com/posture/posture/match"
 )
@@ -52,7 +53,11 @@ func entryOf(id armid.ID, x *exemption.Exemption) *exemptionEntry {
 	if aid, err := armid.Parse(x.PolicyAssignmentID); err == nil {
 		assignment = aid.Key()
 	}
-	return &exemptionEntry{key: id.Key(), id: id.String(), scope: id.Scope().Key(), assignment: assignment, x: x}
+	e := &exemptionEntry{key: id.Key(), id: id.String(), scope: id.Scope().Key(), assignment: assignment, x: x}
+	if x.Evidence != nil && x.Evidence.Condition != nil {
+		e.evidence, _ = drift.ParseEvidence(x.Evidence.Condition)
+	}
+	return e
 }
 
 // loadExemptions reads the stored exemptions into a new index; those
@@ -242,7 +247,8 @@ func (s *Service) writeOne(ctx context.Context, tx posture.Tx, op exemptionOp, a
 	if err := s.checkExemption(tx, id, x, as, hier, now); err != nil {
 		return posture.ExemptionResult{}, nil, err
 	}
-	if err := s.approve(tx, id, x, as[entryOf(id, x).assignment]); err != nil {
+	entry := entryOf(id, x)
+	if err := s.approve(tx, id, x, as[entry.assignment]); err != nil {
 		return posture.ExemptionResult{}, nil, err
 	}
 	sd = systemData(ctx, sd, old == nil, now)
@@ -253,7 +259,6 @@ func (s *Service) writeOne(ctx context.Context, tx posture.Tx, op exemptionOp, a
 	if err := tx.PutResources([]*posture.Resource{r}); err != nil {
 		return posture.ExemptionResult{}, nil, err
 	}
-	entry := entryOf(id, x)
 	assignments := []string{entry.assignment}
 	if oldX != nil && !strings.EqualFold(oldX.PolicyAssignmentID, x.PolicyAssignmentID) {
 		assignments = append(assignments, strings.ToLower(oldX.PolicyAssignmentID))

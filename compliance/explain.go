@@ -63,8 +63,8 @@ func explain(out *posture.ExemptionExplanation, id armid.ID, x *exemption.Exempt
 	if x.Review != nil {
 		out.Review, _ = json.Marshal(x.Review)
 	}
-	ok := step("scope", hier.coversKey(entry.scope, res.Key, res.SubscriptionID),
-		"the exemption's scope is %s; the resource %s", scope, where(hier.coversKey(entry.scope, res.Key, res.SubscriptionID)))
+	under := hier.coversKey(entry.scope, res.Key, res.SubscriptionID)
+	ok := step("scope", under, "the exemption's scope is %s; the resource %s", scope, where(under))
 	a := as[entry.assignment]
 	ok = step("assignment", a != nil, "policy assignment %s %s", x.PolicyAssignmentID, map[bool]string{true: "exists", false: "does not exist: the exemption is orphaned and covers nothing"}[a != nil]) && ok
 	end := x.EndsAt()

@@ -130,7 +130,7 @@ func (s *Service) reviewPut(ctx context.Context, tx posture.Tx, put []*posture.R
 	var over override
 	for _, r := range put {
 		for _, e := range s.exemptions.atScope(r.Key) {
-			if e.x.Review == nil && e.x.Evidence == nil {
+			if e.x.Review == nil && e.evidence == nil {
 				continue
 			}
 			next, kind, err := s.rereview(e, r, now)
@@ -186,11 +186,7 @@ func (s *Service) rereview(e *exemptionEntry, r *posture.Resource, now time.Time
 			detail = "changed since approval: " + strings.Join(texts, "; ")
 		}
 	}
-	if reason == "" && e.x.Evidence != nil && e.x.Evidence.Condition != nil {
-		ev, err := drift.ParseEvidence(e.x.Evidence.Condition)
-		if err != nil {
-			return nil, "", err
-		}
+	if ev := e.evidence; reason == "" && ev != nil {
 		holds, why, err := ev.Check(pr)
 		if err != nil {
 			return nil, "", err
