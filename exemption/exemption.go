@@ -2,7 +2,8 @@
 // (Microsoft.Authorization/policyExemptions): reading and validating request
 // bodies per api-version, rendering the ARM document, deciding which policy
 // states an exemption covers, parsing list $filter values, and posture's own
-// governance rules on top of Azure's.
+// governance rules on top of Azure's, and its own properties (a resource
+// filter, an evidence check, the drift review: extensions.go).
 //
 // Nothing here needs the estate: checks that look up the policy assignment,
 // its initiative or the caller's rights belong to the service that stores
