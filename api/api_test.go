@@ -50,8 +50,9 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &api.Server{Resources: res, Auth: authn, Authz: ids.Authz, Identity: ids, Tokens: authn, Ready: store.Ping,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	srv := &api.Server{Resources: res, Auth: authn, Authz: ids.Authz, Identity: ids, Tokens: authn,
+		ReadyChecks: []api.ReadyCheck{{Name: "store", Check: store.Ping}},
+		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &env{t: t, url: hs.URL, token: token, store: store}
@@ -148,8 +149,12 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	e.store.Close()
 	resp, _ = http.Get(e.url + "/healthz")
+	if resp.StatusCode != 200 {
+		t.Errorf("healthz (liveness) with a closed store: %d", resp.StatusCode)
+	}
+	resp, _ = http.Get(e.url + "/readyz")
 	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("healthz with a closed store: %d", resp.StatusCode)
+		t.Errorf("readyz with a closed store: %d", resp.StatusCode)
 	}
 }
 

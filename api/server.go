@@ -1,5 +1,5 @@
-// Package api serves posture's HTTP interface: /healthz, /metrics and the
-// ARM-shaped API. ARM scopes sit in the middle of paths
+// Package api serves posture's HTTP interface: /healthz, /readyz, /metrics
+// and the ARM-shaped API. ARM scopes sit in the middle of paths
 // ({scope}/providers/Microsoft.Authorization/policyExemptions/{name}), which
 // no router handles, so every ARM path goes through one dispatcher built on
 // package armid: it authenticates, finds the handler by resource type,
@@ -75,9 +75,9 @@ type Server struct {
 	// Registry receives the HTTP metrics; /metrics serves Gatherer.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
-	// Ready reports whether the server can serve (the store answers).
-	Ready func(context.Context) error
-	Now   posture.Clock
+	// ReadyChecks decide /readyz (readyz.go); /healthz is liveness only.
+	ReadyChecks []ReadyCheck
+	Now         posture.Clock
 
 	routes  map[string]*typeRoutes
 	metrics *httpMetrics
@@ -158,6 +158,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Hand
 		route = "healthz"
 		s.health(rec, r)
 		return
+	case "/readyz":
+		route = "readyz"
+		s.readyz(rec, r)
+		return
 	case "/metrics":
 		route = "metrics"
 		metrics.ServeHTTP(rec, r)
@@ -194,21 +198,6 @@ type panicError struct{}
 func (panicError) Error() string { return "panic while serving the request" }
 
 var errPanic = panicError{}
-
-// health answers 200 once the store answers, 503 otherwise; no auth.
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if s.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.Ready(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte("unavailable\n"))
-			return
-		}
-	}
-	w.Write([]byte("ok\n"))
-}
 
 // recorder remembers the status for logs and metrics.
 type recorder struct {

@@ -292,16 +292,9 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		Logger:   log,
 		Registry: reg,
 		Gatherer: reg,
-		// Ready once the store answers and the Resource Graph tables are
-		// loaded (they load while the server already serves the API).
-		Ready: func(ctx context.Context) error {
-			if !tables.Ready() {
-				return errors.New("the Resource Graph tables are loading")
-			}
-			return store.Ping(ctx)
-		},
-		Now: time.Now,
+		Now:      time.Now,
 	}
+	srv.ReadyChecks = readyChecks(store, tables, log)
 	csrfKey, err := c.sessionKey()
 	if err != nil {
 		ln.Close()
