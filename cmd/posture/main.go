@@ -31,6 +31,7 @@ type CLI struct {
 	Token      TokenCmd      `cmd:"" help:"API tokens: create (secret shown once), list, revoke."`
 	Role       RoleCmd       `cmd:"" help:"Role assignments: assign, list, unassign."`
 	Audit      AuditCmd      `cmd:"" help:"The audit ledger: verify its chain and signatures, export a range."`
+	Check      CheckCmd      `cmd:"" help:"Check a store against a from-scratch recomputation: policy states, assessments and secure scores, the ledger (exit 1 when they disagree)."`
 	Load       LoadCmd       `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`
 
 	Score          ScoreCmd          `cmd:"" help:"Secure scores per subscription (or management group), and per control with --controls."`
