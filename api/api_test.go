@@ -279,7 +279,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"malformed JSON", "PUT", base + "a1", `{"location":`, 400, "InvalidRequestContent"},
 		{"not an object", "PUT", base + "a2", `[1]`, 400, "InvalidRequestContent"},
 		{"empty body", "PUT", base + "a3", ``, 400, "InvalidRequestContent"},
-		{"body over 4 MiB", "PUT", base + "a4", huge, 400, "RequestTooLarge"},
+		{"body over 4 MiB", "PUT", base + "a4", huge, 413, "RequestContentTooLarge"},
 		{"type mismatch", "PUT", base + "a5", `{"type":"Microsoft.Compute/disks"}`, 400, "InvalidResourceType"},
 		{"id of another resource", "PUT", base + "a6", `{"id":"/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts/zz"}`, 400, "LinkedInvalidPropertyId"},
 		{"id that does not parse", "PUT", "/subscriptions/s1/resourceGroups/rg1/foo/bar", `{}`, 400, "InvalidResourceId"},

@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,16 +12,15 @@ import (
 	"github.com/posture/posture"
 )
 
-// body reads the request body, refusing more than MaxBody bytes and bodies
-// that are not JSON.
+// body reads the request body, refusing more than MaxBody bytes (413) and
+// bodies that are not JSON.
 func (c *call) body() ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, MaxBody))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, posture.Errorf(posture.EINVALID, "RequestTooLarge", "The request body is larger than the limit of %d bytes.", MaxBody)
+	if c.r.ContentLength > MaxBody {
+		return nil, tooLarge(MaxBody) // refused before reading it
 	}
+	b, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, MaxBody))
 	if err != nil {
-		return nil, posture.Errorf(posture.EINVALID, "InvalidRequestContent", "The request body could not be read.")
+		return nil, bodyError(err, MaxBody)
 	}
 	if len(b) == 0 {
 		return nil, posture.Errorf(posture.EINVALID, "InvalidRequestContent", "The request content was invalid and could not be deserialized: the body is empty.")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 
 	"github.com/posture/posture"
@@ -267,6 +268,9 @@ func displayName(body []byte) string {
 // shape armdoc reads. Every document is validated before anything is
 // written; a body that is not JSON is refused whole.
 func importDocuments(c *call) error {
+	if c.r.ContentLength > MaxImportBody {
+		return tooLarge(MaxImportBody)
+	}
 	dec := armdoc.NewDecoder(http.MaxBytesReader(c.w, c.r.Body, MaxImportBody))
 	var batch []*posture.Resource
 	var rejected []*posture.ImportRejected
@@ -277,8 +281,9 @@ func importDocuments(c *call) error {
 				break
 			}
 			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return posture.Errorf(posture.EINVALID, "RequestTooLarge", "The import body is larger than the limit of %d bytes; split it.", MaxImportBody)
+			var ne net.Error
+			if errors.As(err, &mbe) || errors.As(err, &ne) {
+				return bodyError(err, MaxImportBody)
 			}
 			return posture.Errorf(posture.EINVALID, "InvalidRequestContent", "The import body is not valid JSON, nothing was imported: %v.", err)
 		}

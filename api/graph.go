@@ -20,7 +20,7 @@ func (s *Server) registerGraph() {
 	}
 	// Every caller may query; the rows are those it may read (Azure
 	// answers a query the same way, with no permission at the root).
-	s.handle("Microsoft.ResourceGraph/resources", &typeRoutes{versions: graphVersions, post: queryGraph,
+	s.handle("Microsoft.ResourceGraph/resources", &typeRoutes{versions: graphVersions, post: queryGraph, postReads: true,
 		authorize: func(*call) error { return nil }})
 }
 

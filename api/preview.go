@@ -26,7 +26,7 @@ const MaxPreviewExemptions = 500
 // away, so they do not count deletions; the answer's "reopened" lists the
 // policy states the deleted exemptions hold now, which would re-open.
 func (s *Server) registerPreview() {
-	s.handle("Posture.Security/previewExemptions", &typeRoutes{versions: postureVersions, post: previewExemptions,
+	s.handle("Posture.Security/previewExemptions", &typeRoutes{versions: postureVersions, post: previewExemptions, postReads: true,
 		// Each exemption is checked in the handler, as its own preview
 		// action would be: read on exemptions at its id.
 		authorize: func(*call) error { return nil }})

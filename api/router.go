@@ -28,6 +28,9 @@ type typeRoutes struct {
 	actionNames map[string]string
 	// authorize, when set, replaces the standard check (see authorize).
 	authorize handlerFunc
+	// postReads: POSTs on the collection are queries, rate-limited as
+	// reads (ratelimit.go).
+	postReads bool
 }
 
 func (s *Server) handle(typ string, rt *typeRoutes) {
@@ -77,6 +80,9 @@ func (s *Server) route(c *call, w *recorder) (string, error) {
 	}
 	c.path, c.id = path, path.ID
 	h, rt, label, err := s.lookup(c)
+	if err := s.throttle(c, rt); err != nil {
+		return label, err
+	}
 	if err != nil {
 		return label, err
 	}

@@ -77,7 +77,10 @@ type Server struct {
 	Gatherer prometheus.Gatherer
 	// ReadyChecks decide /readyz (readyz.go); /healthz is liveness only.
 	ReadyChecks []ReadyCheck
-	Now         posture.Clock
+	// Limits throttles callers and bounds slow bodies (limits.go); nil:
+	// bodies are bounded in size only.
+	Limits *Limits
+	Now    posture.Clock
 
 	routes  map[string]*typeRoutes
 	metrics *httpMetrics
@@ -132,6 +135,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Hand
 	}
 	ctx := posture.NewContextWithRequestID(r.Context(), reqID)
 	r = r.WithContext(ctx)
+	r.Body = s.limitBody(w, r)
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	route := "arm"
 	defer func() {
