@@ -2,121 +2,182 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
-	"sync"
+	"strings"
 	"time"
 )
 
-// LoadCmd is a bounded load generator for posture on the same machine. It
-// sends requests at a fixed rate whatever the latency (open loop, so a slow
-// server cannot slow the generator and hide its own tail), then prints the
-// latency percentiles. It refuses non-loopback servers: it is a benchmark
-// tool, not a stress tool for other people's systems.
+// LoadCmd is a bounded load generator for posture servers on the same
+// machine. It runs a mix of operations (exemption GET/PUT/DELETE, Resource
+// Graph queries, portal pages) either closed loop, with N clients that each
+// send their next request when the last one is answered (--clients 1,8,64
+// runs each count in turn and finds where latency degrades), or open loop,
+// at a fixed rate whatever the latency (--rate: a slow server cannot slow
+// the generator and hide its own tail). It refuses non-loopback servers: it
+// is a benchmark tool, not a stress tool for other people's systems.
+// docs/load.md explains the operations, the mix and the measured figures.
 type LoadCmd struct {
-	URL      string        `required:"" help:"Full URL to request, e.g. http://127.0.0.1:8080/subscriptions/…?api-version=2023-01-01."`
-	Token    string        `help:"Bearer token." env:"POSTURE_TOKEN"`
-	Method   string        `default:"GET" help:"HTTP method."`
-	Rate     int           `default:"500" help:"Requests per second."`
-	Duration time.Duration `default:"20s" help:"How long to send."`
-	Warmup   time.Duration `default:"2s" help:"Requests in this first period are not counted."`
+	URL        []string      `required:"" name:"url" placeholder:"URL" help:"Server base URL, e.g. http://127.0.0.1:8080; repeat (or separate with commas) for replicas: clients are spread over them round-robin. A URL with a path (…/subscriptions?api-version=…) sends only that request (--method)."`
+	Token      string        `help:"Bearer token (an Owner's: the generator writes and deletes exemptions)." env:"POSTURE_TOKEN"`
+	TokenFile  string        `placeholder:"FILE" help:"Read the token from this file, e.g. <data>/bootstrap-token."`
+	Mix        string        `default:"exemptions" help:"Operations and weights: a profile (exemptions, kql, portal, all) or name=weight,… of operations (exemption-get, exemption-put, exemption-delete, exemption-list, kql-exempt, kql-score, kql-severity, kql-expiring, page-overview, page-recommendations, page-exemptions) and groups (exemptions, kql, pages)."`
+	Clients    []int         `default:"1,8,64" help:"Closed loop: concurrent clients, one step per count (e.g. 1,2,4,8,16,32,64,128)."`
+	Rate       int           `help:"Open loop: requests per second (instead of --clients); latency counts from when each request was due."`
+	Duration   time.Duration `default:"10s" help:"Measured time of each step."`
+	Warmup     time.Duration `default:"2s" help:"Unmeasured time before each step."`
+	P99Limit   time.Duration `name:"p99-limit" default:"20ms" help:"Sweep: latency has degraded at the first step whose p99 exceeds this."`
+	MinGain    float64       `default:"0.1" help:"Sweep: throughput has stopped growing at the first step that adds less than this fraction to the previous step's."`
+	Exemptions int           `default:"512" help:"Exemption names the generator works with (half exist when a step starts)."`
+	Prefix     string        `default:"load-" help:"Prefix of the exemption names the generator creates (and deletes at the end)."`
+	Keep       bool          `help:"Leave the generator's exemptions in place at the end."`
+	Method     string        `default:"GET" help:"Method of the single-request mode."`
+	Seed       uint64        `default:"1" help:"Seed of the operation choices (runs with the same seed choose the same sequence per client)."`
+	Output     string        `short:"o" enum:"table,json" default:"table" help:"Output format: table or json."`
 }
 
-// Run sends the load and prints the result.
-func (c *LoadCmd) Run(ctx context.Context, streams *IO) error {
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return usageError{err}
-	}
-	if ip := net.ParseIP(u.Hostname()); !(u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
-		return usageError{fmt.Errorf("posture load only targets loopback addresses, not %q", u.Hostname())}
-	}
-	if c.Rate < 1 || c.Rate > 100_000 || c.Duration <= 0 || c.Duration > time.Hour {
-		return usageError{fmt.Errorf("--rate must be 1..100000 and --duration up to 1h")}
-	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512, IdleConnTimeout: time.Minute}
-	cl := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	defer tr.CloseIdleConnections()
+// maxInFlight bounds the open loop: beyond it requests are counted as not
+// sent rather than piling up goroutines in the generator.
+const maxInFlight = 512
 
-	var (
-		mu      sync.Mutex
-		lat     []time.Duration
-		failed  int
-		codes   = map[int]int{}
-		wg      sync.WaitGroup
-		sem     = make(chan struct{}, 512) // bounded in flight
-		dropped int
-	)
-	start := time.Now()
-	interval := time.Second / time.Duration(c.Rate)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for sent := 0; time.Since(start) < c.Duration; sent++ {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			dropped++ // the server is so slow that 512 requests are in flight
-			continue
-		}
-		counted := time.Since(start) >= c.Warmup
-		wg.Go(func() {
-			defer func() { <-sem }()
-			t0 := time.Now()
-			code, err := c.once(ctx, cl)
-			d := time.Since(t0)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failed++
-				return
-			}
-			codes[code]++
-			if counted {
-				lat = append(lat, d)
-			}
-		})
+// Run sends the load and prints the result. It fails (exit 1) when any
+// measured request failed, after printing everything.
+func (c *LoadCmd) Run(ctx context.Context, streams *IO) error {
+	run, err := c.prepare()
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	slices.Sort(lat)
-	elapsed := time.Since(start) - c.Warmup
-	fmt.Fprintf(streams.Out, "%s %s at %d/s for %s: %d measured, %.0f req/s, codes %v, %d transport errors, %d not sent (512 in flight)\n",
-		c.Method, u.Path, c.Rate, c.Duration, len(lat), float64(len(lat))/elapsed.Seconds(), codes, failed, dropped)
-	if len(lat) > 0 {
-		fmt.Fprintf(streams.Out, "latency p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
-			pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 99.9), lat[len(lat)-1])
+	defer run.tr.CloseIdleConnections()
+	if err := run.setup(ctx, c); err != nil {
+		return err
+	}
+	report := loadReport{Mode: "closed", URLs: run.urlStrings(), Mix: run.mixWeights(), Duration: c.Duration.String(), Warmup: c.Warmup.String(),
+		P99LimitMs: millis(c.P99Limit), MinGain: c.MinGain}
+	var runErr error
+	if c.Rate > 0 {
+		report.Mode = "open"
+		report.Rate = c.Rate
+		step, err := run.open(ctx, c.Rate, c.Warmup, c.Duration)
+		report.Steps = append(report.Steps, step)
+		runErr = err
+	} else {
+		for _, n := range c.Clients {
+			step, err := run.closed(ctx, n, c.Warmup, c.Duration)
+			if err != nil {
+				runErr = err
+				break
+			}
+			report.Steps = append(report.Steps, step)
+			if c.Output == formatTable && len(c.Clients) > 1 {
+				fmt.Fprintf(streams.Err, "%d clients: %.0f req/s, p99 %.2f ms, %d errors\n", n, step.Total.RPS, step.Total.P99Ms, step.Total.Errors)
+			}
+		}
+		report.Knee = knee(report.Steps, c.P99Limit, c.MinGain)
+	}
+	if cerr := run.cleanup(context.WithoutCancel(ctx), c.Keep); cerr != nil && runErr == nil {
+		runErr = cerr
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if err := report.print(streams.Out, c.Output); err != nil {
+		return err
+	}
+	if n := report.errors(); n > 0 {
+		return fmt.Errorf("%d measured requests failed (see the statuses)", n)
 	}
 	return nil
 }
 
-func (c *LoadCmd) once(ctx context.Context, cl *http.Client) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, c.Method, c.URL, nil)
-	if err != nil {
-		return 0, err
+// prepare checks the flags and builds the run: URLs, token, operations.
+func (c *LoadCmd) prepare() (*loadRun, error) {
+	if c.Duration <= 0 || c.Duration > time.Hour || c.Warmup < 0 || c.Warmup > 10*time.Minute {
+		return nil, usageError{errors.New("--duration must be up to 1h and --warmup up to 10m")}
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+	if c.Rate < 0 || c.Rate > 100_000 {
+		return nil, usageError{errors.New("--rate must be 1..100000")}
 	}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return 0, err
+	if c.Rate == 0 && len(c.Clients) == 0 {
+		return nil, usageError{errors.New("give --clients or --rate")}
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	for _, n := range c.Clients {
+		if n < 1 || n > 1024 {
+			return nil, usageError{fmt.Errorf("--clients %d: each count must be 1..1024", n)}
+		}
+	}
+	if c.Exemptions < 2 || c.Exemptions > 100_000 {
+		return nil, usageError{errors.New("--exemptions must be 2..100000")}
+	}
+	if !validPrefix(c.Prefix) {
+		return nil, usageError{fmt.Errorf("--prefix %q: letters, digits, '-' and '_' only, up to 40", c.Prefix)}
+	}
+	r := &loadRun{method: c.Method, seed: c.Seed}
+	for _, raw := range c.URL {
+		for _, s := range strings.Split(raw, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, usageError{fmt.Errorf("--url %q: not an http(s) URL", s)}
+			}
+			if ip := net.ParseIP(u.Hostname()); !(u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
+				return nil, usageError{fmt.Errorf("posture load only targets loopback addresses, not %q", u.Hostname())}
+			}
+			if strings.Trim(u.Path, "/") != "" {
+				if r.single != nil || len(r.urls) > 0 || len(c.URL) > 1 {
+					return nil, usageError{errors.New("a URL with a path (the single-request mode) must be the only --url")}
+				}
+				r.single = u
+				continue
+			}
+			u.Path, u.RawQuery = "", ""
+			r.urls = append(r.urls, u)
+		}
+	}
+	if r.single != nil {
+		r.urls = []*url.URL{{Scheme: r.single.Scheme, Host: r.single.Host}}
+	}
+	r.token = c.Token
+	if c.TokenFile != "" {
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		r.token = strings.TrimSpace(string(b))
+	}
+	if r.token == "" && r.single == nil {
+		return nil, usageError{errors.New("no token: give --token (or POSTURE_TOKEN) or --token-file")}
+	}
+	noteSecret(r.token)
+	if r.single != nil {
+		r.ops = []*loadOp{{name: "request", weight: 1, run: (*loadClient).request, ok: func(code int) bool { return code < 400 }}}
+	} else {
+		ops, err := parseMix(c.Mix)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		r.ops = ops
+	}
+	r.pool = &exemptionPool{prefix: c.Prefix, size: c.Exemptions}
+	conns := maxInFlight
+	if c.Rate == 0 {
+		conns = slices.Max(c.Clients) + 8
+	}
+	r.tr = &http.Transport{Proxy: nil, MaxIdleConns: conns * len(r.urls), MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute}
+	return r, nil
 }
 
-// pct returns the p-th percentile of sorted latencies (nearest rank).
-func pct(sorted []time.Duration, p float64) time.Duration {
-	i := int(float64(len(sorted))*p/100+0.5) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return sorted[i].Round(10 * time.Microsecond)
+func validPrefix(p string) bool {
+	if p == "" || len(p) > 40 {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

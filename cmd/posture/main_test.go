@@ -324,20 +324,6 @@ func TestDemoTenant(t *testing.T) {
 	}
 }
 
-func TestLoadCommand(t *testing.T) {
-	s := startServer(t, "--demo")
-	out := &safeBuffer{}
-	code := Main(context.Background(), []string{"load", "--url", s.url + "/subscriptions?api-version=2022-12-01", "--token", s.token,
-		"--rate", "200", "--duration", "1s", "--warmup", "200ms"}, &IO{Out: out, Err: &safeBuffer{}})
-	if code != 0 || !strings.Contains(out.String(), "codes map[200:") || !strings.Contains(out.String(), "p99") {
-		t.Errorf("load: exit %d\n%s", code, out)
-	}
-	errOut := &safeBuffer{}
-	if code := Main(context.Background(), []string{"load", "--url", "http://example.com/"}, &IO{Out: out, Err: errOut}); code != 2 || !strings.Contains(errOut.String(), "loopback") {
-		t.Errorf("load against a remote host: exit %d %s", code, errOut)
-	}
-}
-
 func TestPolicyEvalCommand(t *testing.T) {
 	dir := t.TempDir()
 	def := "../../policy/builtin/built-in-policies/policyDefinitions/Storage/Storage_AuditForHTTPSEnabled_Audit.json"
