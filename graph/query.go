@@ -23,6 +23,20 @@ const MaxTop = 1000
 
 // Query implements posture.GraphService.
 func (g *Service) Query(ctx context.Context, q *posture.GraphQuery) (*posture.GraphResult, error) {
+	if g.OnQuery == nil {
+		return g.query(ctx, q)
+	}
+	start := time.Now()
+	out, err := g.query(ctx, q)
+	rows := 0
+	if out != nil {
+		rows = int(out.TotalRecords)
+	}
+	g.OnQuery(ctx, rows, err, time.Since(start))
+	return out, err
+}
+
+func (g *Service) query(ctx context.Context, q *posture.GraphQuery) (*posture.GraphResult, error) {
 	if !g.ready.Load() {
 		return nil, posture.Errorf(posture.EUNAVAILABLE, "ServiceUnavailable", "The Resource Graph tables are still loading; retry in a few seconds.")
 	}

@@ -41,6 +41,9 @@ type Service struct {
 	// assessments and scores) when the tables load; changes carry them
 	// afterwards.
 	Derived func(yield func(*posture.Resource) error) error
+	// OnQuery, when set, is told of every query once it is answered: the
+	// rows it found, its error and how long it took (metrics, traces).
+	OnQuery func(ctx context.Context, rows int, err error, d time.Duration)
 
 	db        *kql.Database
 	ready     atomic.Bool

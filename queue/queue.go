@@ -92,6 +92,13 @@ type Queue struct {
 	// Poll is how often Run looks for due jobs when not woken, default 1 s.
 	Poll   time.Duration
 	Logger *slog.Logger
+	// OnRun, when set, is called before a claimed job runs (metrics,
+	// traces): the handler and the write of the outcome get the context it
+	// returns, and end is called once the outcome is recorded, with the
+	// job's new state (JobDone, JobPending for a retry, JobDead) and the
+	// run's error; state is "" when no outcome was recorded (the job was
+	// released at shutdown, or its lease ran out).
+	OnRun func(ctx context.Context, j *posture.Job) (_ context.Context, end func(state string, err error))
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -296,23 +303,27 @@ func (q *Queue) process(ctx context.Context, c claimed) bool {
 		q.release(ctx, j)
 		return false
 	}
-	if j.Attempts > q.maxAttempts(j) {
-		// Its last attempts ended with no outcome: a job that crashes its
-		// worker must not come back for ever.
-		q.record(ctx, j, &abandonedError{attempts: j.Attempts - 1})
-		return true
+	rctx, end := ctx, func(string, error) {}
+	if q.OnRun != nil {
+		rctx, end = q.OnRun(ctx, j)
 	}
 	h := q.Handlers[j.Kind]
-	if h == nil {
-		q.record(ctx, j, &noHandlerError{kind: j.Kind})
-		return true
+	var err error
+	switch {
+	case j.Attempts > q.maxAttempts(j):
+		// Its last attempts ended with no outcome: a job that crashes its
+		// worker must not come back for ever.
+		err = &abandonedError{attempts: j.Attempts - 1}
+	case h == nil:
+		err = &noHandlerError{kind: j.Kind}
+	default:
+		if err = q.call(rctx, c.deadline, h, j); err != nil && ctx.Err() != nil {
+			q.release(rctx, j)
+			end("", err)
+			return false
+		}
 	}
-	err := q.call(ctx, c.deadline, h, j)
-	if err != nil && ctx.Err() != nil {
-		q.release(ctx, j)
-		return false
-	}
-	q.record(ctx, j, err)
+	end(q.record(rctx, j, err), err)
 	return true
 }
 
@@ -362,8 +373,9 @@ func (q *Queue) classify(err error) (bool, time.Duration) {
 }
 
 // record stores the outcome of a run, unless the job is no longer the
-// worker's (its lease ran out and another claimed it).
-func (q *Queue) record(ctx context.Context, j *posture.Job, err error) {
+// worker's (its lease ran out and another claimed it). It returns the state
+// it stored, "" when it stored none.
+func (q *Queue) record(ctx context.Context, j *posture.Job, err error) string {
 	done := *j
 	q.outcome(&done, err, q.now())
 	lost, werr := q.write(ctx, j, &done)
@@ -372,13 +384,16 @@ func (q *Queue) record(ctx context.Context, j *posture.Job, err error) {
 	case werr != nil:
 		// The job stays Running; it runs again when the lease runs out.
 		log.Error("recording a job's outcome", "state", done.State, "err", werr)
+		return ""
 	case lost:
 		log.Warn("a job's lease ran out before its outcome was recorded; the outcome is dropped", "state", done.State)
+		return ""
 	case done.State == posture.JobDead:
 		log.Warn("job failed for good", "err", done.LastError)
 	case done.State == posture.JobPending:
 		log.Info("job failed, will retry", "at", done.RunAt, "err", done.LastError)
 	}
+	return done.State
 }
 
 // release gives a claimed job back unrun: Pending, due now, without using
