@@ -3,16 +3,21 @@ package telemetry_test
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -24,8 +29,10 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/ledger"
+	"github.com/posture/posture/postgres"
 	"github.com/posture/posture/queue"
 	"github.com/posture/posture/sqlite"
+	"github.com/posture/posture/sqlstore"
 	"github.com/posture/posture/telemetry"
 )
 
@@ -35,10 +42,55 @@ func openStore(t *testing.T) posture.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return signed(t, s)
+}
+
+// signed makes s sign a ledger checkpoint every 3 entries.
+func signed(t *testing.T, s *sqlstore.Store) posture.Store {
 	t.Cleanup(func() { s.Close() })
 	_, key, _ := ed25519.GenerateKey(nil)
 	s.SetLedgerSigner(ledger.NewSigner(key), 3)
 	return s
+}
+
+// openPostgres opens a store in a new schema of POSTURE_TEST_POSTGRES_URL
+// (skipped without it); the schema is dropped when the test ends.
+func openPostgres(t *testing.T) posture.Store {
+	t.Helper()
+	base := os.Getenv("POSTURE_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("POSTURE_TEST_POSTGRES_URL is not set")
+	}
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "tel_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(context.Background(), base); err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	s, err := postgres.Open(ctx, u.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed(t, s)
 }
 
 func recorder() (*tracetest.SpanRecorder, *sdktrace.TracerProvider) {
@@ -147,7 +199,11 @@ func TestStore(t *testing.T) {
 }
 
 func TestCollector(t *testing.T) {
-	raw := openStore(t)
+	t.Run("sqlite", func(t *testing.T) { testCollector(t, openStore(t)) })
+	t.Run("postgres", func(t *testing.T) { testCollector(t, openPostgres(t)) })
+}
+
+func testCollector(t *testing.T, raw posture.Store) {
 	ctx := context.Background()
 	err := raw.Write(ctx, func(tx posture.Tx) error {
 		for i := range 7 {
@@ -377,3 +433,45 @@ func TestStartTracing(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStoreRead: the cost the decorator adds to a small read
+// transaction on SQLite, without tracing (metrics only) and with a traced
+// parent (spans to a no-op processor).
+//
+//	go test ./telemetry -run '^$' -bench StoreRead
+func BenchmarkStoreRead(b *testing.B) {
+	raw, err := sqlite.Open(context.Background(), b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	read := func(tx posture.Tx) error { _, err := tx.Setting("x"); return err }
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(dropSpans{}))
+	traced, parent := tp.Tracer("bench").Start(context.Background(), "request")
+	defer parent.End()
+	for _, c := range []struct {
+		name  string
+		store posture.Store
+		ctx   context.Context
+	}{
+		{"raw", raw, context.Background()},
+		{"metrics", telemetry.New(nil).Store(raw, "sqlite"), context.Background()},
+		{"traced", telemetry.New(tp).Store(raw, "sqlite"), traced},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := c.store.Read(c.ctx, read); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// dropSpans is a span processor that keeps nothing.
+type dropSpans struct{}
+
+func (dropSpans) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (dropSpans) OnEnd(sdktrace.ReadOnlySpan)                     {}
+func (dropSpans) Shutdown(context.Context) error                  { return nil }
+func (dropSpans) ForceFlush(context.Context) error                { return nil }
