@@ -146,7 +146,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Hand
 			}
 		}
 		d := time.Since(start)
-		s.metrics.observe(route, r.Method, rec.status, d)
+		s.metrics.observe(r.Context(), route, r.Method, rec.status, d)
 		attrs := []any{"request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration_ms", float64(d.Microseconds()) / 1000, "route", route}
 		if p := rec.principal; p != "" {
 			attrs = append(attrs, "principal", p)
@@ -184,7 +184,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Hand
 		return
 	}
 	if s.Portal != nil && s.Portal.Owns(r.URL.Path) {
-		route = "portal"
+		route = portalRoute(r.URL.Path)
 		s.Portal.ServeHTTP(rec, r)
 		return
 	}
