@@ -3,7 +3,6 @@ package compliance_test
 import (
 	"context"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,7 +74,7 @@ func benchmarkFull(b *testing.B, n int) {
 		}); err != nil {
 			b.Fatal(err)
 		}
-		svc := &compliance.Service{Store: store, Registry: reg, WriteMu: &sync.Mutex{}, DefaultAssignment: true}
+		svc := &compliance.Service{Store: store, Registry: reg, WriteMu: &posture.LocalWriteLock{}, DefaultAssignment: true}
 		b.StartTimer()
 		start := time.Now()
 		if err := svc.Start(ctx); err != nil {
@@ -110,7 +109,7 @@ func BenchmarkIncrementalPut(b *testing.B) {
 	}
 	defer store.Close()
 	reg, _ := policy.NewBuiltinRegistry()
-	var mu sync.Mutex
+	var mu posture.LocalWriteLock
 	svc := &compliance.Service{Store: store, Registry: reg, WriteMu: &mu, DefaultAssignment: true}
 	es := &estate.Service{Store: store, Observer: svc, WriteMu: &mu}
 	if _, err := es.EnsureTenant(ctx, demo.TenantID); err != nil {

@@ -69,7 +69,7 @@ func (e *env) open(defaultAssignment bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
+	var mu posture.LocalWriteLock
 	e.store = store
 	e.svc = &compliance.Service{Store: store, Registry: reg, Now: e.clock.Now, WriteMu: &mu, DefaultAssignment: defaultAssignment}
 	e.estate = &estate.Service{Store: store, Now: e.clock.Now, Observer: e.svc, WriteMu: &mu}

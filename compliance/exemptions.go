@@ -65,32 +65,42 @@ func entryOf(id armid.ID, x *exemption.Exemption) *exemptionEntry {
 func (s *Service) loadExemptions(tx posture.Tx) (*exemptIndex, error) {
 	ix := newExemptIndex()
 	err := eachResource(tx, posture.ResourceFilter{Types: []string{strings.ToLower(ExemptionType)}}, func(r *posture.Resource) error {
-		id, err := armid.Parse(r.ID)
-		if err != nil {
-			return nil
+		e, err := s.storedEntry(tx, r)
+		if e != nil {
+			ix.put(e)
 		}
-		x, _, err := exemption.FromDocument(r.Body)
-		if err != nil {
-			s.log().Warn("stored policy exemption does not parse; it is not honoured", "exemption", r.ID, "err", err)
-			return nil
-		}
-		e := entryOf(id, x)
-		if end := x.EndsAt(); !end.IsZero() && !s.now().Before(end) {
-			evs, err := tx.Events(posture.EventFilter{Stream: e.key})
-			if err != nil {
-				return err
-			}
-			// Noted when recorded, or written already expired (nothing
-			// was ever in force to re-open).
-			if n := len(evs); n > 0 {
-				last := evs[n-1]
-				e.noted = last.Kind == posture.EventExpired || last.Kind == posture.EventReviewOverdue || !last.At.Before(end)
-			}
-		}
-		ix.put(e)
-		return nil
+		return err
 	})
 	return ix, err
+}
+
+// storedEntry returns the index entry of a stored exemption document, nil
+// when it does not parse (it is not honoured), noted when its expiry was
+// recorded.
+func (s *Service) storedEntry(tx posture.Tx, r *posture.Resource) (*exemptionEntry, error) {
+	id, err := armid.Parse(r.ID)
+	if err != nil {
+		return nil, nil
+	}
+	x, _, err := exemption.FromDocument(r.Body)
+	if err != nil {
+		s.log().Warn("stored policy exemption does not parse; it is not honoured", "exemption", r.ID, "err", err)
+		return nil, nil
+	}
+	e := entryOf(id, x)
+	if end := x.EndsAt(); !end.IsZero() && !s.now().Before(end) {
+		evs, err := tx.Events(posture.EventFilter{Stream: e.key})
+		if err != nil {
+			return nil, err
+		}
+		// Noted when recorded, or written already expired (nothing
+		// was ever in force to re-open).
+		if n := len(evs); n > 0 {
+			last := evs[n-1]
+			e.noted = last.Kind == posture.EventExpired || last.Kind == posture.EventReviewOverdue || !last.At.Before(end)
+		}
+	}
+	return e, nil
 }
 
 // GetExemption implements posture.ExemptionService.
@@ -182,7 +192,9 @@ func (s *Service) PutExemptions(ctx context.Context, ws []posture.ExemptionWrite
 // each covers or covered, then runs inTx (when set), all in one
 // transaction; the feeds hear of it when it commits.
 func (s *Service) writeExemptions(ctx context.Context, ops []exemptionOp, inTx func(posture.Tx, []posture.ExemptionResult) error) ([]posture.ExemptionResult, error) {
-	s.WriteMu.Lock()
+	if err := s.WriteMu.Lock(ctx); err != nil {
+		return nil, err
+	}
 	defer s.WriteMu.Unlock()
 	as, hier, _, _ := s.snapshot()
 	now := s.now()
@@ -517,7 +529,9 @@ func (s *Service) DeleteExemption(ctx context.Context, idText, ifMatch string) (
 	if err != nil {
 		return nil, err
 	}
-	s.WriteMu.Lock()
+	if err := s.WriteMu.Lock(ctx); err != nil {
+		return nil, err
+	}
 	defer s.WriteMu.Unlock()
 	_, hier, _, _ := s.snapshot()
 	key := id.Key()

@@ -34,7 +34,9 @@ func (s *Service) ExpireDue(ctx context.Context) error {
 	if d == 0 || s.now().UnixNano() < d {
 		return nil
 	}
-	s.WriteMu.Lock()
+	if err := s.WriteMu.Lock(ctx); err != nil {
+		return err
+	}
 	defer s.WriteMu.Unlock()
 	now := s.now()
 	var due []*exemptionEntry

@@ -157,7 +157,9 @@ func (s *Service) PutPolicyObject(ctx context.Context, r *posture.Resource, ifMa
 		return posture.PutResult{}, posture.Errorf(posture.EINVALID, "InvalidPolicyAssignmentScope",
 			"Policy assignments are created at a management group, subscription, resource group or resource.")
 	}
-	s.WriteMu.Lock()
+	if err := s.WriteMu.Lock(ctx); err != nil {
+		return posture.PutResult{}, err
+	}
 	defer s.WriteMu.Unlock()
 	switch typ {
 	case DefinitionType:
@@ -456,7 +458,9 @@ func (s *Service) DeletePolicyObject(ctx context.Context, idText string) (bool, 
 	if id.Scope().IsRoot() {
 		return false, posture.Errorf(posture.EINVALID, "InvalidPolicyDefinitionScope", "Built-in policy objects are read-only.")
 	}
-	s.WriteMu.Lock()
+	if err := s.WriteMu.Lock(ctx); err != nil {
+		return false, err
+	}
 	defer s.WriteMu.Unlock()
 	if typ != AssignmentType {
 		if err := s.checkUnused(ctx, id, typ); err != nil {

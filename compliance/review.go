@@ -289,7 +289,9 @@ func (s *Service) CheckEvidenceQueries(ctx context.Context, run QueryFunc) (int,
 // evidenceResult records what an evidence query found for an exemption,
 // under the write lock, re-stamping its states when its review changes.
 func (s *Service) evidenceResult(ctx context.Context, key string, holds bool) (bool, error) {
-	s.WriteMu.Lock()
+	if err := s.WriteMu.Lock(ctx); err != nil {
+		return false, err
+	}
 	defer s.WriteMu.Unlock()
 	e := s.exemptions.get(key)
 	if e == nil {

@@ -44,7 +44,7 @@ type Service struct {
 	// WriteMu serialises the writes of this service with the estate's, so
 	// that in-memory indexes are updated in commit order. Share it with
 	// estate.Service.
-	WriteMu *sync.Mutex
+	WriteMu posture.WriteLock
 	// DefaultAssignment assigns the Microsoft cloud security benchmark as
 	// SecurityCenterBuiltIn to every subscription that appears.
 	DefaultAssignment bool
@@ -109,7 +109,7 @@ const staleSetting = posture.SettingComplianceStale
 // what is stale.
 func (s *Service) Start(ctx context.Context) error {
 	if s.WriteMu == nil {
-		s.WriteMu = &sync.Mutex{}
+		s.WriteMu = &posture.LocalWriteLock{}
 	}
 	hier := newHierarchy()
 	assignments := map[string]*assignment{}
@@ -182,7 +182,9 @@ func (s *Service) assignDefaults(ctx context.Context, evaluate bool) error {
 	if !s.DefaultAssignment {
 		return nil
 	}
-	s.WriteMu.Lock()
+	if err := s.WriteMu.Lock(ctx); err != nil {
+		return err
+	}
 	defer s.WriteMu.Unlock()
 	_, hier, related, kept := s.snapshot()
 	created := map[string]*assignment{}
@@ -436,7 +438,9 @@ func eachPage(tx posture.Tx, f posture.ResourceFilter, fn func([]*posture.Resour
 // reevaluateAll re-evaluates every assignment, one transaction each, and
 // clears the stale mark.
 func (s *Service) reevaluateAll(ctx context.Context) error {
-	s.WriteMu.Lock()
+	if err := s.WriteMu.Lock(ctx); err != nil {
+		return err
+	}
 	defer s.WriteMu.Unlock()
 	as, hier, related, kept := s.snapshot()
 	for _, a := range sortedAssignments(as) {

@@ -80,7 +80,7 @@ func buildBenchEstate(dir string) error {
 	if err != nil {
 		return err
 	}
-	pol := &compliance.Service{Store: store, Registry: reg, WriteMu: &sync.Mutex{}, DefaultAssignment: true}
+	pol := &compliance.Service{Store: store, Registry: reg, WriteMu: &posture.LocalWriteLock{}, DefaultAssignment: true}
 	if err := pol.Start(ctx); err != nil { // evaluates the imported estate
 		return err
 	}

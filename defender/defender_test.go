@@ -102,7 +102,7 @@ func (e *env) open() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
+	var mu posture.LocalWriteLock
 	e.store = store
 	e.feed = &recorder{derived: map[string][]byte{}}
 	e.sec = &defender.Service{Store: store, Catalog: cat, Now: e.clock, PortalURL: "https://posture.example", MitigatedAsHealthy: e.mitigatedAsHealthy}

@@ -102,7 +102,7 @@ func (e *exemptionBench) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var mu sync.Mutex
+	var mu posture.LocalWriteLock
 	tables := &graph.Service{Store: e.store, Registry: reg, TenantID: "tenant-1"}
 	e.sec = &defender.Service{Store: e.store, Catalog: cat}
 	feeds := posture.Feeds{e.sec, tables}

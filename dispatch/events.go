@@ -78,6 +78,9 @@ func (s *Service) any() bool {
 	return len(s.all) > 0
 }
 
+// Reload reads the automations again: another replica changed one.
+func (s *Service) Reload(ctx context.Context) error { return s.load(ctx) }
+
 func (s *Service) load(ctx context.Context) error {
 	all := map[string]*automation.Automation{}
 	page, err := s.Resources.ListResources(ctx, posture.ResourceFilter{Types: []string{typeKey}, Limit: 100000, KeysOnly: true})

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,7 +39,7 @@ type Service struct {
 	Observer posture.ChangeObserver
 	// WriteMu serialises writes with the observer's in-memory updates;
 	// share it with the observer.
-	WriteMu *sync.Mutex
+	WriteMu posture.WriteLock
 	// Feed receives each committed change (with what the observer added).
 	Feed posture.ChangeFeed
 }
@@ -49,7 +48,9 @@ type Service struct {
 // change it reports, in the same transaction.
 func (s *Service) write(ctx context.Context, fn func(tx posture.Tx) (*posture.Change, error)) error {
 	if s.WriteMu != nil {
-		s.WriteMu.Lock()
+		if err := s.WriteMu.Lock(ctx); err != nil {
+			return err
+		}
 		defer s.WriteMu.Unlock()
 	}
 	var after func()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/posture/posture"
@@ -38,7 +37,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
+	var mu posture.LocalWriteLock
 	g := &graph.Service{Store: store, Registry: reg, TenantID: demo.TenantID}
 	pol := &compliance.Service{Store: store, Registry: reg, WriteMu: &mu, DefaultAssignment: true, Feed: g}
 	g.Definitions = pol.DefinitionOf

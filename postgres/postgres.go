@@ -1,7 +1,10 @@
 // Package postgres opens posture's server store on PostgreSQL through a
 // pgx/v5 pool. Several posture replicas may share one database: migrations
 // run under an advisory lock, so replicas starting at once apply them one at
-// a time, and writers of the same key serialise on advisory locks.
+// a time; writers of the same key serialise on advisory locks; every write
+// logs the keys it changed (sqlstore's change log) and notifies the others;
+// Cluster gives the replicas a write lock, a leader and those
+// notifications.
 package postgres
 
 import (
@@ -28,18 +31,25 @@ const migrationLockID = 7_243_012_031
 
 // Open connects to the database at url (postgres://…) and migrates it.
 func Open(ctx context.Context, url string, now posture.Clock) (*sqlstore.Store, error) {
+	s, _, err := OpenCluster(ctx, url, now)
+	return s, err
+}
+
+// OpenCluster is Open, also returning the coordination of the replicas on
+// the database (it shares the store's pool and closes with it).
+func OpenCluster(ctx context.Context, url string, now posture.Clock) (*sqlstore.Store, *Cluster, error) {
 	ms, err := sqlstore.LoadMigrations(migrations, "migrations")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The parse error may quote the URL, password included: say less.
-		return nil, errors.New("postgres: the database URL does not parse (expected postgres://user:password@host:port/db)")
+		return nil, nil, errors.New("postgres: the database URL does not parse (expected postgres://user:password@host:port/db)")
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, nil, fmt.Errorf("postgres: %w", err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	d := sqlstore.Dialect{
@@ -53,14 +63,17 @@ func Open(ctx context.Context, url string, now posture.Clock) (*sqlstore.Store, 
 		BulkUpsert:    bulkUpsert,
 		// Closing a *sql.DB from OpenDBFromPool leaves the pool open.
 		Close: pool.Close,
+		// Replicas follow each other's writes through the change log.
+		ChangeLog: true,
+		Notify:    "SELECT pg_notify('" + ChangesChannel + "', CAST(? AS TEXT))",
 	}
 	s, err := sqlstore.New(ctx, db, db, d, now)
 	if err != nil {
 		db.Close()
 		pool.Close()
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, nil, fmt.Errorf("postgres: %w", err)
 	}
-	return s, nil
+	return s, &Cluster{pool: pool}, nil
 }
 
 // unavailable reports errors that mean the server cannot be reached or is

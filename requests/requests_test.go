@@ -88,7 +88,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
+	var mu posture.LocalWriteLock
 	e.store = store
 	e.policies = &compliance.Service{Store: store, Registry: reg, Now: e.clock.Now, WriteMu: &mu, DefaultAssignment: true,
 		Rules: exemption.DefaultRules(), Severity: func(_ string, refs []string) string { return catalog.MaxSeverity(refs) }}

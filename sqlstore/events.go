@@ -28,6 +28,9 @@ func (s *Store) SetLedgerSigner(sg Signer, every int) {
 
 // AppendEvent implements posture.Tx.
 func (t *Tx) AppendEvent(e *posture.Event) error {
+	if k := t.noted(); k != nil {
+		k.Streams = append(k.Streams, e.Stream)
+	}
 	if err := t.Lock(ledgerLock); err != nil {
 		return err
 	}

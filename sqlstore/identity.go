@@ -25,6 +25,7 @@ func (t *Tx) Principal(id string) (*posture.Principal, error) {
 
 // PutPrincipal implements posture.Tx.
 func (t *Tx) PutPrincipal(p *posture.Principal) error {
+	t.noteIdentity()
 	_, err := t.exec(`INSERT INTO principals (id, type, display_name, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET type = excluded.type, display_name = excluded.display_name`,
 		p.ID, p.Type, p.DisplayName, micros(p.CreatedAt))
@@ -51,6 +52,7 @@ func (t *Tx) Principals() ([]*posture.Principal, error) {
 
 // DeletePrincipal implements posture.Tx.
 func (t *Tx) DeletePrincipal(id string) error {
+	t.noteIdentity()
 	for _, q := range []string{
 		`DELETE FROM tokens WHERE principal_id = ?`,
 		`DELETE FROM role_assignments WHERE principal_id = ?`,
@@ -78,6 +80,7 @@ func (t *Tx) GroupMembers(groupID string) ([]string, error) {
 
 // SetGroupMembers implements posture.Tx.
 func (t *Tx) SetGroupMembers(groupID string, members []string) error {
+	t.noteIdentity()
 	if _, err := t.exec(`DELETE FROM group_members WHERE group_id = ?`, groupID); err != nil {
 		return err
 	}
@@ -152,6 +155,7 @@ func (t *Tx) Tokens(principalID string) ([]*posture.Token, error) {
 
 // PutToken implements posture.Tx.
 func (t *Tx) PutToken(tok *posture.Token) error {
+	// Tokens are read from the store on each request: no replica caches them.
 	_, err := t.exec(`INSERT INTO tokens (id, principal_id, name, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at`,
 		tok.ID, tok.PrincipalID, tok.Name, tok.Hash, micros(tok.CreatedAt), micros(tok.ExpiresAt), micros(tok.RevokedAt))
@@ -172,6 +176,7 @@ func scanAssignment(sc scanner) (*posture.RoleAssignment, error) {
 
 // PutRoleAssignment implements posture.Tx.
 func (t *Tx) PutRoleAssignment(a *posture.RoleAssignment) error {
+	t.noteIdentity()
 	_, err := t.exec(`INSERT INTO role_assignments (key, `+assignmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET principal_id = excluded.principal_id, principal_type = excluded.principal_type,
 		role_definition_id = excluded.role_definition_id, description = excluded.description,
@@ -206,6 +211,7 @@ func (t *Tx) RoleAssignment(id string) (*posture.RoleAssignment, error) {
 
 // DeleteRoleAssignment implements posture.Tx.
 func (t *Tx) DeleteRoleAssignment(id string) error {
+	t.noteIdentity()
 	r, err := t.exec(`DELETE FROM role_assignments WHERE key = ?`, strings.ToLower(id))
 	if err != nil {
 		return err
@@ -228,6 +234,7 @@ func (t *Tx) RoleDefinitionDocs() ([]json.RawMessage, error) {
 
 // PutRoleDefinitionDoc implements posture.Tx.
 func (t *Tx) PutRoleDefinitionDoc(guid string, doc json.RawMessage) error {
+	t.noteIdentity()
 	_, err := t.exec(`INSERT INTO role_definitions (key, doc) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc`,
 		strings.ToLower(guid), string(doc))
 	return err
@@ -235,6 +242,7 @@ func (t *Tx) PutRoleDefinitionDoc(guid string, doc json.RawMessage) error {
 
 // DeleteRoleDefinitionDoc implements posture.Tx.
 func (t *Tx) DeleteRoleDefinitionDoc(guid string) error {
+	t.noteIdentity()
 	r, err := t.exec(`DELETE FROM role_definitions WHERE key = ?`, strings.ToLower(guid))
 	if err != nil {
 		return err

@@ -44,6 +44,9 @@ func stamp(t time.Time) time.Time { return fromMicros(micros(t)) }
 // CreatedAt default to the store's clock; the added jobs get their ID and
 // the fields as stored.
 func (t *Tx) EnqueueJobs(jobs []*posture.Job) (int, error) {
+	if k := t.noted(); k != nil && len(jobs) > 0 {
+		k.Jobs = true
+	}
 	for _, j := range jobs {
 		if j.Key == "" || j.Kind == "" {
 			return 0, posture.Internal(fmt.Errorf("sqlstore: job %q of kind %q: key and kind are required", j.Key, j.Kind))

@@ -78,6 +78,11 @@ func (t *Tx) Resources(keys []string) (map[string]*posture.Resource, error) {
 
 // PutResources implements posture.Tx.
 func (t *Tx) PutResources(rs []*posture.Resource) error {
+	if k := t.noted(); k != nil {
+		for _, r := range rs {
+			k.Resources = append(k.Resources, r.Key)
+		}
+	}
 	if len(rs) == 0 {
 		return nil
 	}
@@ -143,6 +148,9 @@ func ResourceColumns() []string {
 
 // DeleteResources implements posture.Tx.
 func (t *Tx) DeleteResources(key string) (int, error) {
+	if k := t.noted(); k != nil {
+		k.Deleted = append(k.Deleted, key)
+	}
 	lo, hi := subtree(key)
 	res, err := t.exec(`DELETE FROM resources WHERE key = ? OR (key > ? AND key < ?)`, key, lo, hi)
 	if err != nil {

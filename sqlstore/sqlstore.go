@@ -43,6 +43,12 @@ type Dialect struct {
 	// Close, when set, releases what the *sql.DB does not own (pgx's
 	// pool behind stdlib.OpenDBFromPool); Store.Close calls it last.
 	Close func()
+	// ChangeLog appends a row naming what each write changed to the changes
+	// table, for other replicas on the same database (changes.go).
+	ChangeLog bool
+	// Notify, when not empty, is a statement taking the new change's seq
+	// that tells listening replicas (pg_notify).
+	Notify string
 }
 
 // Migration is one schema step.
@@ -61,6 +67,7 @@ type Store struct {
 
 	signer          Signer // signs ledger checkpoints; nil: none
 	checkpointEvery int64
+	origin          string // names this process in the change log
 }
 
 var _ posture.Store = (*Store)(nil)
@@ -108,7 +115,11 @@ func (s *Store) Write(ctx context.Context, fn func(posture.Tx) error) error {
 		return s.wrap(err)
 	}
 	defer tx.Rollback()
-	if err := fn(&Tx{s: s, tx: tx, conn: conn, ctx: ctx, write: true}); err != nil {
+	t := &Tx{s: s, tx: tx, conn: conn, ctx: ctx, write: true}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := t.appendChange(); err != nil {
 		return err
 	}
 	return s.wrap(tx.Commit())
@@ -181,6 +192,7 @@ type Tx struct {
 	conn  *sql.Conn // write transactions only
 	ctx   context.Context
 	write bool
+	keys  *posture.ChangeKeys // what the transaction changed, for the change log
 }
 
 var _ posture.Tx = (*Tx)(nil)
@@ -241,6 +253,9 @@ func (t *Tx) Setting(key string) (string, error) {
 
 // PutSetting implements posture.Tx.
 func (t *Tx) PutSetting(key, value string) error {
+	if k := t.noted(); k != nil {
+		k.Settings = append(k.Settings, key)
+	}
 	_, err := t.exec(`INSERT INTO settings (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return err

@@ -147,6 +147,11 @@ func (t *Tx) PolicyStates(f posture.PolicyStateFilter) ([]*posture.ResourceState
 
 // PutPolicyStates implements posture.Tx.
 func (t *Tx) PutPolicyStates(rs []*posture.ResourceStates) error {
+	if k := t.noted(); k != nil {
+		for _, r := range rs {
+			k.States = append(k.States, [2]string{r.ResourceKey, r.AssignmentKey})
+		}
+	}
 	if !slices.IsSortedFunc(rs, byStatesKey) {
 		rs = slices.SortedFunc(slices.Values(rs), byStatesKey)
 	}
@@ -189,6 +194,8 @@ func (t *Tx) PutPolicyStates(rs []*posture.ResourceStates) error {
 
 // DeletePolicyStatesUnder implements posture.Tx.
 func (t *Tx) DeletePolicyStatesUnder(key string) error {
+	// Only deleted resources lose their states this way: the change log has
+	// their keys (DeleteResources).
 	lo, hi := subtree(key)
 	_, err := t.exec(`DELETE FROM policy_states WHERE resource_key = ? OR (resource_key > ? AND resource_key < ?)`, key, lo, hi)
 	return err
@@ -196,12 +203,20 @@ func (t *Tx) DeletePolicyStatesUnder(key string) error {
 
 // DeletePolicyStatesOfAssignment implements posture.Tx.
 func (t *Tx) DeletePolicyStatesOfAssignment(assignmentKey string) error {
+	if k := t.noted(); k != nil {
+		k.AssignmentsDropped = append(k.AssignmentsDropped, assignmentKey)
+	}
 	_, err := t.exec(`DELETE FROM policy_states WHERE assignment_key = ?`, assignmentKey)
 	return err
 }
 
 // DeleteAssignmentStatesOf implements posture.Tx.
 func (t *Tx) DeleteAssignmentStatesOf(assignmentKey string, resourceKeys []string) error {
+	if k := t.noted(); k != nil {
+		for _, r := range resourceKeys {
+			k.States = append(k.States, [2]string{r, assignmentKey})
+		}
+	}
 	for len(resourceKeys) > 0 {
 		n := min(len(resourceKeys), 5000)
 		args := make([]any, 0, n+1)

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -145,11 +144,14 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		return usageError{fmt.Errorf("--addr %q: %v (expected host:port, e.g. 127.0.0.1:8080)", c.Addr, err)}
 	}
 
-	store, err := c.open(ctx, time.Now)
+	store, cluster, err := c.openCluster(ctx, time.Now)
 	if err != nil {
 		return fmt.Errorf("opening the store (%s): %w", c.describe(), err)
 	}
 	defer store.Close()
+	if cluster != nil {
+		defer cluster.Close()
+	}
 	signer, err := c.ledgerSigner(c.Data)
 	if err != nil {
 		return err
@@ -164,7 +166,10 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 			return fmt.Errorf("loading --policies %s: %w", c.Policies, err)
 		}
 	}
-	var writeMu sync.Mutex
+	// Replicas on one PostgreSQL database share a write lock and follow
+	// each other's changes; alone (SQLite) the lock is a mutex.
+	repl := newReplication(store, cluster, log)
+	writeMu := repl.gate
 	tables := &graph.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, Timeout: c.QueryTimeout}
 	catalog, err := defender.NewCatalog(registry)
 	if err != nil {
@@ -179,7 +184,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	// before the Resource Graph tables take it.
 	autos := &dispatch.Service{Store: store, Logger: log}
 	feeds := posture.Feeds{security, autos, tables}
-	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: &writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
+	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
 	policies.Rules = rules
 	policies.ReviewGrace, policies.FilterWarnShare = c.ReviewGrace, c.FilterWarnShare
 	policies.Severity = func(assignment string, refs []string) string {
@@ -191,9 +196,38 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	tables.Definitions = policies.DefinitionOf
 	security.Initiative = policies.InitiativeOf
 	tables.Derived = security.EachDerived
-	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: &writeMu, Feed: feeds}
+	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: writeMu, Feed: feeds}
 	security.Resources = resources
 	autos.Resources = resources
+	// What another replica committed reaches this one's views here: the
+	// compliance indexes, then Defender and the Resource Graph (not the
+	// automations' events: the writer queued those).
+	var ids *identity.Service
+	var wakeQueue func()
+	err = repl.start(ctx, func(ctx context.Context, k *posture.ChangeKeys) error {
+		ch, err := policies.Follow(ctx, k)
+		if err != nil {
+			return err
+		}
+		posture.Feeds{security, tables}.Publish(ch)
+		if automationsChanged(ch, k) {
+			if err := autos.Reload(ctx); err != nil {
+				return err
+			}
+		}
+		if k.Identity && ids != nil {
+			if err := ids.Reload(ctx); err != nil {
+				return err
+			}
+		}
+		if k.Jobs && wakeQueue != nil {
+			wakeQueue()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	wantTenant := ""
 	if c.Demo {
 		wantTenant = demo.TenantID
@@ -205,7 +239,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	if err := policies.Start(ctx); err != nil {
 		return fmt.Errorf("starting policy evaluation: %w", err)
 	}
-	ids, err := identity.Load(ctx, store, policies, time.Now)
+	ids, err = identity.Load(ctx, store, policies, time.Now)
 	if err != nil {
 		return fmt.Errorf("loading roles and role assignments: %w", err)
 	}
@@ -267,6 +301,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		ln.Close()
 		return err
 	}
+	wakeQueue = flow.queue.Notify
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -294,7 +329,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		Gatherer: reg,
 		Now:      time.Now,
 	}
-	srv.ReadyChecks = readyChecks(store, tables, log)
+	srv.ReadyChecks = append(readyChecks(store, tables, log), repl.readyCheck()...)
 	csrfKey, err := c.sessionKey()
 	if err != nil {
 		ln.Close()
@@ -327,14 +362,24 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	fmt.Fprintf(streams.Out, "portal: %s/ (sign in with the token)\n", publicURL)
 	log.Info("listening", "url", url, "tenant", tenant, "store", c.describe())
 	errc := make(chan error, 2)
-	go saveScoreHistory(ctx, security, log)
+	// On every replica: following the others, expiries (recorded once:
+	// they take the write lock and catch up first), the queue (claims are
+	// exclusive), the automation events of this replica's own writes.
+	go repl.run(ctx)
 	go policies.RunExpiry(ctx)
-	go c.runEvidence(ctx, policies, tables, log)
-	go flow.run(ctx, log)
+	go flow.runQueue(ctx, log)
 	go autos.Run(ctx)
-	if c.AuditRetention > 0 {
-		go pruneLedger(ctx, store, c.AuditRetention, log)
-	}
+	// On the leader alone: the jobs that must run once.
+	go repl.lead(ctx, func(ctx context.Context) {
+		go saveScoreHistory(ctx, security, log)
+		go c.runEvidence(ctx, policies, tables, log)
+		go flow.runTimers(ctx, log)
+		if c.AuditRetention > 0 {
+			go pruneLedger(ctx, store, c.AuditRetention, log)
+		}
+		repl.pruneChanges(ctx)
+		<-ctx.Done()
+	})
 	defer func() {
 		if err := security.SaveHistory(context.WithoutCancel(ctx)); err != nil {
 			log.Error("saving the secure score history", "err", err)

@@ -29,6 +29,20 @@ func (f *StoreFlags) open(ctx context.Context, now posture.Clock) (*sqlstore.Sto
 	}
 }
 
+// openCluster is open, also returning the coordination of the replicas
+// on a PostgreSQL database (nil for SQLite).
+func (f *StoreFlags) openCluster(ctx context.Context, now posture.Clock) (*sqlstore.Store, *postgres.Cluster, error) {
+	if f.DatabaseURL == "" {
+		s, err := sqlite.Open(ctx, f.Data, now)
+		return s, nil, err
+	}
+	if u := f.DatabaseURL; !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		_, err := f.open(ctx, now)
+		return nil, nil, err
+	}
+	return postgres.OpenCluster(ctx, f.DatabaseURL, now)
+}
+
 // describe names the store for people, without credentials.
 func (f *StoreFlags) describe() string {
 	if f.DatabaseURL == "" {

@@ -134,14 +134,16 @@ func (f *WorkflowFlags) build(store posture.Store, exemptions posture.ExemptionS
 	return &workflow{requests: svc, queue: q}, nil
 }
 
-// run works the queue and the periodic jobs (request expiry, reminders)
-// until ctx ends.
-func (w *workflow) run(ctx context.Context, log *slog.Logger) {
-	go func() {
-		if err := w.queue.Run(ctx); err != nil && ctx.Err() == nil {
-			log.Error("the job queue stopped", "err", err)
-		}
-	}()
+// runQueue works the queue until ctx ends, on every replica.
+func (w *workflow) runQueue(ctx context.Context, log *slog.Logger) {
+	if err := w.queue.Run(ctx); err != nil && ctx.Err() == nil {
+		log.Error("the job queue stopped", "err", err)
+	}
+}
+
+// runTimers expires undecided requests and queues reminders every minute;
+// on the leader replica only.
+func (w *workflow) runTimers(ctx context.Context, log *slog.Logger) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/posture/posture"
+	"github.com/posture/posture/api"
+	"github.com/posture/posture/postgres"
+	"github.com/posture/posture/replica"
+	"github.com/posture/posture/sqlstore"
+)
+
+// replication is how this process runs beside other replicas on one
+// PostgreSQL database: the write lock its services share (a plain mutex
+// on SQLite), following the change log, and leadership of the jobs that
+// must run once.
+type replication struct {
+	cluster  *postgres.Cluster // nil: SQLite, this process is alone
+	gate     *replica.Gate
+	follower *replica.Follower
+	store    *sqlstore.Store
+	log      *slog.Logger
+}
+
+// changeLogRetention is how long change rows are kept: a replica that was
+// away longer must restart (it reloads everything when it starts).
+const changeLogRetention = 24 * time.Hour
+
+func newReplication(store *sqlstore.Store, cluster *postgres.Cluster, log *slog.Logger) *replication {
+	r := &replication{cluster: cluster, gate: &replica.Gate{}, store: store, log: log}
+	if cluster == nil {
+		return r
+	}
+	cluster.SetLogger(log)
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	origin := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+	store.SetOrigin(origin)
+	r.follower = &replica.Follower{Log: store, Origin: origin, Logger: log}
+	r.gate.Locker, r.gate.Follower = cluster, r.follower
+	return r
+}
+
+// start marks where the change log ends, before the views load: records
+// after it are applied over what they load.
+func (r *replication) start(ctx context.Context, apply func(context.Context, *posture.ChangeKeys) error) error {
+	if r.follower == nil {
+		return nil
+	}
+	r.follower.Apply = apply
+	if err := r.follower.Start(ctx); err != nil {
+		return fmt.Errorf("reading the change log: %w", err)
+	}
+	return nil
+}
+
+// run follows the other replicas until ctx ends: on each notification and
+// at least every second.
+func (r *replication) run(ctx context.Context) {
+	if r.cluster == nil {
+		return
+	}
+	wake := make(chan struct{}, 1)
+	go r.cluster.Listen(ctx, func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	r.gate.Run(ctx, wake, time.Second)
+}
+
+// lead runs fn while this replica leads (always, alone on SQLite): the
+// jobs that must run once across replicas.
+func (r *replication) lead(ctx context.Context, fn func(context.Context)) {
+	if r.cluster == nil {
+		fn(ctx)
+		return
+	}
+	r.cluster.Lead(ctx, 5*time.Second, fn)
+}
+
+// pruneChanges deletes old change rows, on the leader.
+func (r *replication) pruneChanges(ctx context.Context) {
+	if r.cluster == nil {
+		return
+	}
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := r.store.PruneChanges(ctx, time.Now().Add(-changeLogRetention)); err != nil && ctx.Err() == nil {
+			r.log.Error("pruning the change log", "err", err)
+		} else if n > 0 {
+			r.log.Info("change log pruned", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// readyCheck says a replica is unready while it cannot follow the others.
+func (r *replication) readyCheck() []api.ReadyCheck {
+	if r.cluster == nil {
+		return nil
+	}
+	return []api.ReadyCheck{{Name: "replica", Check: func(context.Context) error { return r.gate.Ready() }}}
+}
+
+// automationsChanged reports whether a change touched a workflow
+// automation (its document or its stored values).
+func automationsChanged(c *posture.Change, k *posture.ChangeKeys) bool {
+	for _, s := range k.Settings {
+		if strings.HasPrefix(s, "automation:") {
+			return true
+		}
+	}
+	for _, r := range c.Put {
+		if r.TypeKey() == "microsoft.security/automations" {
+			return true
+		}
+	}
+	for _, d := range c.Deleted {
+		if strings.Contains(d, "/providers/microsoft.security/automations/") {
+			return true
+		}
+	}
+	return false
+}

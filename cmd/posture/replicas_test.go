@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// replicaSchema creates an empty PostgreSQL schema for one test and returns
+// a database URL whose connections use it; skipped without
+// POSTURE_TEST_POSTGRES_URL.
+func replicaSchema(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("POSTURE_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("POSTURE_TEST_POSTGRES_URL is not set")
+	}
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "r_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(context.Background(), base); err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// startReplica starts another server on the database of first, with
+// first's bootstrap token (only the replica that created the store wrote
+// it).
+func startReplica(t *testing.T, first *server, dbURL string) *server {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, BootstrapTokenFile), []byte(first.token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startServerIn(t, dir, "--database-url", dbURL)
+}
+
+// within polls check until it passes or the time runs out; it returns the
+// last result.
+func within(d time.Duration, check func() (bool, string)) (bool, string) {
+	deadline := time.Now().Add(d)
+	for {
+		ok, got := check()
+		if ok || time.Now().After(deadline) {
+			return ok, got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// query runs a Resource Graph query and returns the rows.
+func (s *server) query(t *testing.T, q string) []map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": q})
+	code, _, b := s.raw(t, http.MethodPost, "/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01", string(body))
+	var res struct{ Data []map[string]any }
+	if code != http.StatusOK || json.Unmarshal(b, &res) != nil {
+		t.Fatalf("query %q: %d %s", q, code, b)
+	}
+	return res.Data
+}
+
+func (s *server) count(t *testing.T, q string) string {
+	rows := s.query(t, q+" | count")
+	if len(rows) != 1 {
+		t.Fatalf("%s: %v", q, rows)
+	}
+	return fmt.Sprint(rows[0]["Count"])
+}
+
+func (s *server) score(t *testing.T, sub string) string {
+	var d struct {
+		Properties struct {
+			Score struct{ Current, Percentage float64 }
+		}
+	}
+	b := s.get(t, sub+"/providers/Microsoft.Security/secureScores/ascScore?api-version=2020-01-01")
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return fmt.Sprintf("%.2f", d.Properties.Score.Current)
+}
+
+// TestReplicas runs three posture replicas on one PostgreSQL database and
+// checks that they behave as one service: a write through one is seen
+// through another within a second on every view (the API, Defender's
+// scores and assessments, Resource Graph), a replica started later catches
+// up, ETags serialise writers on different replicas, one replica leads,
+// and an expiry is recorded once.
+func TestReplicas(t *testing.T) {
+	dbURL := replicaSchema(t)
+	a := startServer(t, "--database-url", dbURL, "--demo")
+	b := startReplica(t, a, dbURL)
+
+	const sub = "/subscriptions/ce4b1091-e228-4a73-bfe9-32528bfbdb4d"
+	assignment := sub + "/providers/Microsoft.Authorization/policyAssignments/SecurityCenterBuiltIn"
+	exemptionPath := func(name string) string {
+		return sub + "/providers/Microsoft.Authorization/policyExemptions/" + name + "?api-version=2022-07-01-preview"
+	}
+	exempted := "policyresources | where type == 'microsoft.policyinsights/policystates' and properties.complianceState == 'Exempt'"
+	before := a.score(t, sub)
+	exemptBefore := a.count(t, exempted)
+
+	// An exemption of the whole subscription through A: B's score and
+	// Resource Graph follow within a second.
+	code, _, body := a.raw(t, http.MethodPut, exemptionPath("everything"), `{"properties":{"policyAssignmentId":"`+assignment+`","exemptionCategory":"Waiver","expiresOn":"`+time.Now().Add(30*24*time.Hour).UTC().Format(time.RFC3339)+`"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("PUT exemption: %d %s", code, body)
+	}
+	after := a.score(t, sub)
+	exemptAfter := a.count(t, exempted)
+	if after == before || exemptAfter == exemptBefore {
+		t.Fatalf("the exemption changed nothing on its own replica: score %s → %s, exempt states %s → %s", before, after, exemptBefore, exemptAfter)
+	}
+	if ok, got := within(time.Second, func() (bool, string) {
+		s, n := b.score(t, sub), b.count(t, exempted)
+		return s == after && n == exemptAfter, s + " " + n
+	}); !ok {
+		t.Errorf("replica B after A's exemption: score and exempt states %s, want %s %s", got, after, exemptAfter)
+	}
+
+	// A resource written through B is evaluated there and seen by A.
+	code, _, body = b.raw(t, http.MethodPut, sub+"/resourcegroups/repl-rg?api-version=2021-04-01", `{"location":"westeurope"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("PUT resource group: %d %s", code, body)
+	}
+	code, _, body = b.raw(t, http.MethodPut, sub+"/resourceGroups/repl-rg/providers/Microsoft.Storage/storageAccounts/replsa?api-version=2023-01-01",
+		`{"location":"westeurope","kind":"StorageV2","sku":{"name":"Standard_LRS"},"properties":{"supportsHttpsTrafficOnly":false,"minimumTlsVersion":"TLS1_0"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("PUT storage account: %d %s", code, body)
+	}
+	states := "policyresources | where type == 'microsoft.policyinsights/policystates' and tolower(properties.resourceId) endswith '/storageaccounts/replsa'"
+	want := b.count(t, states)
+	if want == "0" {
+		t.Fatalf("the storage account has no policy states on the replica that wrote it")
+	}
+	if ok, got := within(time.Second, func() (bool, string) {
+		n, r := a.count(t, states), a.count(t, "resources | where name == 'replsa'")
+		return n == want && r == "1", n + " " + r
+	}); !ok {
+		t.Errorf("replica A after B's storage account: states and rows %s, want %s 1", got, want)
+	}
+
+	// A replica started later has everything.
+	c := startReplica(t, a, dbURL)
+	exemptNow := a.count(t, exempted) // the storage account's states are exempt too
+	if s, n, st := c.score(t, sub), c.count(t, exempted), c.count(t, states); s != after || n != exemptNow || st != want {
+		t.Errorf("replica C started later: score %s, exempt %s, storage states %s; want %s %s %s", s, n, st, after, exemptNow, want)
+	}
+
+	// Deleting through C restores the score everywhere.
+	if code, _, body := c.raw(t, http.MethodDelete, exemptionPath("everything"), ""); code != http.StatusOK {
+		t.Fatalf("DELETE exemption: %d %s", code, body)
+	}
+	restored := c.score(t, sub)
+	for name, s := range map[string]*server{"A": a, "B": b} {
+		if ok, got := within(time.Second, func() (bool, string) {
+			x := s.score(t, sub)
+			return x == restored, x
+		}); !ok {
+			t.Errorf("replica %s after C's delete: score %s, want %s", name, got, restored)
+		}
+	}
+
+	// Two writers with the same ETag on different replicas: one wins.
+	code, hdr, body := a.raw(t, http.MethodPut, exemptionPath("race"), `{"properties":{"policyAssignmentId":"`+assignment+`","exemptionCategory":"Mitigated"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("PUT race: %d %s", code, body)
+	}
+	etag := hdr.Get("ETag")
+	var wg sync.WaitGroup
+	codes := make([]int, 3)
+	for i, s := range []*server{a, b, c} {
+		wg.Go(func() {
+			codes[i], _, _ = s.raw(t, http.MethodPut, exemptionPath("race"), fmt.Sprintf(`{"properties":{"policyAssignmentId":"%s","exemptionCategory":"Mitigated","description":"writer %d"}}`, assignment, i), "If-Match", etag)
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, code := range codes {
+		switch code {
+		case http.StatusOK:
+			won++
+		case http.StatusPreconditionFailed:
+		default:
+			t.Errorf("concurrent PUT with If-Match: %d", code)
+		}
+	}
+	if won != 1 {
+		t.Errorf("concurrent PUTs with one ETag on three replicas: %v, want exactly one 200", codes)
+	}
+	if code, _, body := b.raw(t, http.MethodDelete, exemptionPath("race"), ""); code != http.StatusOK {
+		t.Fatalf("DELETE race: %d %s", code, body)
+	}
+	for name, s := range map[string]*server{"A": a, "B": b, "C": c} {
+		if ok, got := within(time.Second, func() (bool, string) {
+			x := s.score(t, sub)
+			return x == restored, x
+		}); !ok {
+			t.Errorf("replica %s after the race exemption's delete: score %s, want %s", name, got, restored)
+		}
+	}
+
+	// One leader.
+	leaders := 0
+	for _, s := range []*server{a, b, c} {
+		if strings.Contains(s.err.String(), "this replica leads the singleton jobs") {
+			leaders++
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d replicas lead, want 1", leaders)
+	}
+
+	// An expiry is recorded once, whichever replicas notice it.
+	expires := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
+	code, _, body = b.raw(t, http.MethodPut, exemptionPath("brief"), `{"properties":{"policyAssignmentId":"`+assignment+`","exemptionCategory":"Waiver","expiresOn":"`+expires.Format(time.RFC3339)+`"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("PUT brief: %d %s", code, body)
+	}
+	time.Sleep(time.Until(expires) + 1500*time.Millisecond)
+	for _, s := range []*server{a, b, c} { // each API call runs the expiry check
+		s.score(t, sub)
+	}
+	var hist struct{ Value []struct{ Kind string } }
+	if err := json.Unmarshal(c.get(t, sub+"/providers/Microsoft.Authorization/policyExemptions/brief/history?api-version=2022-07-01-preview"), &hist); err != nil {
+		t.Fatal(err)
+	}
+	expired := 0
+	for _, e := range hist.Value {
+		if e.Kind == "Expired" {
+			expired++
+		}
+	}
+	if expired != 1 {
+		t.Errorf("history of an expired exemption on three replicas: %+v, want one Expired", hist.Value)
+	}
+	for name, s := range map[string]*server{"A": a, "B": b, "C": c} {
+		if ok, got := within(time.Second, func() (bool, string) {
+			x := s.score(t, sub)
+			return x == restored, x
+		}); !ok {
+			t.Errorf("replica %s after the expiry: score %s, want %s", name, got, restored)
+		}
+	}
+}
