@@ -36,16 +36,6 @@ func (s *Server) registerExemptions() {
 	s.handle(exemption.Type+"/history", &typeRoutes{versions: exemptionVersions, list: exemptionHistory})
 }
 
-// exemptionDoc renders a stored exemption in the shape of the call's
-// api-version, with posture's status of it.
-func (c *call) exemptionDoc(r *posture.Resource) ([]byte, error) {
-	x, sd, err := exemption.FromDocument(r.Body)
-	if err != nil {
-		return nil, err
-	}
-	return exemption.WithStatus(exemption.Document(r.ID, r.Name, x, sd, c.apiVersion), c.s.Now()), nil
-}
-
 func getExemption(c *call) error {
 	r, err := c.s.Exemptions.GetExemption(c.ctx, c.id.String())
 	if err != nil {

@@ -24,7 +24,21 @@ const (
 // set for now. A document as Document writes it keeps its bytes and order:
 // the status goes first in properties. Others are re-encoded; doc is
 // returned unchanged when it has no properties object.
-func WithStatus(doc []byte, now time.Time) []byte {
+func WithStatus(doc []byte, now time.Time) []byte { return Prepare(doc).At(now) }
+
+// Prepared is a document read once for WithStatus: what its status depends
+// on (expiry, review) is kept, so that a cached document gets its status
+// at each read without being parsed again.
+type Prepared struct {
+	doc       []byte
+	ok        bool // a JSON object with a properties object
+	fast      bool // as Document writes it: the status goes in front
+	expiresOn *time.Time
+	review    *Review
+}
+
+// Prepare reads doc for At. doc must not change afterwards.
+func Prepare(doc []byte) *Prepared {
 	var d struct {
 		Properties *struct {
 			ExpiresOn     *time.Time      `json:"expiresOn"`
@@ -32,27 +46,46 @@ func WithStatus(doc []byte, now time.Time) []byte {
 			Review        *Review         `json:"review"`
 		} `json:"properties"`
 	}
+	p := &Prepared{doc: doc}
 	if json.Unmarshal(doc, &d) != nil || d.Properties == nil {
+		return p
+	}
+	p.ok, p.expiresOn, p.review = true, d.Properties.ExpiresOn, d.Properties.Review
+	p.fast = bytes.HasPrefix(doc, []byte(statusHead)) && d.Properties.PostureStatus == nil
+	return p
+}
+
+const statusHead = `{"properties":{`
+
+// Status is the exemption's postureStatus at now.
+func (p *Prepared) Status(now time.Time) string {
+	switch rv := p.review; {
+	case p.expiresOn != nil && !now.Before(*p.expiresOn):
+		return StatusExpired
+	case rv.Pending() && !rv.GraceUntil.IsZero() && !now.Before(rv.GraceUntil):
+		return StatusReviewOverdue
+	case rv.Pending():
+		return StatusNeedsReview
+	}
+	return StatusActive
+}
+
+// At returns the document with its postureStatus at now (a new slice: the
+// prepared document is not changed).
+func (p *Prepared) At(now time.Time) []byte {
+	doc := p.doc
+	if !p.ok {
 		return doc
 	}
-	status := StatusActive
-	switch rv := d.Properties.Review; {
-	case d.Properties.ExpiresOn != nil && !now.Before(*d.Properties.ExpiresOn):
-		status = StatusExpired
-	case rv.Pending() && !rv.GraceUntil.IsZero() && !now.Before(rv.GraceUntil):
-		status = StatusReviewOverdue
-	case rv.Pending():
-		status = StatusNeedsReview
-	}
-	const head = `{"properties":{`
-	if bytes.HasPrefix(doc, []byte(head)) && d.Properties.PostureStatus == nil {
+	status := p.Status(now)
+	if p.fast {
 		out := make([]byte, 0, len(doc)+32)
-		out = append(out, head...)
+		out = append(out, statusHead...)
 		out = append(out, `"postureStatus":"`+status+`"`...)
-		if doc[len(head)] != '}' {
+		if doc[len(statusHead)] != '}' {
 			out = append(out, ',')
 		}
-		return append(out, doc[len(head):]...)
+		return append(out, doc[len(statusHead):]...)
 	}
 	var m map[string]json.RawMessage
 	var props map[string]json.RawMessage

@@ -41,3 +41,30 @@ func TestWithStatus(t *testing.T) {
 		t.Errorf("not an object: %s", out)
 	}
 }
+
+// A Prepared document gives, at any time, what WithStatus gives then: for
+// an expiring exemption, one under review with a grace period, and one not
+// written by Document (the status is added by re-encoding).
+func TestPreparedMatchesWithStatus(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	id := "/subscriptions/s/providers/Microsoft.Authorization/policyExemptions/e"
+	expiring := Document(id, "e", &Exemption{PolicyAssignmentID: "/a", Category: Waiver, ExpiresOn: t0.Add(2 * time.Hour)}, SystemData{}, StoredVersion)
+	review := Document(id, "e", &Exemption{PolicyAssignmentID: "/a", Category: Mitigated,
+		Review: &Review{State: ReviewNeeded, Since: t0, GraceUntil: t0.Add(time.Hour)}}, SystemData{}, StoredVersion)
+	other := []byte(`{"name":"e","properties":{"expiresOn":"2026-12-01T01:00:00Z","category":"Waiver"}}`)
+	for _, doc := range [][]byte{expiring, review, other, []byte(`[1]`), []byte(`{"properties":3}`)} {
+		p := Prepare(doc)
+		for _, at := range []time.Time{t0.Add(-time.Second), t0.Add(time.Hour), t0.Add(90 * time.Minute), t0.Add(2 * time.Hour), t0.AddDate(1, 0, 0)} {
+			if got, want := p.At(at), WithStatus(doc, at); string(got) != string(want) {
+				t.Errorf("%s at %s:\n got %s\nwant %s", doc, at, got, want)
+			}
+		}
+	}
+	p := Prepare(review)
+	if p.Status(t0) != StatusNeedsReview || p.Status(t0.Add(time.Hour)) != StatusReviewOverdue {
+		t.Errorf("review: %s then %s", p.Status(t0), p.Status(t0.Add(time.Hour)))
+	}
+	if string(Prepare(other).At(t0.Add(time.Hour))) == string(other) || !strings.Contains(string(Prepare(other).At(t0.Add(time.Hour))), `"postureStatus":"Expired"`) {
+		t.Errorf("re-encoded: %s", Prepare(other).At(t0.Add(time.Hour)))
+	}
+}
