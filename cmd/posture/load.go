@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,7 @@ type LoadCmd struct {
 	Method     string        `default:"GET" help:"Method of the single-request mode."`
 	Seed       uint64        `default:"1" help:"Seed of the operation choices (runs with the same seed choose the same sequence per client)."`
 	Output     string        `short:"o" enum:"table,json" default:"table" help:"Output format: table or json."`
+	Save       string        `placeholder:"FILE" help:"Also write the report as JSON to this file."`
 }
 
 // maxInFlight bounds the open loop: beyond it requests are counted as not
@@ -87,6 +89,13 @@ func (c *LoadCmd) Run(ctx context.Context, streams *IO) error {
 	}
 	if err := report.print(streams.Out, c.Output); err != nil {
 		return err
+	}
+	if c.Save != "" {
+		var b bytes.Buffer
+		report.print(&b, formatJSON)
+		if err := os.WriteFile(c.Save, b.Bytes(), 0o644); err != nil {
+			return err
+		}
 	}
 	if n := report.errors(); n > 0 {
 		return fmt.Errorf("%d measured requests failed (see the statuses)", n)

@@ -52,18 +52,35 @@ const targetsQuery = `policyresources
 | order by r asc, ref asc
 | take 1000`
 
-// loadTargets reads the targets through Resource Graph.
+// exemptionTargets reads the targets through Resource Graph. A server
+// that has just started may answer 503 while it builds its tables: the
+// query is tried again for up to two minutes.
 func (c *loadClient) exemptionTargets(ctx context.Context) ([]loadTarget, error) {
 	body, _ := json.Marshal(map[string]any{"query": targetsQuery, "options": map[string]any{"$top": 1000}})
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		targets, status, err := c.queryTargets(ctx, body)
+		if status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return targets, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (c *loadClient) queryTargets(ctx context.Context, body []byte) ([]loadTarget, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01", bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.run.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.api.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	var page struct {
@@ -71,15 +88,15 @@ func (c *loadClient) exemptionTargets(ctx context.Context) ([]loadTarget, error)
 		Error *struct{ Code, Message string }
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
-		return nil, fmt.Errorf("finding non-compliant resources to exempt: HTTP %d: %w", resp.StatusCode, err)
+		return nil, resp.StatusCode, fmt.Errorf("finding non-compliant resources to exempt: HTTP %d: %w", resp.StatusCode, err)
 	}
 	if page.Error != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("finding non-compliant resources to exempt: HTTP %d %+v", resp.StatusCode, page.Error)
+		return nil, resp.StatusCode, fmt.Errorf("finding non-compliant resources to exempt: HTTP %d %+v", resp.StatusCode, page.Error)
 	}
 	if len(page.Data) == 0 {
-		return nil, errors.New("the estate has no non-compliant resource to exempt (start the server with --demo, or import an estate)")
+		return nil, resp.StatusCode, errors.New("the estate has no non-compliant resource to exempt (start the server with --demo, or import an estate)")
 	}
-	return page.Data, nil
+	return page.Data, resp.StatusCode, nil
 }
 
 func (p *exemptionPool) init(targets []loadTarget, seed uint64) {
