@@ -10,9 +10,11 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -82,6 +84,11 @@ func unavailable(err error) bool {
 	var ne net.Error
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	// A connection the server dropped (a restart, a crash): pgx reports
+	// it as "conn closed" or the EOF it read (found by the crash tests).
+	if errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, driver.ErrBadConn) {
 		return true
 	}
 	var pe *pgconn.PgError

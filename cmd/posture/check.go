@@ -155,8 +155,14 @@ func snapshotURL(raw string) (string, error) {
 	if err != nil || !strings.HasPrefix(u.Scheme, "postgres") {
 		return "", usageError{errors.New("--database-url must be a postgres:// URL")}
 	}
-	q := u.Query()
-	q.Set("default_transaction_isolation", "repeatable read")
-	u.RawQuery = q.Encode()
+	if u.Query().Has("default_transaction_isolation") {
+		return raw, nil // the user's choice
+	}
+	// Appended as is: re-encoding the query would turn spaces in the
+	// other parameters into '+', which pgx passes on literally.
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += "default_transaction_isolation=repeatable%20read"
 	return u.String(), nil
 }
