@@ -186,6 +186,8 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	feeds := posture.Feeds{security, autos, tables}
 	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
 	policies.Rules = rules
+	// Large scopes are evaluated by queued jobs that any replica takes.
+	policies.EvalJobs.Queue = true
 	policies.ReviewGrace, policies.FilterWarnShare = c.ReviewGrace, c.FilterWarnShare
 	policies.Severity = func(assignment string, refs []string) string {
 		if !strings.EqualFold(policies.InitiativeOf(assignment), catalog.SetID) {
@@ -302,6 +304,9 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		return err
 	}
 	wakeQueue = flow.queue.Notify
+	for kind, h := range policies.Handlers() {
+		flow.queue.Handlers[kind] = h
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
