@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/armid"
 )
 
 // Versions of the Resource Graph query API. 2019-04-01 answers in the
@@ -64,6 +65,15 @@ func queryGraph(c *call) error {
 	}
 	if strings.TrimSpace(req.Query) == "" {
 		return posture.Errorf(posture.EINVALID, "BadRequest", "The query is required.")
+	}
+	// Management groups are named, not addressed: a name that does not
+	// make an id (empty, or with a '/') is refused here, before any scope
+	// is built from it.
+	for i, mg := range req.ManagementGroups {
+		id, err := armid.Parse("/providers/Microsoft.Management/managementGroups/" + mg)
+		if err != nil || id.Kind() != armid.ManagementGroup || id.Name() != mg {
+			return posture.Errorf(posture.EINVALID, "BadRequest", "managementGroups[%d] '%s' is not a management group name.", i, clip(mg)).WithTarget("managementGroups")
+		}
 	}
 	q := &posture.GraphQuery{Query: req.Query, Subscriptions: req.Subscriptions, ManagementGroups: req.ManagementGroups,
 		Readable: c.s.readable(c), Principal: c.principal.ID}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/defender"
@@ -118,10 +119,16 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mux.ServeHTTP(w, r)
 }
 
-// staticFiles serves the embedded files, cached for a day.
+// staticFiles serves the embedded files, cached for a day. A name that is
+// not UTF-8 is not one of them: the file server would answer it 500 (the
+// embedded FS refuses it as invalid, not as missing).
 func staticFiles(fsys fs.FS) http.Handler {
 	fsrv := http.FileServerFS(fsys)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !utf8.ValidString(r.URL.Path) {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		fsrv.ServeHTTP(w, r)
 	})
