@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -136,10 +137,10 @@ func patchResource(c *call) error {
 		return err
 	}
 	var doc, patch any
-	if err := json.Unmarshal(old.Body, &doc); err != nil {
+	if err := decodeNumbers(old.Body, &doc); err != nil {
 		return posture.Internal(err)
 	}
-	if err := json.Unmarshal(body, &patch); err != nil {
+	if err := decodeNumbers(body, &patch); err != nil {
 		return posture.Errorf(posture.EINVALID, "InvalidRequestContent", "The request content was invalid and could not be deserialized: %v.", err)
 	}
 	if _, ok := patch.(map[string]any); !ok {
@@ -160,6 +161,15 @@ func patchResource(c *call) error {
 	}
 	c.w.Header().Set("ETag", res.Resource.ETag)
 	return c.ok(http.StatusOK, res.Resource.Body)
+}
+
+// decodeNumbers decodes JSON keeping numbers as written: a document may
+// hold any number JSON allows (1e400, 20-digit ids), and a merge patch
+// must neither fail on it nor round it.
+func decodeNumbers(b []byte, v *any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
 }
 
 // mergePatch applies an RFC 7386 merge patch.

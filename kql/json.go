@@ -25,7 +25,10 @@ type jsonDecoder struct {
 	depth   int
 }
 
-const maxJSONDepth = 512
+// maxJSONDepth bounds nesting as encoding/json does (10,000): every
+// document the API accepts (json.Valid) must load into the tables, or a
+// write that was acknowledged would be missing from Resource Graph.
+const maxJSONDepth = 10000
 
 func (p *jsonDecoder) ws() {
 	for p.i < len(p.data) {

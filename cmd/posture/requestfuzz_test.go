@@ -1378,3 +1378,38 @@ func TestRequestFuzzCheck(t *testing.T) {
 		t.Errorf("headerValue: %q", headerValue("a\x00b\nc"))
 	}
 }
+
+// Findings of the request fuzzer that take more than one request.
+func TestRequestFuzzRegressions(t *testing.T) {
+	s := startServer(t, "--demo")
+	rg := "/subscriptions/ce4b1091-e228-4a73-bfe9-32528bfbdb4d/resourceGroups/rg-web-prod-01"
+
+	// A stored number JSON allows but float64 does not hold (1e400, a
+	// 30-digit integer) made every later PATCH of the resource a 500; a
+	// PATCH keeps such numbers as written.
+	id := rg + "/providers/Microsoft.Storage/storageAccounts/stfuzznumbers"
+	if code, _, b := s.raw(t, http.MethodPut, id+"?api-version=2023-01-01", `{"location":"westeurope","properties":{"huge":-1e400,"id":123456789012345678901234567890}}`); code != http.StatusCreated {
+		t.Fatalf("PUT: %d %s", code, b)
+	}
+	code, _, b := s.raw(t, http.MethodPatch, id+"?api-version=2023-01-01", `{"tags":{"env":"fuzz"},"properties":{"tiny":1e-400}}`)
+	if code != http.StatusOK || !bytes.Contains(b, []byte(`"huge":-1e400`)) || !bytes.Contains(b, []byte(`"id":123456789012345678901234567890`)) ||
+		!bytes.Contains(b, []byte(`"tiny":1e-400`)) || !bytes.Contains(b, []byte(`"env":"fuzz"`)) {
+		t.Errorf("PATCH: %d %s", code, b)
+	}
+
+	// A document nested deeper than Resource Graph's tables took (512) was
+	// acknowledged and never appeared in Resource Graph.
+	id = rg + "/providers/Microsoft.Storage/storageAccounts/stfuzzdeep"
+	deep := strings.Repeat(`{"a":`, 600) + "1" + strings.Repeat("}", 600)
+	if code, _, b := s.raw(t, http.MethodPut, id+"?api-version=2023-01-01", `{"location":"westeurope","properties":{"deep":`+deep+`}}`); code != http.StatusCreated {
+		t.Fatalf("PUT: %d %s", code, b)
+	}
+	code, _, b = s.raw(t, http.MethodPost, "/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01",
+		`{"query":"Resources | where name == 'stfuzzdeep' | project id"}`)
+	if code != http.StatusOK || !bytes.Contains(b, []byte(`"count":1`)) {
+		t.Errorf("the deep resource in Resource Graph: %d %s", code, b)
+	}
+	if errs := serverErrors(s.err.String(), 5); errs != "" {
+		t.Errorf("the server logged errors:\n%s", errs)
+	}
+}
