@@ -322,6 +322,11 @@ func deletePrincipal(c *call) error {
 	if _, err := c.s.Identity.DeletePrincipal(c.ctx, p.ID); err != nil {
 		return err
 	}
+	// Its tokens stop working at once, not when the authenticator's cache
+	// of token checks lets them go.
+	if f, ok := c.s.Auth.(interface{ ForgetTokens() }); ok {
+		f.ForgetTokens()
+	}
 	return c.ok(http.StatusOK, identity.PrincipalDocument(p, members))
 }
 

@@ -36,6 +36,12 @@ type Service struct {
 	// Directory keeps the principals OIDC identities map to and the
 	// groups their tokens carry; required with OIDC.
 	Directory Directory
+	// TokenCacheTTL is how long a successful API token check is reused
+	// (DefaultTokenCacheTTL when zero; negative: never).
+	TokenCacheTTL time.Duration
+
+	cache tokenCache
+	wall  func() time.Time // the cache's clock; time.Now when nil
 }
 
 // Directory is what OIDC sign-ins need of the identity service.
@@ -82,9 +88,25 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*posture.Pri
 		return nil, unauthorized("AuthenticationFailed", "Authentication failed. The access token is invalid.")
 	}
 	h := Hash(bearer)
+	ttl := s.cacheTTL()
+	if ttl > 0 {
+		if e, ok := s.cache.get(h, s.wallNow()); ok {
+			// Expiry is checked at each use, against the domain clock.
+			if !e.tok.Valid(s.now()) {
+				return nil, unauthorized("ExpiredAuthenticationToken", "The access token expiry UTC time '"+e.tok.ExpiresAt.Format(time.RFC3339)+"' is earlier than current UTC time.")
+			}
+			p := e.p
+			return &p, nil
+		}
+	}
+	// A revocation between this read and the put below must win: the put
+	// is dropped when the cache was told to forget meanwhile.
+	gen := s.cache.generation()
 	var p *posture.Principal
+	var tok *posture.Token
 	err := s.Store.Read(ctx, func(tx posture.Tx) error {
-		tok, err := tx.TokenByHash(h)
+		var err error
+		tok, err = tx.TokenByHash(h)
 		if posture.IsNotFound(err) {
 			return unauthorized("AuthenticationFailed", "Authentication failed. The access token is invalid.")
 		}
@@ -108,6 +130,9 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*posture.Pri
 		}
 		return err
 	})
+	if err == nil && ttl > 0 {
+		s.cache.put(h, cachedToken{tok: tok, p: *p, until: s.wallNow().Add(ttl)}, gen)
+	}
 	return p, err
 }
 
@@ -204,6 +229,11 @@ func (s *Service) RevokeToken(ctx context.Context, principalID, id string) (*pos
 		out = tok
 		return tx.AppendEvent(tokenEvent(ctx, posture.EventDeleted, "Posture.Identity/principals/tokens/delete", &before, tok, tok.RevokedAt))
 	})
+	if out != nil {
+		// It stops working at once on this replica (others: within
+		// their cache's TTL, or when told by ForgetTokens).
+		s.cache.forget(out.Hash)
+	}
 	return out, err
 }
 
