@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/posture/posture"
 )
@@ -17,6 +19,9 @@ import (
 type inProcess struct {
 	h      http.Handler
 	remote string // the browser's address, for the API's sign-in limits
+	// retryAfter, when set, keeps the Retry-After seconds of the last 429
+	// (the user's rate limit), for the page that shows it.
+	retryAfter *atomic.Int64
 }
 
 func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -24,6 +29,11 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	req.RequestURI = req.URL.RequestURI()
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	t.h.ServeHTTP(rec, req)
+	if rec.status == http.StatusTooManyRequests && t.retryAfter != nil {
+		if n, err := strconv.Atoi(rec.header.Get("Retry-After")); err == nil && n > 0 {
+			t.retryAfter.Store(int64(n))
+		}
+	}
 	return &http.Response{
 		StatusCode: rec.status, Status: http.StatusText(rec.status), Header: rec.header,
 		Body: io.NopCloser(&rec.body), ContentLength: int64(rec.body.Len()), Request: req,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,6 +120,8 @@ type errorData struct {
 	Code    string
 	Message string
 	Details []*posture.Error
+	// RetryAfter is the wait, in seconds, of a throttled page (429).
+	RetryAfter int
 }
 
 func (e errorData) PageTitle() (string, string) { return http.StatusText(e.Status), "" }
@@ -129,6 +132,14 @@ func (p *Portal) fail(w http.ResponseWriter, r *http.Request, s *session, err er
 	d := errorData{Status: status, Message: errorText(err)}
 	if pe, ok := err.(*posture.Error); ok {
 		d.Code, d.Details = pe.Code, pe.Details
+	}
+	// The user's rate limit: the page says when to come back, and the
+	// browser (or a script reading the page) gets the API's Retry-After.
+	if status == http.StatusTooManyRequests && s != nil {
+		if n := s.retryAfter.Load(); n > 0 {
+			d.RetryAfter = int(n)
+			w.Header().Set("Retry-After", strconv.FormatInt(n, 10))
+		}
 	}
 	if status >= 500 {
 		p.Logger.Error("portal page", "path", r.URL.Path, "err", err)

@@ -5,9 +5,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/api"
@@ -21,6 +23,9 @@ type session struct {
 	csrf      string
 	api       *client.Client
 	remote    string
+	// retryAfter is the wait the API asked for when it throttled one of
+	// this page's calls (inProcess).
+	retryAfter atomic.Int64
 }
 
 // Name is what the header shows.
@@ -50,6 +55,10 @@ func (p *Portal) signedIn(h handler) http.HandlerFunc {
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			if err := r.ParseForm(); err != nil {
+				if errors.As(err, new(*http.MaxBytesError)) {
+					p.fail(w, r, s, posture.Errorf(posture.ETOOLARGE, "RequestContentTooLarge", "The form is larger than 1 MB."))
+					return
+				}
 				p.fail(w, r, s, posture.Errorf(posture.EINVALID, "InvalidForm", "The form could not be read."))
 				return
 			}
@@ -73,7 +82,7 @@ func (p *Portal) session(r *http.Request) (*session, error) {
 		return nil, err
 	}
 	s := &session{principal: pr, token: c.Value, csrf: p.csrfToken(c.Value), remote: r.RemoteAddr}
-	s.api = &client.Client{BaseURL: "http://portal.internal", Token: c.Value, HTTP: &http.Client{Transport: inProcess{h: p.API, remote: r.RemoteAddr}}}
+	s.api = &client.Client{BaseURL: "http://portal.internal", Token: c.Value, HTTP: &http.Client{Transport: inProcess{h: p.API, remote: r.RemoteAddr, retryAfter: &s.retryAfter}}}
 	return s, nil
 }
 
