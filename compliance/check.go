@@ -60,6 +60,10 @@ type StateCheck struct {
 	// server re-evaluates everything when it starts, and until then
 	// disagreements are expected.
 	Stale bool `json:"stale,omitempty"`
+	// Pending counts the queued evaluation jobs (of a large scope, see
+	// EvalJobs) not done yet: until they run, the states of their ranges
+	// are expected to disagree.
+	Pending int `json:"pendingEvaluations,omitempty"`
 	// Disagreements counts every state that differs; Diffs lists the first
 	// CheckOptions.Limit of them, by assignment, resource and reference.
 	Disagreements int         `json:"disagreements"`
@@ -171,6 +175,22 @@ func (s *Service) loadForCheck(tx posture.Tx, rep *StateCheck) error {
 		return err
 	}
 	rep.Stale = v != ""
+	for _, kind := range []string{KindEvaluatePlan, KindEvaluate} {
+		for _, state := range []string{posture.JobPending, posture.JobRunning} {
+			f := posture.JobFilter{Kind: kind, State: state, Limit: 1000}
+			for {
+				jobs, err := tx.Jobs(f)
+				if err != nil {
+					return err
+				}
+				rep.Pending += len(jobs)
+				if len(jobs) < f.Limit {
+					break
+				}
+				f.After = jobs[len(jobs)-1].ID
+			}
+		}
+	}
 	exemptions, err := s.loadExemptions(tx)
 	if err != nil {
 		return err

@@ -109,6 +109,9 @@ func printCheck(w io.Writer, rep *consistency.Report, store, keySource string, t
 	if s.Stale {
 		fmt.Fprintln(w, "  note: the store is marked stale (an offline import): the server re-evaluates everything when it starts")
 	}
+	if s.Pending > 0 {
+		fmt.Fprintf(w, "  note: %d evaluation jobs of large scopes are queued or running: their states disagree until they are done\n", s.Pending)
+	}
 	for _, x := range s.Diffs {
 		fmt.Fprintf(w, "  %s\n", x)
 	}
