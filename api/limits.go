@@ -20,9 +20,9 @@ type Limits struct {
 	// Rate throttles each principal (ratelimit.go); nil: no rate limit.
 	Rate *RateLimiter
 	// BodyTimeout is how long a request may take to send its body, counted
-	// from the end of its headers; 0: no limit. The http.Server's
-	// ReadTimeout must be 0: it would also cut imports, and it cancels the
-	// context of a handler that runs longer than it.
+	// from the end of its headers; 0: no limit. It replaces the
+	// http.Server's ReadTimeout (leave that 0), which would cut imports: a
+	// deadline per request can be longer for them.
 	BodyTimeout time.Duration
 	// ImportMinRate: an import body (MaxImportBody, up to 256 MiB) may
 	// take BodyTimeout plus one second per ImportMinRate bytes received,
@@ -70,9 +70,10 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) io.ReadCloser
 // slowBody enforces the body deadline: start+timeout, plus, with minRate,
 // one second per minRate bytes read so far. The deadline is on the
 // connection, so a client that stops sending is cut even while the
-// handler waits in Read. At EOF the deadline is cleared: Go's server then
-// reads the connection in the background to notice a client going away,
-// and a deadline passing there would cancel a long handler's context.
+// handler waits in Read, and so is one whose unread body Go's server
+// drains after the handler (a refused request). Once the body is read,
+// Go's server clears the deadline itself (its background read), so a long
+// handler is not cut.
 type slowBody struct {
 	io.ReadCloser
 	rc      *http.ResponseController
@@ -80,7 +81,6 @@ type slowBody struct {
 	timeout time.Duration
 	minRate int64
 	n       int64
-	done    bool
 }
 
 func (b *slowBody) deadline() {
@@ -92,15 +92,11 @@ func (b *slowBody) deadline() {
 }
 
 func (b *slowBody) Read(p []byte) (int, error) {
-	if b.minRate > 0 && !b.done {
+	if b.minRate > 0 {
 		b.deadline()
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
-	if err == io.EOF && !b.done {
-		b.done = true
-		b.rc.SetReadDeadline(time.Time{})
-	}
 	return n, err
 }
 

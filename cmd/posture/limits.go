@@ -68,10 +68,9 @@ func (f *LimitFlags) rateLimits() (api.RateLimits, bool) {
 // after srv.Handler (the limits are read per request) and before hs
 // serves.
 //
-// hs.ReadTimeout is 0 on purpose: it bounds the whole request, so it would
-// cut large imports, and once a handler has read its body Go's server
-// cancels the request's context when ReadTimeout passes, which would stop
-// a long query or export. The body's own deadline (api.Limits) replaces it.
+// hs.ReadTimeout is 0 on purpose: it bounds headers and body together for
+// every route, so it would cut large imports. The body's own deadline
+// (api.Limits.BodyTimeout, longer for imports) replaces it.
 func (f *LimitFlags) apply(srv *api.Server, hs *http.Server) error {
 	switch {
 	case f.ReadHeaderTimeout <= 0:
