@@ -428,9 +428,9 @@ func runWriters(p *proc, targets [][]*target, mode writerMode, seed uint64, stat
 }
 
 // verifyTargets reads every target back and checks it against what was
-// acknowledged; it returns the writes lost. Afterwards each target's
-// acknowledged outcome is what the server has.
-func verifyTargets(t *testing.T, p *proc, targets [][]*target) (lost int) {
+// acknowledged; it returns the writes lost, described. Afterwards each
+// target's acknowledged outcome is what the server has.
+func verifyTargets(t *testing.T, p *proc, targets [][]*target) (lost []string) {
 	t.Helper()
 	c := &http.Client{Timeout: 30 * time.Second}
 	for _, ts := range targets {
@@ -452,8 +452,7 @@ func verifyTargets(t *testing.T, p *proc, targets [][]*target) (lost int) {
 				t.Fatalf("GET %s: %d %s", tg.id, resp.StatusCode, b)
 			}
 			if !tg.matches(got) {
-				lost++
-				t.Errorf("LOST: %s is %s; acknowledged %s (unacknowledged since: %v)", tg.id, got, tg.acked, tg.unacked)
+				lost = append(lost, fmt.Sprintf("LOST: %s is %s; acknowledged %s (unacknowledged since: %v)", tg.id, got, tg.acked, tg.unacked))
 			}
 			tg.acked, tg.unacked = got, nil
 		}

@@ -95,7 +95,11 @@ func crashCyclesOn(t *testing.T, bin, data string, serveArgs, checkArgs []string
 		// The store as the crash left it, before a server repairs anything.
 		rep := runCheck(t, bin, checkArgs...)
 		p = startProc(t, bin, serveArgs...)
-		n := verifyTargets(t, p, targets)
+		losses := verifyTargets(t, p, targets)
+		for _, l := range losses {
+			t.Errorf("cycle %d: %s", cycle, l)
+		}
+		n := len(losses)
 		lost += n
 		total.acked.Add(stats.acked.Load())
 		total.unacked.Add(stats.unacked.Load())
@@ -212,7 +216,11 @@ func postgresRestarts(t *testing.T, bin string) {
 		if stats.acked.Load() < acked+20 {
 			t.Fatalf("cycle %d (%s): writes do not go through after the database came back (%d acknowledged since)", cycle, mode, stats.acked.Load()-acked)
 		}
-		n := verifyTargets(t, p, append(targets, []*target{probe}))
+		losses := verifyTargets(t, p, append(targets, []*target{probe}))
+		for _, l := range losses {
+			t.Errorf("cycle %d (%s): %s", cycle, mode, l)
+		}
+		n := len(losses)
 		lost += n
 		rep := runCheck(t, bin, args...)
 		compareLiveScores(t, p, rep)
@@ -268,4 +276,62 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// TestCrashHarnessSeesLoss: the harness's verdict is not vacuous. Writers
+// run against a server; then an acknowledged exemption is deleted and
+// another rewritten behind their back, and the harness must call exactly
+// those two writes lost, and nothing else.
+func TestCrashHarnessSeesLoss(t *testing.T) {
+	t.Setenv("POSTURE_BOOTSTRAP_TOKEN", crashToken)
+	s := startServer(t, "--demo")
+	p := &proc{url: s.url, exited: make(chan struct{})}
+	rng := rand.New(rand.NewPCG(1, 2))
+	targets := crashTargets(t, p, rng, 2, 3)
+	var stats writeStats
+	stop := runWriters(p, targets, stopOnFailure, 3, &stats)
+	deadline := time.Now().Add(30 * time.Second)
+	for stats.acked.Load() < 40 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, err := range stop() {
+		t.Fatal(err)
+	}
+	if losses := verifyTargets(t, p, targets); len(losses) != 0 {
+		t.Fatalf("losses without a crash: %v", losses)
+	}
+	// Make sure two targets exist, acknowledged.
+	var present []*target
+	for _, ts := range targets {
+		tg := ts[0]
+		code, h, b := s.raw(t, "PUT", tg.id+"?api-version="+exemptionVersion, fmt.Sprintf(tg.body, "acknowledged "+tg.id))
+		if code/100 != 2 {
+			t.Fatalf("PUT: %d %s", code, b)
+		}
+		tg.acked, tg.unacked = outcome{present: true, desc: "acknowledged " + tg.id, etag: h.Get("ETag")}, nil
+		present = append(present, tg)
+	}
+	// Behind the harness's back: one deleted, one rewritten with the same
+	// description (a new ETag).
+	if code, _, b := s.raw(t, "DELETE", present[0].id+"?api-version="+exemptionVersion, ""); code != 200 {
+		t.Fatalf("DELETE: %d %s", code, b)
+	}
+	if code, _, b := s.raw(t, "PUT", present[1].id+"?api-version="+exemptionVersion, strings.Replace(fmt.Sprintf(present[1].body, present[1].acked.desc), `"properties":{`, `"properties":{"displayName":"changed",`, 1)); code != 200 {
+		t.Fatalf("PUT: %d %s", code, b)
+	}
+	losses := verifyTargets(t, p, targets)
+	if len(losses) != 2 || !strings.Contains(losses[0], present[0].id+" is absent") || !strings.Contains(losses[1], present[1].id) {
+		t.Fatalf("losses: %q", losses)
+	}
+	// A write in flight may have gone either way.
+	tg := targets[0][1]
+	tg.unacked = append(tg.unacked, outcome{present: !tg.acked.present, desc: "in flight"})
+	if tg.acked.present {
+		s.raw(t, "DELETE", tg.id+"?api-version="+exemptionVersion, "")
+	} else {
+		s.raw(t, "PUT", tg.id+"?api-version="+exemptionVersion, fmt.Sprintf(tg.body, "in flight"))
+	}
+	if losses := verifyTargets(t, p, targets); len(losses) != 0 {
+		t.Fatalf("a write in flight that committed is called lost: %v", losses)
+	}
 }
