@@ -31,6 +31,25 @@ type evaluation struct {
 	stamp *stamper
 	// change records what was written, for the change feed.
 	change *posture.Change
+	// resources counts the resources run evaluated, for OnEvaluate.
+	resources int
+}
+
+// Kinds of evaluation that Service.OnEvaluate reports.
+const (
+	// EvaluateWrite is the evaluation inside one estate write: what it put
+	// and the resources whose existence checks read it.
+	EvaluateWrite = "write"
+	// EvaluateAssignment is the evaluation of every resource one assignment
+	// covers (a new or changed assignment, a definition it uses).
+	EvaluateAssignment = "assignment"
+)
+
+// observe reports an evaluation that began at start to OnEvaluate.
+func (s *Service) observe(ctx context.Context, kind string, e *evaluation, start time.Time) {
+	if s.OnEvaluate != nil {
+		s.OnEvaluate(ctx, kind, e.resources, time.Since(start))
+	}
 }
 
 // evaluated is the outcome of one resource against the assignments asked.
@@ -47,6 +66,7 @@ func (e *evaluation) run(rs []*posture.Resource, as []*assignment) error {
 	if len(rs) == 0 || len(as) == 0 {
 		return nil
 	}
+	e.resources += len(rs)
 	results := make([]evaluated, 0, len(rs))
 	for _, r := range rs {
 		if err := e.ctx.Err(); err != nil {

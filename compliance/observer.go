@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armid"
@@ -17,6 +18,7 @@ import (
 // states of what it deleted, all inside the write's transaction. The caller
 // holds WriteMu.
 func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change) (func(), error) {
+	start := time.Now()
 	as, hier, related, kept := s.snapshot()
 	now := s.now()
 	put := c.Put // the documents of the write; default assignments are added to c below
@@ -116,6 +118,7 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 	}
 	e := &evaluation{ctx: ctx, tx: tx, now: now, hier: newHier, lookup: l, opts: policy.EvalOptions{Now: now, Reasons: policy.ReasonsNone, ReportDisabled: true}, change: c,
 		stamp: &stamper{ix: s.exemptions, hier: newHier, over: reviewed}}
+	defer s.observe(ctx, EvaluateWrite, e, start)
 	all := sortedAssignments(newAs)
 	if err := e.run(put, all); err != nil {
 		return nil, err

@@ -69,6 +69,10 @@ type Service struct {
 	ReviewGrace time.Duration
 	// EvalJobs says how large scopes are evaluated (evaljobs.go).
 	EvalJobs EvalJobs
+	// OnEvaluate, when set, is told of each evaluation once it ends: its
+	// kind (EvaluateWrite, EvaluateAssignment), the resources it evaluated
+	// and how long it took (metrics, traces).
+	OnEvaluate func(ctx context.Context, kind string, resources int, d time.Duration)
 
 	mu          sync.RWMutex
 	hier        *hierarchy
@@ -364,6 +368,7 @@ func (s *Service) publish(c *posture.Change) {
 // than a chunk is queued instead (evaljobs.go): c gets none of it.
 func (s *Service) evaluateAssignment(ctx context.Context, tx posture.Tx, a *assignment, hier *hierarchy, l *lookup, c *posture.Change) error {
 	e := s.newEvaluation(ctx, tx, hier, l, c)
+	defer s.observe(ctx, EvaluateAssignment, e, time.Now())
 	if queued, err := s.queueIfLarge(tx, a, hier); err != nil || queued {
 		return err
 	}
