@@ -13,6 +13,7 @@ package armid
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind says what an ID addresses.
@@ -122,6 +123,11 @@ func split(s string) ([]string, error) {
 		if c := s[i]; c < 0x20 || c == 0x7f {
 			return nil, &SyntaxError{s, "contains a control character"}
 		}
+	}
+	// Documents are JSON, which has no bytes that are not UTF-8: an id
+	// with one would be written with U+FFFD in its place, another id.
+	if !utf8.ValidString(s) {
+		return nil, &SyntaxError{s, "is not valid UTF-8"}
 	}
 	parts := strings.Split(s, "/")
 	segs := parts[:0]

@@ -198,6 +198,11 @@ func Parse(id armid.ID, body []byte) (*Request, error) {
 			return nil, invalid("properties.expiresOn", "expiresOn '%s' is not an RFC 3339 date-time.", s)
 		}
 		t = t.UTC()
+		if t.Year() < 1 || t.Year() > 9999 {
+			// (RFC 3339 with an offset reaches years a document, which
+			// is RFC 3339 in UTC, cannot hold.)
+			return nil, invalid("properties.expiresOn", "expiresOn '%s' is outside the years 0001 to 9999.", s)
+		}
 		r.ExpiresOn = &t
 	}
 	if len(in.ResourceIDs) > MaxResources {
