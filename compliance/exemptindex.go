@@ -49,6 +49,9 @@ type exemptIndex struct {
 	mu           sync.RWMutex
 	byKey        map[string]*exemptionEntry
 	byAssignment map[string]map[string][]*exemptionEntry // assignment -> scope -> exemptions
+	// writes are the exemption writes waiting to be committed and put
+	// here, a batch at a time (exemptcommit.go).
+	writes writeQueue
 }
 
 func newExemptIndex() *exemptIndex {

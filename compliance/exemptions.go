@@ -152,22 +152,23 @@ func (s *Service) PatchExemption(ctx context.Context, w posture.ExemptionWrite) 
 }
 
 // exemptionOp is one exemption write of a batch: build makes the new
-// exemption of the stored one (nil when new).
+// exemption of the stored one (nil when new), or del deletes it. ctx is
+// its caller's: who writes (systemData, the ledger).
 type exemptionOp struct {
+	ctx     context.Context
 	id      armid.ID
 	ifMatch string
 	build   func(old *exemption.Exemption) (*exemption.Exemption, error)
+	del     bool
 }
 
 // writeExemption stores the exemption build makes of the stored one (nil
 // when new), and re-stamps the states it covers or covered, in one
-// transaction; the feeds hear of it when it commits.
+// transaction, possibly shared with concurrent writes (exemptcommit.go);
+// the feeds hear of it when it commits.
 func (s *Service) writeExemption(ctx context.Context, id armid.ID, ifMatch string, build func(old *exemption.Exemption) (*exemption.Exemption, error)) (posture.ExemptionResult, error) {
-	res, err := s.writeExemptions(ctx, []exemptionOp{{id, ifMatch, build}}, nil)
-	if err != nil {
-		return posture.ExemptionResult{}, err
-	}
-	return res[0], nil
+	out, err := s.commit(ctx, exemptionOp{ctx: ctx, id: id, ifMatch: ifMatch, build: build})
+	return out.res, err
 }
 
 // PutExemptions implements posture.ExemptionService: the writes of a
@@ -183,7 +184,7 @@ func (s *Service) PutExemptions(ctx context.Context, ws []posture.ExemptionWrite
 		if err != nil {
 			return nil, err
 		}
-		ops[i] = exemptionOp{id, w.IfMatch, func(*exemption.Exemption) (*exemption.Exemption, error) { return x, nil }}
+		ops[i] = exemptionOp{ctx: ctx, id: id, ifMatch: w.IfMatch, build: func(*exemption.Exemption) (*exemption.Exemption, error) { return x, nil }}
 	}
 	return s.writeExemptions(ctx, ops, inTx)
 }
@@ -196,21 +197,58 @@ func (s *Service) writeExemptions(ctx context.Context, ops []exemptionOp, inTx f
 		return nil, err
 	}
 	defer s.WriteMu.Unlock()
+	outs, err := s.applyBatch(ctx, ops, inTx)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]posture.ExemptionResult, len(outs))
+	for i, o := range outs {
+		results[i] = o.res
+	}
+	return results, nil
+}
+
+// opOutcome is what one write of a batch did: a put's result, or the
+// document a delete removed (nil: there was none).
+type opOutcome struct {
+	res posture.ExemptionResult
+	old *posture.Resource
+}
+
+// applyBatch runs the writes of ops in order in one transaction, each
+// stamping with the ones before it, then inTx (with the puts' results);
+// when it commits, the index follows and the feeds hear of it as one
+// change. The caller holds WriteMu.
+func (s *Service) applyBatch(ctx context.Context, ops []exemptionOp, inTx func(posture.Tx, []posture.ExemptionResult) error) ([]opOutcome, error) {
 	as, hier, _, _ := s.snapshot()
 	now := s.now()
-	var results []posture.ExemptionResult
-	var entries []*exemptionEntry
-	c := &posture.Change{}
+	var (
+		outs    []opOutcome
+		entries []*exemptionEntry // a put's entry, nil for a delete
+		c       *posture.Change
+	)
 	err := s.Store.Write(ctx, func(tx posture.Tx) error {
-		results, entries = results[:0], entries[:0]
-		// Each write of the batch stamps with the ones before it.
+		outs, entries, c = outs[:0], entries[:0], &posture.Change{}
 		over := override{}
-		for i, op := range ops {
-			res, entry, err := s.writeOne(ctx, tx, op, as, hier, over, now, c, i == 0)
+		refsSet := false // c.StateRefs has the refs of a write (nil before: all)
+		var results []posture.ExemptionResult
+		for _, op := range ops {
+			if op.del {
+				old, restamped, err := s.deleteOne(tx, op, hier, over, now, c, !refsSet)
+				if err != nil {
+					return err
+				}
+				refsSet = refsSet || restamped
+				outs, entries = append(outs, opOutcome{old: old}), append(entries, nil)
+				continue
+			}
+			res, entry, err := s.writeOne(op.ctx, tx, op, as, hier, over, now, c, !refsSet)
 			if err != nil {
 				return err
 			}
-			results, entries = append(results, res), append(entries, entry)
+			refsSet = true
+			outs, entries = append(outs, opOutcome{res: res}), append(entries, entry)
+			results = append(results, res)
 		}
 		if inTx != nil {
 			return inTx(tx, results)
@@ -220,16 +258,39 @@ func (s *Service) writeExemptions(ctx context.Context, ops []exemptionOp, inTx f
 	if err != nil {
 		return nil, err
 	}
-	for _, entry := range entries {
-		entry.noted = !entry.x.Active(now) // an exemption born expired has nothing to re-open
-		s.exemptions.put(entry)
+	// The index follows in the batch's order; the change names each
+	// exemption once, as the batch left it (put, or deleted).
+	last := map[string]int{}
+	changed := false
+	for i, op := range ops {
+		key := op.id.Key()
+		switch {
+		case entries[i] != nil:
+			entries[i].noted = !entries[i].x.Active(now) // an exemption born expired has nothing to re-open
+			s.exemptions.put(entries[i])
+		case outs[i].old != nil:
+			s.exemptions.remove(key)
+		default:
+			continue // a delete of nothing
+		}
+		last[key], changed = i, true
+	}
+	if !changed {
+		return outs, nil
 	}
 	s.setDue()
-	for _, res := range results {
-		c.Derived = append(c.Derived, res.Resource)
+	for i, op := range ops {
+		if j, ok := last[op.id.Key()]; !ok || j != i {
+			continue
+		}
+		if entries[i] != nil {
+			c.Derived = append(c.Derived, outs[i].res.Resource)
+		} else {
+			c.DerivedRemoved = append(c.DerivedRemoved, outs[i].old.ID)
+		}
 	}
 	s.publish(c)
-	return results, nil
+	return outs, nil
 }
 
 // writeOne stores one exemption of a batch inside its transaction.
@@ -523,59 +584,62 @@ func countStamped(row *posture.ResourceStates, key string) int {
 	return n
 }
 
-// DeleteExemption implements posture.ExemptionService.
+// DeleteExemption implements posture.ExemptionService: the document is
+// deleted and the states it covered re-stamped, in one transaction,
+// possibly shared with concurrent writes (exemptcommit.go).
 func (s *Service) DeleteExemption(ctx context.Context, idText, ifMatch string) (*posture.Resource, error) {
 	id, err := parseExemptionID(idText)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.WriteMu.Lock(ctx); err != nil {
-		return nil, err
+	out, err := s.commit(ctx, exemptionOp{ctx: ctx, id: id, ifMatch: ifMatch, del: true})
+	return out.old, err
+}
+
+// deleteOne deletes one exemption of a batch inside its transaction; it
+// returns the deleted document (nil when there was none) and whether it
+// re-stamped states (and put its references in c.StateRefs).
+func (s *Service) deleteOne(tx posture.Tx, op exemptionOp, hier *hierarchy, over override, now time.Time, c *posture.Change, first bool) (*posture.Resource, bool, error) {
+	id, key := op.id, op.id.Key()
+	if err := tx.Lock(key); err != nil {
+		return nil, false, err
 	}
-	defer s.WriteMu.Unlock()
-	_, hier, _, _ := s.snapshot()
-	key := id.Key()
-	now := s.now()
-	var old *posture.Resource
-	c := &posture.Change{}
-	err = s.Store.Write(ctx, func(tx posture.Tx) error {
-		if err := tx.Lock(key); err != nil {
-			return err
+	old, err := tx.Resource(key)
+	if posture.IsNotFound(err) {
+		if op.ifMatch != "" && op.ifMatch != "*" {
+			return nil, false, posture.Errorf(posture.EPRECONDITION, "PreconditionFailed", "The If-Match condition '%s' does not hold for '%s'.", op.ifMatch, id)
 		}
-		old, err = tx.Resource(key)
-		if posture.IsNotFound(err) {
-			old = nil
-			if ifMatch != "" && ifMatch != "*" {
-				return posture.Errorf(posture.EPRECONDITION, "PreconditionFailed", "The If-Match condition '%s' does not hold for '%s'.", ifMatch, id)
-			}
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if ifMatch != "" && ifMatch != "*" && ifMatch != old.ETag {
-			return posture.Errorf(posture.EPRECONDITION, "PreconditionFailed", "The If-Match condition '%s' does not hold for '%s'.", ifMatch, id)
-		}
-		if _, err := tx.DeleteResources(key); err != nil {
-			return err
-		}
-		e := s.exemptions.get(key)
-		if e != nil {
-			st := &stamper{ix: s.exemptions, hier: hier, over: override{key: nil}}
-			c.StateRefs = refsOf(e.x)
-			if _, err := s.restamp(tx, st, e.scope, []string{e.assignment}, key, c, nil); err != nil {
-				return err
-			}
-		}
-		return tx.AppendEvent(event(ctx, key, posture.EventDeleted, old, nil, now))
-	})
-	if err != nil || old == nil {
-		return nil, err
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, err
 	}
-	s.exemptions.remove(key)
-	s.setDue()
-	c.DerivedRemoved = append(c.DerivedRemoved, old.ID)
-	s.publish(c)
-	return old, nil
+	if op.ifMatch != "" && op.ifMatch != "*" && op.ifMatch != old.ETag {
+		return nil, false, posture.Errorf(posture.EPRECONDITION, "PreconditionFailed", "The If-Match condition '%s' does not hold for '%s'.", op.ifMatch, id)
+	}
+	if _, err := tx.DeleteResources(key); err != nil {
+		return nil, false, err
+	}
+	// The exemption as the batch has it so far: written by an earlier
+	// write of the batch, else the index's.
+	e, inBatch := over[key]
+	if !inBatch {
+		e = s.exemptions.get(key)
+	}
+	over[key] = nil
+	restamped := false
+	if e != nil {
+		st := &stamper{ix: s.exemptions, hier: hier, over: over}
+		if refs := refsOf(e.x); first {
+			c.StateRefs = refs
+		} else {
+			c.StateRefs = unionRefs(c.StateRefs, refs)
+		}
+		if _, err := s.restamp(tx, st, e.scope, []string{e.assignment}, key, c, nil); err != nil {
+			return nil, false, err
+		}
+		restamped = true
+	}
+	return old, restamped, tx.AppendEvent(event(op.ctx, key, posture.EventDeleted, old, nil, now))
 }
 
 // ListExemptions implements posture.ExemptionService: the exemptions at
