@@ -57,6 +57,8 @@ type ServeCmd struct {
 	LedgerFlags
 	OIDCFlags
 	WorkflowFlags
+	TelemetryFlags
+	LimitFlags
 }
 
 // OIDCFlags configure sign-in with an OpenID Connect issuer.
@@ -157,6 +159,12 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		return err
 	}
 	store.SetLedgerSigner(signer, c.CheckpointEvery)
+	// The services use obs.store: the store, timed and traced (telemetry.go).
+	obs, err := c.startTelemetry(ctx, store, log)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
 	registry, err := policy.NewBuiltinRegistry()
 	if err != nil {
 		return fmt.Errorf("loading the built-in policies: %w", err)
@@ -170,21 +178,21 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	// each other's changes; alone (SQLite) the lock is a mutex.
 	repl := newReplication(store, cluster, log)
 	writeMu := repl.gate
-	tables := &graph.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, Timeout: c.QueryTimeout}
+	tables := &graph.Service{Store: obs.store, Registry: registry, Now: time.Now, Logger: log, Timeout: c.QueryTimeout}
 	catalog, err := defender.NewCatalog(registry)
 	if err != nil {
 		return err
 	}
-	security := &defender.Service{Store: store, Catalog: catalog, Now: time.Now, Logger: log, MitigatedAsHealthy: c.MitigatedAsHealthy}
+	security := &defender.Service{Store: obs.store, Catalog: catalog, Now: time.Now, Logger: log, MitigatedAsHealthy: c.MitigatedAsHealthy}
 	rules, err := c.exemptionRules()
 	if err != nil {
 		return err
 	}
 	// Defender's view derives assessments and scores from each change
 	// before the Resource Graph tables take it.
-	autos := &dispatch.Service{Store: store, Logger: log}
+	autos := &dispatch.Service{Store: obs.store, Logger: log}
 	feeds := posture.Feeds{security, autos, tables}
-	policies := &compliance.Service{Store: store, Registry: registry, Now: time.Now, Logger: log, WriteMu: writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
+	policies := &compliance.Service{Store: obs.store, Registry: registry, Now: time.Now, Logger: log, WriteMu: writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
 	policies.Rules = rules
 	// Large scopes are evaluated by queued jobs that any replica takes.
 	policies.EvalJobs.Queue = true
@@ -198,7 +206,8 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	tables.Definitions = policies.DefinitionOf
 	security.Initiative = policies.InitiativeOf
 	tables.Derived = security.EachDerived
-	resources := &estate.Service{Store: store, Now: time.Now, Observer: policies, WriteMu: writeMu, Feed: feeds}
+	obs.hook(policies, tables) // before anything evaluates or queries
+	resources := &estate.Service{Store: obs.store, Now: time.Now, Observer: policies, WriteMu: writeMu, Feed: feeds}
 	security.Resources = resources
 	autos.Resources = resources
 	// What another replica committed reaches this one's views here: the
@@ -241,7 +250,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	if err := policies.Start(ctx); err != nil {
 		return fmt.Errorf("starting policy evaluation: %w", err)
 	}
-	ids, err = identity.Load(ctx, store, policies, time.Now)
+	ids, err = identity.Load(ctx, obs.store, policies, time.Now)
 	if err != nil {
 		return fmt.Errorf("loading roles and role assignments: %w", err)
 	}
@@ -253,7 +262,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	authn := &auth.Service{Store: store, Now: time.Now, OIDC: login, Directory: ids}
+	authn := &auth.Service{Store: obs.store, Now: time.Now, OIDC: login, Directory: ids}
 	token, err := authn.Bootstrap(ctx, os.Getenv("POSTURE_BOOTSTRAP_TOKEN"))
 	if err != nil {
 		return fmt.Errorf("creating the bootstrap principal: %w", err)
@@ -298,7 +307,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	if c.PublicURL != "" {
 		publicURL = strings.TrimSuffix(c.PublicURL, "/")
 	}
-	flow, err := c.WorkflowFlags.build(store, policies, ids.Authz, catalog, feeds, autos, c.Data, publicURL, log)
+	flow, err := c.WorkflowFlags.build(obs.store, policies, ids.Authz, catalog, feeds, autos, c.Data, publicURL, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -310,6 +319,10 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := obs.register(reg, c.CheckpointEvery, flow.queue); err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &api.Server{
 		Resources:   resources,
 		Policy:      policies,
@@ -323,12 +336,12 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		Login:       portalLogin(login, c.PublicURL),
 		Requests:    flow.requests,
 		Automations: autos,
-		Jobs:        jobsOf(store),
+		Jobs:        jobsOf(obs.store),
 		RetryJob:    flow.queue.Retry,
 		Audit: func(ctx context.Context, e *posture.Event) error {
-			return store.Write(ctx, func(tx posture.Tx) error { return tx.AppendEvent(e) })
+			return obs.store.Write(ctx, func(tx posture.Tx) error { return tx.AppendEvent(e) })
 		},
-		Ledger:   &audit.Service{Store: store, TenantID: tenant, Keys: []ed25519.PublicKey{signer.PublicKey()}},
+		Ledger:   &audit.Service{Store: obs.store, TenantID: tenant, Keys: []ed25519.PublicKey{signer.PublicKey()}},
 		Logger:   log,
 		Registry: reg,
 		Gatherer: reg,
@@ -349,12 +362,16 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	}
 	srv.Portal = portal
 	hs := &http.Server{
-		Handler:           handler,
+		Handler:           obs.handler(handler),
 		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections open
 		ReadTimeout:       5 * time.Minute,  // imports stream large bodies
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if err := c.LimitFlags.apply(srv, hs); err != nil {
+		ln.Close()
+		return err
 	}
 	security.PortalURL = publicURL
 	fmt.Fprintf(streams.Out, "posture is listening on %s (tenant %s, store: %s)\n", url, tenant, c.describe())
