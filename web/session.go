@@ -210,8 +210,15 @@ func setSession(w http.ResponseWriter, r *http.Request, secret string, maxAge in
 // safeReturn keeps a return address on this site: a path, never
 // "//host" or a URL.
 func safeReturn(s string) string {
-	if s == "" || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") || strings.ContainsAny(s, "\r\n") {
+	if s == "" || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") {
 		return "/"
+	}
+	// Browsers drop tabs and newlines from a URL and read '\' as '/', so
+	// "/\t/evil.example" would be "//evil.example", another site.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
 	}
 	return s
 }
