@@ -291,7 +291,7 @@ func TestSlowClients(t *testing.T) {
 		idle   = 500 * time.Millisecond
 		slack  = 3 * time.Second // a loaded machine; the drips go on for a minute
 	)
-	s := startServer(t, "--read-header-timeout="+header.String(), "--body-timeout="+body.String(), "--idle-timeout="+idle.String(), "--import-min-rate=2000")
+	s := startServer(t, "--read-header-timeout="+header.String(), "--body-timeout="+body.String(), "--idle-timeout="+idle.String(), "--import-min-rate=500")
 	minute := strings.Repeat("x", 600) // 60 s of drip at 100 ms a byte
 
 	check := func(t *testing.T, name string, took, want time.Duration) {
@@ -348,7 +348,7 @@ func TestSlowClients(t *testing.T) {
 		// Refused before its body is read: Go's server reads what is left
 		// before it answers, under the same deadline.
 		{"body of a refused request", http.MethodPut, "/subscriptions/s1/resourcegroups/slow?api-version=2021-04-01", false, "401 Unauthorized"},
-		// An import has the rate rule: 2000 bytes a second after the first
+		// An import has the rate rule: 500 bytes a second after the first
 		// --body-timeout; a drip of 10 a second is cut about when a plain
 		// body would be.
 		{"import body one byte at a time", http.MethodPost, api.ImportPath + "?api-version=" + client.ImportAPIVersion, true, "400 Bad Request"},
@@ -378,7 +378,9 @@ func TestSlowClients(t *testing.T) {
 	}
 	t.Run("import that keeps arriving outlives the body timeout", func(t *testing.T) {
 		// 6,000 bytes in 12 pieces, one every 150 ms (3,300 bytes a
-		// second, over the 2,000 minimum): 1.8 s, far past --body-timeout.
+		// second, over six times the 500 minimum, so a loaded machine's
+		// late sleeps do not drop it below): 1.8 s, far past
+		// --body-timeout.
 		doc := `{"value":[{"id":"/subscriptions/streamed","displayName":"` + strings.Repeat("s", 6000-60) + `"}]}`
 		c := dialServer(t, s)
 		fmt.Fprintf(c, "POST %s?api-version=%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
