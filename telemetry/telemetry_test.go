@@ -3,21 +3,16 @@ package telemetry_test
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -28,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/posture/posture"
+	"github.com/posture/posture/internal/pgtest"
 	"github.com/posture/posture/ledger"
 	"github.com/posture/posture/postgres"
 	"github.com/posture/posture/queue"
@@ -57,36 +53,9 @@ func signed(t *testing.T, s *sqlstore.Store) posture.Store {
 // (skipped without it); the schema is dropped when the test ends.
 func openPostgres(t *testing.T) posture.Store {
 	t.Helper()
-	base := os.Getenv("POSTURE_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("POSTURE_TEST_POSTGRES_URL is not set")
-	}
 	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "tel_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), base); err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	s, err := postgres.Open(ctx, u.String(), nil)
+	u := pgtest.Schema(t, "tel")
+	s, err := postgres.Open(ctx, u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

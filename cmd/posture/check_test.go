@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -19,6 +16,7 @@ import (
 	"github.com/posture/posture"
 	"github.com/posture/posture/compliance"
 	"github.com/posture/posture/consistency"
+	"github.com/posture/posture/internal/pgtest"
 	"github.com/posture/posture/sqlite"
 )
 
@@ -249,7 +247,7 @@ func TestCheckFindsDisagreements(t *testing.T) {
 
 // TestCheckPostgres checks a PostgreSQL store beside its running server.
 func TestCheckPostgres(t *testing.T) {
-	dbURL := checkSchema(t)
+	dbURL := pgtest.Schema(t, "check")
 	s := startServer(t, "--demo", "--database-url", dbURL)
 	exemptSome(t, s)
 	code, rep, errOut := check(t, "--data", s.data, "--database-url", dbURL)
@@ -269,41 +267,6 @@ func TestCheckPostgres(t *testing.T) {
 	if code != exitFailure || rep.Consistent || rep.States.Disagreements == 0 || rep.States.Diffs[0].Problem != compliance.ProblemMissing {
 		t.Fatalf("check after a deleted row: exit %d %+v", code, rep.States)
 	}
-}
-
-// checkSchema returns a URL of an empty schema of the test database,
-// skipping without one.
-func checkSchema(t *testing.T) string {
-	base := os.Getenv("POSTURE_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("POSTURE_TEST_POSTGRES_URL is not set")
-	}
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "check_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), base); err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // TestSnapshotURL: the isolation parameter is percent-encoded (pgx sends

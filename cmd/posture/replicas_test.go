@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,45 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/posture/posture/internal/pgtest"
 )
-
-// replicaSchema creates an empty PostgreSQL schema for one test and returns
-// a database URL whose connections use it; skipped without
-// POSTURE_TEST_POSTGRES_URL.
-func replicaSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("POSTURE_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("POSTURE_TEST_POSTGRES_URL is not set")
-	}
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "r_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), base); err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // startReplica starts another server on the database of first, with
 // first's bootstrap token (only the replica that created the store wrote
@@ -120,7 +79,7 @@ func (s *server) score(t *testing.T, sub string) string {
 // up, ETags serialise writers on different replicas, one replica leads,
 // and an expiry is recorded once.
 func TestReplicas(t *testing.T) {
-	dbURL := replicaSchema(t)
+	dbURL := pgtest.Schema(t, "replicas")
 	a := startServer(t, "--database-url", dbURL, "--demo")
 	b := startReplica(t, a, dbURL)
 
