@@ -50,8 +50,9 @@ type mgInfo struct {
 
 // rowWriter writes a JSON object field by field, in ARG's column order.
 type rowWriter struct {
-	b     bytes.Buffer
-	first bool
+	b       bytes.Buffer
+	first   bool
+	scratch []byte // str's encoding, reused
 }
 
 func newRow() *rowWriter {
@@ -76,8 +77,8 @@ func (w *rowWriter) raw(key string, v []byte) {
 }
 
 func (w *rowWriter) str(key, v string) {
-	b, _ := json.Marshal(v)
-	w.raw(key, b)
+	w.scratch = appendString(w.scratch[:0], v)
+	w.raw(key, w.scratch)
 }
 
 func (w *rowWriter) done() []byte {
@@ -93,8 +94,10 @@ func (g *Service) resourceRow(r *posture.Resource) (string, []byte) {
 	if r.TypeKey() == exemptionTypeKey {
 		body = exemption.WithStatus(body, g.now()) // whether it is in force, as the API shows
 	}
-	var doc map[string]json.RawMessage
-	_ = json.Unmarshal(body, &doc) // stored documents are JSON objects
+	doc, ok := topFields(body)
+	if !ok {
+		_ = json.Unmarshal(body, &doc) // stored documents are JSON objects
+	}
 	id, _ := armid.Parse(r.ID)
 	typeKey := r.TypeKey()
 	table := tableOf(typeKey)
