@@ -17,6 +17,8 @@
 #   MIX [exemptions]   the --mix of posture load (exemptions, kql, portal, all, or name=weight,…)
 #   REPEAT [1]         sweeps per server; with jq, the median of each step is printed after them
 #   LOAD_ARGS []       more flags for posture load (e.g. "--p99-limit 50ms")
+#   SERVE_ARGS [--rate-limit=off]  more flags for posture serve (the server's own throughput is
+#                      measured, not its per-principal limits: the generator is one principal)
 #   OUT [a temp dir]   where the JSON reports and server logs are kept
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +28,7 @@ WARMUP=${WARMUP:-2s}
 MIX=${MIX:-exemptions}
 REPEAT=${REPEAT:-1}
 LOAD_ARGS=${LOAD_ARGS:-}
+SERVE_ARGS=${SERVE_ARGS---rate-limit=off}
 OUT=${OUT:-$(mktemp -d -t posture-load.XXXXXX)}
 mkdir -p "$OUT"
 runs=("$@")
@@ -53,7 +56,8 @@ commit=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 token="pst_load_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 ledger_key=$(head -c 32 /dev/urandom | base64)
 echo "posture load bench: commit $commit, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -r)"
-echo "clients $CLIENTS, $DURATION per step after $WARMUP, mix $MIX, $REPEAT sweep(s) per server; reports in $OUT"
+echo "clients $CLIENTS, $DURATION per step after $WARMUP, mix $MIX, $REPEAT sweep(s) per server, serve $SERVE_ARGS; reports in $OUT"
+echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
 
@@ -65,7 +69,7 @@ start() {
 	rm -rf "$data" # a fresh store, bootstrap token and ledger key
 	port=$(free_port)
 	POSTURE_BOOTSTRAP_TOKEN=$token POSTURE_LEDGER_KEY=$ledger_key \
-		"$bin" serve --addr "127.0.0.1:$port" --data "$data" --log-level warn "$@" >"$OUT/$name.log" 2>&1 &
+		"$bin" serve --addr "127.0.0.1:$port" --data "$data" --log-level warn $SERVE_ARGS "$@" >"$OUT/$name.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 1 600); do
 		if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
@@ -97,7 +101,7 @@ sweep() {
 	local name=$1 urls=$2 files=() t0 c0 t1 c1
 	for i in $(seq 1 "$REPEAT"); do
 		echo
-		echo "== $name, sweep $i of $REPEAT"
+		echo "== $name, sweep $i of $REPEAT (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 		rm -f "$OUT/$name-$i.json"
 		t0=$(date +%s.%N)
 		c0=$(cpu_ticks)

@@ -32,7 +32,7 @@ type CLI struct {
 	Role       RoleCmd       `cmd:"" help:"Role assignments: assign, list, unassign."`
 	Audit      AuditCmd      `cmd:"" help:"The audit ledger: verify its chain and signatures, export a range."`
 	Check      CheckCmd      `cmd:"" help:"Check a store against a from-scratch recomputation: policy states, assessments and secure scores, the ledger (exit 1 when they disagree)."`
-	Load       LoadCmd       `cmd:"" help:"Send requests at a fixed rate to a posture on this machine and print latency percentiles."`
+	Load       LoadCmd       `cmd:"" help:"Load-test a posture on this machine: mixed API, Resource Graph and portal traffic, closed loop over client counts or open loop at a rate; throughput and latency percentiles per operation (docs/load.md)."`
 
 	Score          ScoreCmd          `cmd:"" help:"Secure scores per subscription (or management group), and per control with --controls."`
 	Recommendation RecommendationCmd `cmd:"" help:"Recommendations with their healthy, unhealthy and not applicable resources."`
