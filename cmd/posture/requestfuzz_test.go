@@ -524,8 +524,11 @@ func TestRequestFuzz(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d requests, answers by status: %v", n, statuses)
-	if len(failures) > 0 {
-		t.Logf("the server's errors:\n%s", serverErrors(e.s.err.String(), 20))
+	// An error the server logs is a finding even when the answer was
+	// fine: a feed that failed after the commit leaves a view (Resource
+	// Graph, Defender) behind the store.
+	if errs := serverErrors(e.s.err.String(), 20); errs != "" {
+		t.Errorf("the server logged errors:\n%s", errs)
 	}
 	for i, f := range failures {
 		if i == 20 {
@@ -588,8 +591,14 @@ func FuzzRequests(f *testing.F) {
 			return // body and header limits are another check's
 		}
 		r := fuzzReq{method, path, query, auth, contentType, ifMatch, body}
+		logged := len(e.s.err.String())
 		if _, msg := e.send(r); msg != "" {
-			t.Fatalf("%s %.200s?%.200s: %s\nthe server's errors:\n%s", method, path, query, msg, serverErrors(e.s.err.String(), 5))
+			t.Fatalf("%s %.200s?%.200s: %s\nthe server's errors:\n%s", method, path, query, msg, serverErrors(e.s.err.String()[logged:], 5))
+		}
+		// Feeds run before a write returns: an error they log belongs to
+		// this request, even when its answer was fine.
+		if errs := serverErrors(e.s.err.String()[logged:], 5); errs != "" {
+			t.Fatalf("%s %.200s?%.200s: the server logged errors:\n%s", method, path, query, errs)
 		}
 	})
 }
