@@ -241,9 +241,13 @@ func moveSubscription(c *call) error {
 	if err != nil {
 		return err
 	}
-	var doc map[string]any
-	if err := json.Unmarshal(r.Body, &doc); err != nil {
+	var v any
+	if err := decodeNumbers(r.Body, &v); err != nil {
 		return posture.Internal(err)
+	}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return posture.Internal(errors.New("a stored subscription is not a JSON object"))
 	}
 	doc["managementGroupId"] = mg.Name()
 	b, _ := json.Marshal(doc)

@@ -1405,6 +1405,18 @@ func TestRequestFuzzRegressions(t *testing.T) {
 		!bytes.Contains(b, []byte(`"tiny":1e-400`)) || !bytes.Contains(b, []byte(`"env":"fuzz"`)) {
 		t.Errorf("PATCH: %d %s", code, b)
 	}
+	// Moving a subscription under a management group rewrites its
+	// document: the same numbers made it a 500.
+	sub := "/subscriptions/ce4b1091-e228-4a73-bfe9-32528bfbdb4d"
+	if code, _, b := s.raw(t, http.MethodPut, sub+"?api-version=2022-12-01", `{"displayName":"Contoso Production","properties":{"n":-1e400,"id":123456789012345678901234567890}}`); code != http.StatusOK {
+		t.Fatalf("PUT the subscription: %d %s", code, b)
+	}
+	if code, _, b := s.raw(t, http.MethodPut, "/providers/Microsoft.Management/managementGroups/contoso-platform/subscriptions/ce4b1091-e228-4a73-bfe9-32528bfbdb4d?api-version=2021-04-01", ""); code != http.StatusOK {
+		t.Errorf("move the subscription: %d %s", code, b)
+	}
+	if b := s.get(t, sub+"?api-version=2022-12-01"); !bytes.Contains(b, []byte(`"n":-1e400`)) || !bytes.Contains(b, []byte(`"id":123456789012345678901234567890`)) {
+		t.Errorf("the moved subscription: %s", b)
+	}
 
 	// A document nested deeper than Resource Graph's tables took (512) was
 	// acknowledged and never appeared in Resource Graph.
