@@ -14,8 +14,10 @@ package main
 //
 //	go test ./cmd/posture -run '^$' -fuzz '^FuzzRequests$' -fuzztime 10m
 //
-// A failure prints the request as a corpus file for
-// testdata/fuzz/FuzzRequests, so that it stays a regression test.
+// Both also fail on an ERROR the server logs (a feed that failed after the
+// commit leaves Resource Graph or Defender behind the store). A failing
+// generated request is written as a corpus file (its path is printed):
+// copied into testdata/fuzz/FuzzRequests it stays a regression test.
 
 import (
 	"bytes"
@@ -142,22 +144,22 @@ func startFuzzEnv(t testing.TB) *fuzzEnv {
 		}
 		return out
 	}
-	e.subs = ids(`ResourceContainers | where type =~ 'microsoft.resources/subscriptions' | project id`)
-	e.groups = ids(`ResourceContainers | where type =~ 'microsoft.resources/subscriptions/resourcegroups' | project id`)
-	e.mgs = ids(`ResourceContainers | where type =~ 'microsoft.management/managementgroups' | project id`)
-	for _, r := range rows(`Resources | summarize arg_max(name, id, properties, location, tags, kind, sku) by type`) {
+	e.subs = ids(`ResourceContainers | where type =~ 'microsoft.resources/subscriptions' | project id | order by id asc`)
+	e.groups = ids(`ResourceContainers | where type =~ 'microsoft.resources/subscriptions/resourcegroups' | project id | order by id asc`)
+	e.mgs = ids(`ResourceContainers | where type =~ 'microsoft.management/managementgroups' | project id | order by id asc`)
+	for _, r := range rows(`Resources | summarize arg_max(name, id, properties, location, tags, kind, sku) by type | order by type asc`) {
 		e.resources = append(e.resources, r["id"].(string))
 		doc, _ := json.Marshal(map[string]any{"location": r["location"], "tags": r["tags"], "kind": r["kind"], "sku": r["sku"], "properties": r["properties"]})
 		e.resourceDocs = append(e.resourceDocs, doc)
 	}
-	e.assignments = ids(`PolicyResources | where type =~ 'microsoft.authorization/policyassignments' | project id`)
-	e.definitions = ids(`PolicyResources | where type =~ 'microsoft.authorization/policydefinitions' | take 20 | project id`)
-	e.sets = ids(`PolicyResources | where type =~ 'microsoft.authorization/policysetdefinitions' | project id`)
-	for _, r := range rows(`SecurityResources | where type =~ 'microsoft.security/assessments' | take 30 | project id, name`) {
+	e.assignments = ids(`PolicyResources | where type =~ 'microsoft.authorization/policyassignments' | project id | order by id asc`)
+	e.definitions = ids(`PolicyResources | where type =~ 'microsoft.authorization/policydefinitions' | order by id asc | take 20 | project id`)
+	e.sets = ids(`PolicyResources | where type =~ 'microsoft.authorization/policysetdefinitions' | project id | order by id asc`)
+	for _, r := range rows(`SecurityResources | where type =~ 'microsoft.security/assessments' | order by id asc | take 30 | project id, name`) {
 		e.assessments = append(e.assessments, r["id"].(string))
 		e.assessmentKeys = append(e.assessmentKeys, r["name"].(string))
 	}
-	for _, r := range rows(`PolicyResources | where type =~ 'microsoft.policyinsights/policystates' | distinct tostring(properties.policyDefinitionReferenceId) | take 20`) {
+	for _, r := range rows(`PolicyResources | where type =~ 'microsoft.policyinsights/policystates' | distinct ref = tostring(properties.policyDefinitionReferenceId) | order by ref asc | take 20`) {
 		for _, v := range r {
 			if s, ok := v.(string); ok && s != "" {
 				e.refIDs = append(e.refIDs, s)
