@@ -2,6 +2,8 @@ package compliance
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -68,6 +70,12 @@ type EvalJobs struct {
 	// Chunk is the number of resources of one job or transaction (0:
 	// DefaultChunk).
 	Chunk int
+	// RangeTime bounds the time an evaluation job spends on its range
+	// before it commits what it evaluated and queues the rest as a new job
+	// (0: half of the time its lease leaves once it holds the write lock).
+	// A range thus progresses on a loaded machine or behind a long-held
+	// lock, where evaluating it whole would outlast the lease.
+	RangeTime time.Duration
 }
 
 func (s *Service) chunk() int {
@@ -75,6 +83,12 @@ func (s *Service) chunk() int {
 		return s.EvalJobs.Chunk
 	}
 	return DefaultChunk
+}
+
+// page is how many resources an evaluation reads at a time: the points
+// where a job may stop and continue later.
+func (s *Service) page() int {
+	return max(1, min(500, s.chunk()/4))
 }
 
 // evalJob is the payload of both kinds of job.
@@ -248,6 +262,13 @@ func (s *Service) runChunk(ctx context.Context, job *posture.Job) error {
 	defer s.WriteMu.Unlock()
 	_, hier, related, kept := s.snapshot()
 	start := time.Now()
+	var until time.Time
+	switch d, ok := ctx.Deadline(); {
+	case s.EvalJobs.RangeTime > 0:
+		until = start.Add(s.EvalJobs.RangeTime)
+	case ok:
+		until = start.Add(time.Until(d) / 2)
+	}
 	c := &posture.Change{}
 	evaluated := false
 	err := s.Store.Write(ctx, func(tx posture.Tx) error {
@@ -257,7 +278,19 @@ func (s *Service) runChunk(ctx context.Context, job *posture.Job) error {
 		}
 		evaluated = true
 		e := s.newEvaluation(ctx, tx, hier, &lookup{tx: tx, base: related, kept: kept}, c)
-		_, _, err = s.evaluateRange(e, a, j.After, j.Through, 0)
+		last, more, err := s.evaluateRange(e, a, j.After, j.Through, 0, until)
+		if err != nil || !more {
+			return err
+		}
+		// Out of time: the rest of the range is a job of its own, queued
+		// with what this one evaluated.
+		rest := j
+		rest.After = last
+		base, _, _ := strings.Cut(job.Key, "/from/")
+		sum := sha256.Sum256([]byte(last))
+		next := rest.job(KindEvaluate, "")
+		next.Key = base + "/from/" + hex.EncodeToString(sum[:8])
+		_, err = tx.EnqueueJobs([]*posture.Job{next})
 		return err
 	})
 	if err != nil {
@@ -299,21 +332,23 @@ func (s *Service) Evaluating(ctx context.Context, assignmentID string) (bool, er
 
 // evaluateRange evaluates the resources a covers whose keys lie in
 // (after, through] (through "": no end), at most max of them (0: no limit),
-// and deletes a's states of resources in that range it no longer covers.
-// It returns the last key it evaluated and whether it stopped at max
-// (then the range it handled ends at that key).
-func (s *Service) evaluateRange(e *evaluation, a *assignment, after, through string, max int) (last string, more bool, err error) {
+// reading no further page once until has passed (zero: no limit), and
+// deletes a's states of resources in that range it no longer covers. It
+// returns the last key it evaluated and whether it stopped early (at max
+// or until: then the range it handled ends at that key).
+func (s *Service) evaluateRange(e *evaluation, a *assignment, after, through string, max int, until time.Time) (last string, more bool, err error) {
 	w := newScopeWalk(e.tx, a, e.hier, false)
 	seen := map[string]bool{}
 	last = after
 	n := 0
 	for {
-		want := 1000
+		want := s.page()
 		if max > 0 {
-			if want = min(want, max-n); want == 0 {
-				more = true
-				break
-			}
+			want = min(want, max-n)
+		}
+		if want == 0 || n > 0 && !until.IsZero() && time.Now().After(until) {
+			more = true
+			break
 		}
 		rs, err := w.next(last, want)
 		if err != nil {
@@ -393,7 +428,7 @@ func (s *Service) reevaluateChunked(ctx context.Context, a *assignment, hier *hi
 		err := s.Store.Write(ctx, func(tx posture.Tx) error {
 			e := s.newEvaluation(ctx, tx, hier, &lookup{tx: tx, base: related, kept: kept}, c)
 			var err error
-			last, more, err = s.evaluateRange(e, a, after, "", s.chunk())
+			last, more, err = s.evaluateRange(e, a, after, "", s.chunk(), time.Time{})
 			return err
 		})
 		if err != nil {

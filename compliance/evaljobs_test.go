@@ -489,3 +489,30 @@ func TestStaleEstateReevaluatedInChunks(t *testing.T) {
 		})
 	}
 }
+
+// TestRangeContinuesAsNewJob: a job out of time (RangeTime) commits the
+// resources it evaluated and queues the rest of its range; the ranges still
+// end with the states of the inline evaluation.
+func TestRangeContinuesAsNewJob(t *testing.T) {
+	const resources, chunk = 100, 24
+	inline := newJobEnv(t, compliance.EvalJobs{}, resources)
+	want := inline.states(inline.assign("bench"))
+
+	e := newJobEnv(t, compliance.EvalJobs{Queue: true, Chunk: chunk, RangeTime: time.Nanosecond}, resources)
+	a := e.assign("bench")
+	e.drain()
+	if diff := cmp.Diff(want, e.states(a)); diff != "" {
+		t.Errorf("states differ (-inline +jobs):\n%s", diff)
+	}
+	// A job reads a page (a quarter of a chunk) before it looks at the
+	// time: each range took about four jobs.
+	kinds := e.jobs(a)
+	if n := kinds[compliance.KindEvaluate+" "+posture.JobDone]; n < 3*len(want)/chunk {
+		t.Errorf("jobs %v: %d evaluations for %d resources in ranges of %d; the ranges did not continue", kinds, n, len(want), chunk)
+	}
+	for _, c := range e.feed.take() {
+		if len(c.States) > chunk/4 {
+			t.Errorf("a change carries %d state rows; a job evaluates one page of %d", len(c.States), chunk/4)
+		}
+	}
+}

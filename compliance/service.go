@@ -372,7 +372,7 @@ func (s *Service) evaluateAssignment(ctx context.Context, tx posture.Tx, a *assi
 	if queued, err := s.queueIfLarge(tx, a, hier); err != nil || queued {
 		return err
 	}
-	_, _, err := s.evaluateRange(e, a, "", "", 0)
+	_, _, err := s.evaluateRange(e, a, "", "", 0, time.Time{})
 	return err
 }
 
