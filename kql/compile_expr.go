@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -282,7 +283,9 @@ func (c *compiler) compilePath(e Expr, in *plan) compiledExpr {
 			return len(d.b) == 0 || d.b[0] == tagNull
 		}
 	}
-	if root.konst != nil {
+	// A path on a constant is constant only when its subscripts are: a
+	// column subscript (0[A]) reads the row, which folding has not.
+	if root.konst != nil && !slices.ContainsFunc(steps, func(s pathStep) bool { return s.dynIx != nil }) {
 		return foldConst(ce, root)
 	}
 	return ce
