@@ -136,19 +136,19 @@ func build(id armid.ID, o *object) (*posture.Resource, bool, error) {
 				o.set("displayName", n)
 			}
 		}
-		o.del("name")
-		o.del("type")
+		o.delFold("name")
+		o.delFold("type")
 		rewrite = true
 	default:
 		r.ParentKey = id.Parent().Key()
 		r.Tracked = id.Kind() == armid.Resource && !id.IsChild() && id.Scope().Kind() == armid.ResourceGroup
 	}
+	// The id decides id, name and type; another spelling of one of them
+	// (read above, as ARM reads names) goes.
+	rewrite = o.setFold("id", id.String()) || rewrite
 	if id.Kind() != armid.Subscription {
-		o.set("id", id.String())
-		o.set("name", id.Name())
-		o.set("type", typ)
-	} else {
-		o.set("id", id.String())
+		rewrite = o.setFold("name", id.Name()) || rewrite
+		rewrite = o.setFold("type", typ) || rewrite
 	}
 	return r, rewrite, nil
 }

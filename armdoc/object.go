@@ -81,6 +81,35 @@ func (o *object) del(key string) {
 	*o = out
 }
 
+// delFold removes key in every spelling.
+func (o *object) delFold(key string) {
+	out := (*o)[:0]
+	for _, f := range *o {
+		if len(f.key) != len(key) || !bytes.EqualFold([]byte(f.key), []byte(key)) {
+			out = append(out, f)
+		}
+	}
+	*o = out
+}
+
+// setFold sets key to v and drops its spellings in other cases: ARM reads
+// names case-insensitively, so "id" beside "Id" would be one property
+// twice, with two values. It reports whether it dropped one.
+func (o *object) setFold(key string, v any) bool {
+	dropped := false
+	out := (*o)[:0]
+	for _, f := range *o {
+		if f.key != key && len(f.key) == len(key) && bytes.EqualFold([]byte(f.key), []byte(key)) {
+			dropped = true
+			continue
+		}
+		out = append(out, f)
+	}
+	*o = out
+	o.set(key, v)
+	return dropped
+}
+
 // front moves the named keys, in that order, before all others.
 func (o object) front(keys ...string) object {
 	out := make(object, 0, len(o))
