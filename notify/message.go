@@ -215,6 +215,11 @@ func ParseAddressList(s string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("notify: recipient %q: %w", part, err)
 		}
+		// A quoted local part (`" a"@x`) comes back unquoted, which is
+		// another address (" a@x" reads as a@x): refuse it.
+		if back, err := mail.ParseAddress(addr.Address); err != nil || back.Address != addr.Address {
+			return nil, fmt.Errorf("notify: recipient %q: quoted local parts are not supported", part)
+		}
 		out = append(out, addr.Address)
 	}
 	return out, nil
