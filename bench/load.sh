@@ -105,9 +105,11 @@ sweep() {
 		rm -f "$OUT/$name-$i.json"
 		t0=$(date +%s.%N)
 		c0=$(cpu_ticks)
+		pidargs=()
+		for p in "${pids[@]}"; do pidargs+=(--server-pid "$p"); done
 		# shellcheck disable=SC2086
 		"$bin" load --url "$urls" --token "$token" --mix "$MIX" --clients "$CLIENTS" --duration "$DURATION" --warmup "$WARMUP" \
-			--save "$OUT/$name-$i.json" $LOAD_ARGS || echo "(some requests failed: see the statuses)"
+			"${pidargs[@]}" --save "$OUT/$name-$i.json" $LOAD_ARGS || echo "(some requests failed: see the statuses)"
 		if [ ! -s "$OUT/$name-$i.json" ]; then
 			echo "$name: posture load did not run (see its message above; the server's log is $OUT/$name*.log)" >&2
 			exit 1
@@ -123,7 +125,7 @@ sweep() {
 		jq -rs '
 			def median: sort | .[(length - 1) / 2 | floor];
 			[.[].steps[]] | group_by(.clients)[] |
-			"\(.[0].clients) clients: total \(map(.total.rps) | median) req/s, p50 \(map(.total.p50Ms) | median), p99 \(map(.total.p99Ms) | median), errors \(map(.total.errors) | add)" ,
+			"\(.[0].clients) clients: total \(map(.total.rps) | median) req/s, p50 \(map(.total.p50Ms) | median), p99 \(map(.total.p99Ms) | median), errors \(map(.total.errors) | add), server \(map(.serverCores) | median) cores, \(map(.serverCpuPerRequestUs) | median) µs/request" ,
 			([.[].operations[]] | group_by(.name)[] | "    \(.[0].name): \(map(.rps) | median) req/s, p50 \(map(.p50Ms) | median), p99 \(map(.p99Ms) | median)")
 		' "${files[@]}"
 	fi

@@ -41,6 +41,7 @@ type LoadCmd struct {
 	Seed       uint64        `default:"1" help:"Seed of the operation choices (runs with the same seed choose the same sequence per client)."`
 	Output     string        `short:"o" enum:"table,json" default:"table" help:"Output format: table or json."`
 	Save       string        `placeholder:"FILE" help:"Also write the report as JSON to this file."`
+	ServerPID  []int         `name:"server-pid" placeholder:"PID" help:"Linux: also report the CPU these server processes used in each step (cores, and per request)."`
 }
 
 // maxInFlight bounds the open loop: beyond it requests are counted as not
@@ -125,7 +126,10 @@ func (c *LoadCmd) prepare() (*loadRun, error) {
 	if !validPrefix(c.Prefix) {
 		return nil, usageError{fmt.Errorf("--prefix %q: letters, digits, '-' and '_' only, up to 40", c.Prefix)}
 	}
-	r := &loadRun{method: c.Method, seed: c.Seed}
+	r := &loadRun{method: c.Method, seed: c.Seed, serverPIDs: c.ServerPID}
+	if _, err := r.serverCPU(); err != nil {
+		return nil, usageError{fmt.Errorf("--server-pid: %w", err)}
+	}
 	for _, raw := range c.URL {
 		for _, s := range strings.Split(raw, ",") {
 			u, err := url.Parse(strings.TrimSpace(s))

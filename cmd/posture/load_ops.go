@@ -33,6 +33,21 @@ type loadRun struct {
 	// clients are made once, in setup, and reused by every step: a portal
 	// client's sign-in is not part of what is measured.
 	clients []*loadClient
+	// serverPIDs are server processes whose CPU each step reports.
+	serverPIDs []int
+}
+
+// serverCPU is the CPU time the server processes have used so far.
+func (r *loadRun) serverCPU() (time.Duration, error) {
+	var total time.Duration
+	for _, pid := range r.serverPIDs {
+		d, err := processCPU(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += d
+	}
+	return total, nil
 }
 
 // loadOp is one kind of request.

@@ -130,13 +130,18 @@ func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // loadStep is one step's result.
 type loadStep struct {
-	Clients        int         `json:"clients,omitempty"`
-	Rate           int         `json:"rate,omitempty"`
-	Seconds        float64     `json:"seconds"`
-	NotSent        int         `json:"notSent,omitempty"`
-	GeneratorCores float64     `json:"generatorCores"`
-	Operations     []opSummary `json:"operations"`
-	Total          opSummary   `json:"total"`
+	Clients        int     `json:"clients,omitempty"`
+	Rate           int     `json:"rate,omitempty"`
+	Seconds        float64 `json:"seconds"`
+	NotSent        int     `json:"notSent,omitempty"`
+	GeneratorCores float64 `json:"generatorCores"`
+	// ServerCores and ServerCPUPerRequestUs (with --server-pid): the CPU
+	// of the server processes over the step, warmup included, and per
+	// request sent in it.
+	ServerCores           float64     `json:"serverCores,omitempty"`
+	ServerCPUPerRequestUs float64     `json:"serverCpuPerRequestUs,omitempty"`
+	Operations            []opSummary `json:"operations"`
+	Total                 opSummary   `json:"total"`
 }
 
 // opSummary is an operation's (or the total's) figures in a step.
@@ -263,6 +268,13 @@ func (r *loadReport) print(w io.Writer, format string) error {
 		}
 	}
 	fmt.Fprintf(w, "generator CPU (cores): %s\n", strings.Join(cpu, " "))
+	if len(r.Steps) > 0 && r.Steps[0].ServerCores > 0 {
+		var srv []string
+		for _, s := range r.Steps {
+			srv = append(srv, fmt.Sprintf("%d→%.2f (%.0f µs/request)", max(s.Clients, s.Rate), s.ServerCores, s.ServerCPUPerRequestUs))
+		}
+		fmt.Fprintf(w, "server CPU (cores): %s\n", strings.Join(srv, " "))
+	}
 	if k := r.Knee; k != nil {
 		if k.Clients != 0 {
 			fmt.Fprintf(w, "latency degrades at %d clients: %s\n", k.Clients, k.Reason)

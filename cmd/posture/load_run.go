@@ -20,7 +20,8 @@ func (r *loadRun) closed(ctx context.Context, n int, warmup, duration time.Durat
 		clients[i] = c
 	}
 	stats := make([]loadStats, n)
-	cpu0 := cpuTime()
+	sent := make([]int, n) // every request, warmup included: what the server's CPU served
+	cpu0, server0 := cpuTime(), r.serverCPUOrZero()
 	start := time.Now()
 	from, end := start.Add(warmup), start.Add(warmup+duration)
 	var wg sync.WaitGroup
@@ -38,6 +39,7 @@ func (r *loadRun) closed(ctx context.Context, n int, warmup, duration time.Durat
 				}
 				op := pick(r.ops, rng)
 				res := op.run(c, ctx)
+				sent[i]++
 				if !t0.Before(from) && ctx.Err() == nil {
 					st.record(op, res, time.Since(t0))
 				}
@@ -54,7 +56,11 @@ func (r *loadRun) closed(ctx context.Context, n int, warmup, duration time.Durat
 	}
 	step := all.summarize(duration)
 	step.Clients = n
-	step.GeneratorCores = (cpuTime() - cpu0).Seconds() / time.Since(start).Seconds()
+	total := 0
+	for _, k := range sent {
+		total += k
+	}
+	r.cpuFigures(&step, start, cpu0, server0, total)
 	return step, nil
 }
 
@@ -75,6 +81,7 @@ func (r *loadRun) open(ctx context.Context, rate int, warmup, duration time.Dura
 	var (
 		mu      sync.Mutex
 		st      = loadStats{}
+		sent    int
 		wg      sync.WaitGroup
 		sem     = make(chan struct{}, maxInFlight)
 		notSent int
@@ -82,7 +89,7 @@ func (r *loadRun) open(ctx context.Context, rate int, warmup, duration time.Dura
 		timer   = time.NewTimer(time.Hour)
 	)
 	defer timer.Stop()
-	cpu0 := cpuTime()
+	cpu0, server0 := cpuTime(), r.serverCPUOrZero()
 	start := time.Now()
 	from, end := start.Add(warmup), start.Add(warmup+duration)
 	for k := 0; ctx.Err() == nil; k++ {
@@ -112,10 +119,11 @@ func (r *loadRun) open(ctx context.Context, rate int, warmup, duration time.Dura
 			defer func() { <-sem }()
 			res := op.run(c, ctx)
 			d := time.Since(due)
+			mu.Lock()
+			defer mu.Unlock()
+			sent++
 			if measured && ctx.Err() == nil {
-				mu.Lock()
 				st.record(op, res, d)
-				mu.Unlock()
 			}
 		})
 	}
@@ -125,6 +133,25 @@ func (r *loadRun) open(ctx context.Context, rate int, warmup, duration time.Dura
 	}
 	step := st.summarize(duration)
 	step.Rate, step.NotSent = rate, notSent
-	step.GeneratorCores = (cpuTime() - cpu0).Seconds() / time.Since(start).Seconds()
+	r.cpuFigures(&step, start, cpu0, server0, sent)
 	return step, nil
+}
+
+func (r *loadRun) serverCPUOrZero() time.Duration {
+	d, _ := r.serverCPU() // checked when the flags were read
+	return d
+}
+
+// cpuFigures sets the CPU the generator and the servers used in a step
+// that began at start, in cores, and the servers' per request sent.
+func (r *loadRun) cpuFigures(step *loadStep, start time.Time, cpu0, server0 time.Duration, sent int) {
+	wall := time.Since(start).Seconds()
+	step.GeneratorCores = (cpuTime() - cpu0).Seconds() / wall
+	if len(r.serverPIDs) > 0 {
+		used := r.serverCPUOrZero() - server0
+		step.ServerCores = used.Seconds() / wall
+		if sent > 0 {
+			step.ServerCPUPerRequestUs = float64((used / time.Duration(sent)).Microseconds())
+		}
+	}
 }

@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,8 +67,11 @@ func checkArithmetic(t *testing.T, s loadStep) {
 
 func TestLoadClosedLoopMix(t *testing.T) {
 	s := startServer(t, "--demo")
-	code, r, errOut := runLoad(t, "--url", s.url, "--token", s.token, "--mix", "all", "--clients", "1,3",
-		"--duration", "1500ms", "--warmup", "300ms", "--exemptions", "64")
+	args := []string{"--url", s.url, "--token", s.token, "--mix", "all", "--clients", "1,3", "--duration", "1500ms", "--warmup", "300ms", "--exemptions", "64"}
+	if runtime.GOOS == "linux" {
+		args = append(args, "--server-pid", strconv.Itoa(os.Getpid())) // the server runs in this process
+	}
+	code, r, errOut := runLoad(t, args...)
 	if code != 0 || len(r.Steps) != 2 || r.Steps[0].Clients != 1 || r.Steps[1].Clients != 3 {
 		t.Fatalf("load: exit %d, %d steps\n%s", code, len(r.Steps), errOut)
 	}
@@ -77,6 +83,9 @@ func TestLoadClosedLoopMix(t *testing.T) {
 		checkArithmetic(t, step)
 		if step.Total.Errors != 0 || step.Total.Requests == 0 {
 			t.Errorf("step %d: %d requests, %d errors %v", step.Clients, step.Total.Requests, step.Total.Errors, step.Total.ErrorSamples)
+		}
+		if runtime.GOOS == "linux" && (step.ServerCores <= 0 || step.ServerCPUPerRequestUs <= 0) {
+			t.Errorf("step %d: server CPU %.2f cores, %.0f µs a request", step.Clients, step.ServerCores, step.ServerCPUPerRequestUs)
 		}
 		for _, o := range step.Operations {
 			seen[strings.SplitN(o.Name, "-", 2)[0]] += o.Requests
@@ -163,6 +172,9 @@ func TestLoadOpenLoopSingleRequest(t *testing.T) {
 }
 
 func TestLoadRefusesRemoteHosts(t *testing.T) {
+	if code := Main(context.Background(), []string{"load", "--url", "http://127.0.0.1:1", "--token", "x", "--server-pid", "-5"}, &IO{Out: &safeBuffer{}, Err: &safeBuffer{}}); code != exitUsage {
+		t.Errorf("--server-pid of no process: exit %d", code)
+	}
 	for _, u := range []string{"http://example.com/", "http://10.1.2.3:8080", "http://127.0.0.1:8080,http://192.0.2.1:8080"} {
 		errOut := &safeBuffer{}
 		if code := Main(context.Background(), []string{"load", "--url", u, "--token", "x"}, &IO{Out: &safeBuffer{}, Err: errOut}); code != exitUsage || !strings.Contains(errOut.String(), "loopback") {
