@@ -61,8 +61,8 @@ echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the mach
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
 
-# start NAME DATA_DIR [serve flags…]: starts a server and, once /healthz
-# answers, sets started to its URL.
+# start NAME DATA_DIR [serve flags…]: starts a server and, once /readyz
+# answers 200 (store up, views loaded), sets started to its URL.
 start() {
 	local name=$1 data=$2 port
 	shift 2
@@ -72,7 +72,7 @@ start() {
 		"$bin" serve --addr "127.0.0.1:$port" --data "$data" --log-level warn $SERVE_ARGS "$@" >"$OUT/$name.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 1 600); do
-		if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+		if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
 			started="http://127.0.0.1:$port"
 			return
 		fi
@@ -83,7 +83,7 @@ start() {
 		fi
 		sleep 0.2
 	done
-	echo "server $name did not answer /healthz within 120 s" >&2
+	echo "server $name was not ready within 120 s" >&2
 	exit 1
 }
 

@@ -247,12 +247,18 @@ func (r *loadRun) client(ctx context.Context, i int) (*loadClient, error) {
 	return r.clients[i], nil
 }
 
-// setup makes a client per URL (signed in when the mix has pages), finds
+// setup waits until the first server is ready, makes a client per URL
+// (signed in when the mix has pages), finds
 // what the exemption operations exempt and, through the first URL, puts
 // half of the pool's exemptions in place.
 func (r *loadRun) setup(ctx context.Context, c *LoadCmd) error {
 	if r.single != nil {
 		return nil
+	}
+	// The first server sets up; the others' answers, ready or not, are
+	// what the steps measure.
+	if err := r.waitReady(ctx, r.urls[0].String()); err != nil {
+		return err
 	}
 	for i := range r.urls {
 		if _, err := r.client(ctx, i); err != nil {
@@ -283,6 +289,40 @@ func (r *loadRun) setup(ctx context.Context, c *LoadCmd) error {
 		}
 		return setupError(res, "setting up exemption "+r.pool.name(i))
 	})
+}
+
+// waitReady waits, up to two minutes, until a server says it is ready
+// (/readyz: its store answers and its views are loaded); a server without
+// /readyz (404) is taken as ready.
+func (r *loadRun) waitReady(ctx context.Context, base string) error {
+	hc := &http.Client{Transport: r.tr, Timeout: 10 * time.Second}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		var body []byte
+		if err == nil {
+			body, _ = io.ReadAll(io.LimitReader(resp.Body, 300))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotFound {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("%s is not ready: %w", base, err)
+			}
+			return fmt.Errorf("%s is not ready after two minutes: HTTP %d %s", base, resp.StatusCode, bytes.TrimSpace(body))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // cleanup deletes the exemptions the run left (through the first URL) and
