@@ -125,7 +125,7 @@ sweep() {
 		jq -rs '
 			def median: sort | .[(length - 1) / 2 | floor];
 			[.[].steps[]] | group_by(.clients)[] |
-			"\(.[0].clients) clients: total \(map(.total.rps) | median) req/s, p50 \(map(.total.p50Ms) | median), p99 \(map(.total.p99Ms) | median), errors \(map(.total.errors) | add), server \(map(.serverCores) | median) cores, \(map(.serverCpuPerRequestUs) | median) µs/request" ,
+			"\(.[0].clients) clients: total \(map(.total.rps) | median) req/s, p50 \(map(.total.p50Ms) | median), p99 \(map(.total.p99Ms) | median), errors \(map(.total.errors) | add), server \(map(.serverCores) | median * 100 | round / 100) cores, \(map(.serverCpuPerRequestUs) | median) µs/request" ,
 			([.[].operations[]] | group_by(.name)[] | "    \(.[0].name): \(map(.rps) | median) req/s, p50 \(map(.p50Ms) | median), p99 \(map(.p99Ms) | median)")
 		' "${files[@]}"
 	fi
