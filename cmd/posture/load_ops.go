@@ -292,8 +292,8 @@ func (r *loadRun) setup(ctx context.Context, c *LoadCmd) error {
 }
 
 // waitReady waits, up to two minutes, until a server says it is ready
-// (/readyz: its store answers and its views are loaded); a server without
-// /readyz (404) is taken as ready.
+// (/readyz: its store answers and its views are loaded); a server from
+// before /readyz (404, or 401 from its ARM router) is taken as ready.
 func (r *loadRun) waitReady(ctx context.Context, base string) error {
 	hc := &http.Client{Transport: r.tr, Timeout: 10 * time.Second}
 	deadline := time.Now().Add(2 * time.Minute)
@@ -307,7 +307,9 @@ func (r *loadRun) waitReady(ctx context.Context, base string) error {
 		if err == nil {
 			body, _ = io.ReadAll(io.LimitReader(resp.Body, 300))
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotFound {
+			switch resp.StatusCode {
+			case http.StatusOK, http.StatusNotFound, http.StatusUnauthorized:
+				// 404 or 401: a server from before /readyz.
 				return nil
 			}
 		}
