@@ -155,7 +155,9 @@ func (t *Tx) Tokens(principalID string) ([]*posture.Token, error) {
 
 // PutToken implements posture.Tx.
 func (t *Tx) PutToken(tok *posture.Token) error {
-	// Tokens are read from the store on each request: no replica caches them.
+	// Replicas remember token checks for a second (auth's cache): a change
+	// tells them to forget.
+	t.noteIdentity()
 	_, err := t.exec(`INSERT INTO tokens (id, principal_id, name, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at`,
 		tok.ID, tok.PrincipalID, tok.Name, tok.Hash, micros(tok.CreatedAt), micros(tok.ExpiresAt), micros(tok.RevokedAt))

@@ -192,6 +192,24 @@ func TestReplicas(t *testing.T) {
 		}
 	}
 
+	// A token made through A works through B; revoked through A, B refuses
+	// it within half a second: replicas remember token checks for a second,
+	// and forget them when the change log names an identity change.
+	caller := rbacNewCaller(t, a, "repl-user", "Replica user", "User")
+	// Authenticated: 403 without a role, not 401.
+	if code, _ := b.rbacAs(t, caller, http.MethodGet, "/subscriptions?api-version=2022-12-01", ""); code != http.StatusForbidden {
+		t.Errorf("replica B with a token made through A: %d, want 403 (no role)", code)
+	}
+	if code, _, body := a.raw(t, http.MethodDelete, "/providers/Posture.Identity/principals/repl-user/tokens/ci-repl-user?api-version="+rbacIdentityVersion, ""); code != http.StatusOK {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	if ok, got := within(500*time.Millisecond, func() (bool, string) {
+		code, _ := b.rbacAs(t, caller, http.MethodGet, "/subscriptions?api-version=2022-12-01", "")
+		return code == http.StatusUnauthorized, fmt.Sprint(code)
+	}); !ok {
+		t.Errorf("replica B half a second after A revoked the token: %s, want 401", got)
+	}
+
 	// One leader.
 	leaders := 0
 	for _, s := range []*server{a, b, c} {

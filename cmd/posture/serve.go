@@ -214,6 +214,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	// compliance indexes, then Defender and the Resource Graph (not the
 	// automations' events: the writer queued those).
 	var ids *identity.Service
+	var authn *auth.Service
 	var wakeQueue func()
 	err = repl.start(ctx, func(ctx context.Context, k *posture.ChangeKeys) error {
 		ch, err := policies.Follow(ctx, k)
@@ -230,6 +231,9 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 			if err := ids.Reload(ctx); err != nil {
 				return err
 			}
+		}
+		if k.Identity && authn != nil {
+			authn.ForgetTokens() // a token revoked or a principal deleted elsewhere
 		}
 		if k.Jobs && wakeQueue != nil {
 			wakeQueue()
@@ -262,7 +266,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	if err != nil {
 		return err
 	}
-	authn := &auth.Service{Store: obs.store, Now: time.Now, OIDC: login, Directory: ids}
+	authn = &auth.Service{Store: obs.store, Now: time.Now, OIDC: login, Directory: ids}
 	token, err := authn.Bootstrap(ctx, os.Getenv("POSTURE_BOOTSTRAP_TOKEN"))
 	if err != nil {
 		return fmt.Errorf("creating the bootstrap principal: %w", err)
