@@ -61,7 +61,7 @@ fi
 kb() { awk -F: -v f="$2" '$0 ~ f {gsub(/ /,"",$2); print $2}' "$1"; }
 gb() { awk -v k="$1" 'BEGIN{printf "%.2f GB", k/1048576}'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
-status() { awk -v f="$2:" '$1==f{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+status() { awk -v f="$2:" '$1==f{v=$2} END{print v+0}' "/proc/$1/status" 2>/dev/null || echo 0; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -160,7 +160,8 @@ for run in "${runs[@]}"; do
 	# 3. First start: the server queues the evaluation of every assignment
 	# and its queue works through the jobs.
 	serve first
-	echo "first start: ready (Resource Graph tables loaded) after $(secs "$t_start" "$t_ready") s, RSS $(gb "$(status "$server" VmRSS)")"
+	cpu_ready=$(awk -v c="$(ticks "$server")" -v h="$(getconf CLK_TCK)" 'BEGIN{printf "%.0f", c/h}')
+	echo "first start: ready (Resource Graph tables loaded) after $(secs "$t_start" "$t_ready") s, server CPU $cpu_ready s, RSS $(gb "$(status "$server" VmRSS)")"
 	sleep 2
 	while [ "$(pending)" -gt 0 ]; do sleep 5; done
 	t_eval=$(date +%s.%N)
@@ -172,7 +173,7 @@ for run in "${runs[@]}"; do
 	states=$(count "policyresources | where type == 'microsoft.policyinsights/policystates'")
 	assessments=$(count "securityresources | where type == 'microsoft.security/assessments'")
 	echo "evaluation: done $(secs "$t_start" "$t_eval") s after start, server CPU $cpu s since start; $states policy states, $assessments assessments of $docs documents"
-	echo "  $(awk -v d="$docs" -v c="$cpu" 'BEGIN{printf "%.0f documents per CPU-second", d/c}') (start, table load and evaluation); peak RSS $(gb "$(status "$server" VmHWM)"), now $(gb "$(status "$server" VmRSS)")"
+	echo "  evaluation: $(awk -v d="$docs" -v c="$((cpu - cpu_ready))" 'BEGIN{printf "%.0f documents per CPU-second", d/c}') (server CPU from ready to done); peak RSS $(gb "$(status "$server" VmHWM)"), now $(gb "$(status "$server" VmRSS)")"
 
 	stop
 	echo "disk: $(disk)"
