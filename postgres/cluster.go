@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -13,15 +14,31 @@ import (
 	"github.com/posture/posture"
 )
 
-// Advisory lock ids (arbitrary constants) of the replica coordination.
-const (
-	writeLockID  = 7_243_012_032 // held while a replica writes what views follow
-	leaderLockID = 7_243_012_033 // held by the replica that runs the singleton jobs
-)
+// scope holds what names one deployment's coordination in the database.
+// Advisory locks and notification channels are database-wide in
+// PostgreSQL, so each is derived from the deployment's schema: replicas of
+// deployments in two schemas of one database neither share a leader nor
+// wait for each other's writes.
+type scope struct {
+	write   int64  // advisory lock held while a replica writes what views follow
+	leader  int64  // advisory lock held by the replica that runs the singleton jobs
+	keys    int64  // seed of the per-key transaction locks (hashtextextended)
+	channel string // LISTEN/NOTIFY channel; the payload is the seq of the committed change row
+}
 
-// ChangesChannel is the channel replicas LISTEN on; the payload is the seq
-// of the change row that was committed.
-const ChangesChannel = "posture_changes"
+func scopeOf(schema string) scope {
+	h := func(what string) int64 {
+		f := fnv.New64a()
+		f.Write([]byte("posture:" + what + ":" + schema))
+		return int64(f.Sum64())
+	}
+	return scope{
+		write:   h("write"),
+		leader:  h("leader"),
+		keys:    h("keys"),
+		channel: fmt.Sprintf("posture_changes_%016x", uint64(h("channel"))),
+	}
+}
 
 // Cluster coordinates the replicas that share one database: the write lock
 // that keeps the in-memory views in commit order, leadership for the jobs
@@ -29,8 +46,9 @@ const ChangesChannel = "posture_changes"
 // session-level advisory lock or LISTEN on a connection of its own, so that
 // a replica that dies releases what it held with its connections.
 type Cluster struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool  *pgxpool.Pool
+	log   *slog.Logger
+	scope scope
 
 	mu   sync.Mutex // guards conn between Lock and unlock
 	conn *pgxpool.Conn
@@ -58,7 +76,7 @@ func (c *Cluster) Lock(ctx context.Context) (func(), error) {
 		}
 		c.conn = conn
 	}
-	if _, err := c.conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(writeLockID)); err != nil {
+	if _, err := c.conn.Exec(ctx, "SELECT pg_advisory_lock($1)", c.scope.write); err != nil {
 		c.dropConn()
 		return nil, wrapUnavailable(err)
 	}
@@ -74,7 +92,7 @@ func (c *Cluster) unlock() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var released bool
-	if err := c.conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", int64(writeLockID)).Scan(&released); err != nil || !released {
+	if err := c.conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", c.scope.write).Scan(&released); err != nil || !released {
 		// Closing the session is the sure way to release its locks.
 		c.dropConn()
 	}
@@ -126,7 +144,7 @@ func (c *Cluster) leadOnce(ctx context.Context, interval time.Duration, fn func(
 	raw := conn.Hijack() // the session holds the lock: never back to the pool
 	defer raw.Close(context.WithoutCancel(ctx))
 	var got bool
-	if err := raw.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(leaderLockID)).Scan(&got); err != nil || !got {
+	if err := raw.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", c.scope.leader).Scan(&got); err != nil || !got {
 		return err
 	}
 	c.logger().Info("this replica leads the singleton jobs")
@@ -183,7 +201,7 @@ func (c *Cluster) listenOnce(ctx context.Context, wake, connected func()) error 
 	}
 	raw := conn.Hijack()
 	defer raw.Close(context.WithoutCancel(ctx))
-	if _, err := raw.Exec(ctx, "LISTEN "+ChangesChannel); err != nil {
+	if _, err := raw.Exec(ctx, "LISTEN "+c.scope.channel); err != nil {
 		return err
 	}
 	connected()

@@ -53,6 +53,14 @@ func OpenCluster(ctx context.Context, url string, now posture.Clock) (*sqlstore.
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: %w", err)
 	}
+	// The schema the URL's search_path selects names this deployment's
+	// locks and channel (scope).
+	var schema *string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("postgres: %w", err)
+	}
+	sc := scopeOf(deref(schema))
 	db := stdlib.OpenDBFromPool(pool)
 	d := sqlstore.Dialect{
 		Name:          "postgres",
@@ -60,14 +68,14 @@ func OpenCluster(ctx context.Context, url string, now posture.Clock) (*sqlstore.
 		ReadOnlyTx:    true,
 		Migrations:    ms,
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockID),
-		KeyLock:       "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+		KeyLock:       fmt.Sprintf("SELECT pg_advisory_xact_lock(hashtextextended(?, %d))", sc.keys),
 		Unavailable:   unavailable,
 		BulkUpsert:    bulkUpsert,
 		// Closing a *sql.DB from OpenDBFromPool leaves the pool open.
 		Close: pool.Close,
 		// Replicas follow each other's writes through the change log.
 		ChangeLog: true,
-		Notify:    "SELECT pg_notify('" + ChangesChannel + "', CAST(? AS TEXT))",
+		Notify:    "SELECT pg_notify('" + sc.channel + "', CAST(? AS TEXT))",
 	}
 	s, err := sqlstore.New(ctx, db, db, d, now)
 	if err != nil {
@@ -75,7 +83,14 @@ func OpenCluster(ctx context.Context, url string, now posture.Clock) (*sqlstore.
 		pool.Close()
 		return nil, nil, fmt.Errorf("postgres: %w", err)
 	}
-	return s, &Cluster{pool: pool}, nil
+	return s, &Cluster{pool: pool, scope: sc}, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // unavailable reports errors that mean the server cannot be reached or is

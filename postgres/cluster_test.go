@@ -1,0 +1,80 @@
+package postgres_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/posture/posture/internal/pgtest"
+	"github.com/posture/posture/postgres"
+)
+
+// Two deployments in two schemas of one database are two services: each
+// has its own leader, and one's write lock does not hold up the other's
+// writers, while two replicas of one deployment exclude each other.
+// Advisory locks are database-wide in PostgreSQL
+// (https://www.postgresql.org/docs/15/explicit-locking.html#ADVISORY-LOCKS),
+// so this fails when the lock ids do not depend on the schema.
+func TestClusterPerSchema(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func(url string) *postgres.Cluster {
+		s, c, err := postgres.OpenCluster(ctx, url, time.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(); s.Close() })
+		return c
+	}
+	urlA, urlB := pgtest.Schema(t, "cluster_a"), pgtest.Schema(t, "cluster_b")
+	a1, a2, b := open(urlA), open(urlA), open(urlB)
+
+	// Leaders: one per deployment.
+	var leadA, leadB atomic.Int32
+	lead := func(c *postgres.Cluster, n *atomic.Int32) {
+		go c.Lead(ctx, 50*time.Millisecond, func(ctx context.Context) {
+			n.Add(1)
+			<-ctx.Done()
+		})
+	}
+	lead(a1, &leadA)
+	lead(a2, &leadA)
+	lead(b, &leadB)
+	deadline := time.Now().Add(5 * time.Second)
+	for (leadA.Load() < 1 || leadB.Load() < 1) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // time for a second leader to appear, were the lock shared or missing
+	if got := leadA.Load(); got != 1 {
+		t.Errorf("deployment A: %d leaders, want 1", got)
+	}
+	if got := leadB.Load(); got != 1 {
+		t.Errorf("deployment B: %d leaders, want 1", got)
+	}
+
+	// Write locks: A's holder keeps A's other replica out, not B's.
+	unlock, err := a1.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx, bcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer bcancel()
+	unlockB, err := b.Lock(bctx)
+	if err != nil {
+		t.Fatalf("deployment B's write lock while A's is held: %v", err)
+	}
+	unlockB()
+	actx, acancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer acancel()
+	if unlock2, err := a2.Lock(actx); err == nil {
+		unlock2()
+		t.Fatal("A's second replica took the write lock while the first held it")
+	}
+	unlock()
+	unlock2, err := a2.Lock(ctx)
+	if err != nil {
+		t.Fatalf("A's second replica after the first released the lock: %v", err)
+	}
+	unlock2()
+}
