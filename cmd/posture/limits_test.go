@@ -447,7 +447,26 @@ func TestConnectionCap(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	m := regexp.MustCompile(`(?m)^posture_http_connections_refused_total (\d+)$`).FindStringSubmatch(string(s.get(t, "/metrics")))
+	// The probe's slot frees when the server has seen it close, which may
+	// be after the client read its answer: the metrics request may be the
+	// refused fourth for a moment.
+	var metrics []byte
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/metrics")
+		if err == nil {
+			metrics, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /metrics: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	m := regexp.MustCompile(`(?m)^posture_http_connections_refused_total (\d+)$`).FindStringSubmatch(string(metrics))
 	if m == nil || m[1] == "0" {
 		t.Errorf("refused connections metric: %v", m)
 	}
