@@ -281,11 +281,7 @@ func (g *Service) log() *slog.Logger {
 func (g *Service) apply(c *posture.Change) error {
 	for _, prefix := range c.Deleted {
 		for _, t := range Tables {
-			ids, err := g.idsWhere(t, "tolower(id) == "+quote(prefix)+" or tolower(id) startswith "+quote(prefix+"/"))
-			if err != nil {
-				return err
-			}
-			g.db.Delete(t, ids...)
+			g.db.DeleteUnder(t, prefix)
 		}
 		delete(g.mgs, prefix)
 		delete(g.subParent, prefix)

@@ -302,3 +302,37 @@ func TestIDIndexCollisions(t *testing.T) {
 		t.Fatalf("len %d after re-upserting (3 deleted rows come back)", n)
 	}
 }
+
+// TestDeleteUnder: an ARM id and everything below it go, whatever the
+// case; a sibling whose name only starts the same stays.
+func TestDeleteUnder(t *testing.T) {
+	db := NewDatabase()
+	var rows [][]byte
+	for i := 0; i < 1500; i++ { // more than a chunk: rows move as others go
+		rows = append(rows, []byte(fmt.Sprintf(`{"id":"/Subscriptions/S/resourceGroups/rg%d/providers/P/t/r%d","name":"r%d"}`, i%3, i, i)))
+	}
+	rows = append(rows,
+		[]byte(`{"id":"/subscriptions/s/resourcegroups/RG1","name":"rg1"}`),
+		[]byte(`{"id":"/subscriptions/s/resourcegroups/rg10","name":"rg10"}`),
+		[]byte(`{"id":"/subscriptions/s/resourcegroups/rg10/providers/P/t/r","name":"under rg10"}`))
+	if err := db.Upsert("Resources", rows...); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.DeleteUnder("resources", "/subscriptions/s/resourcegroups/rg1"); n != 501 {
+		t.Errorf("deleted %d rows, want 500 under rg1 and rg1 itself", n)
+	}
+	res := run(t, db.Snapshot(), `Resources | summarize n = count(), rg1 = countif(id contains "/resourceGroups/rg1/" or name == "rg1"), rg10 = countif(name startswith "rg10" or name == "under rg10")`, RunOptions{})
+	if got := fmt.Sprint(res.Row(0)); got != "[1002 0 2]" {
+		t.Fatalf("after deleting rg1: %s, want [1002 0 2] (1000 under rg0 and rg2, rg10 and its child)", got)
+	}
+	// The id index still finds every row left: replacing adds none.
+	for i := 0; i < 1500; i += 3 {
+		_ = db.Upsert("Resources", []byte(fmt.Sprintf(`{"id":"/subscriptions/s/resourcegroups/rg0/providers/p/t/r%d","name":"again"}`, i)))
+	}
+	if n := db.Len("Resources"); n != 1002 {
+		t.Errorf("%d rows after re-upserting rg0's, want 1002", n)
+	}
+	if n := db.DeleteUnder("Nope", "/x"); n != 0 {
+		t.Errorf("a missing table: %d", n)
+	}
+}
