@@ -115,6 +115,16 @@ func (s *Service) Follow(ctx context.Context, k *posture.ChangeKeys) (*posture.C
 		s.setDue()
 	}
 	c.StatesRemoved = s.removedRefs(c.States)
+	// Nothing lies under an exemption: the views drop its row alone, as
+	// they do for the writer's change (a Deleted prefix makes them look
+	// for rows below it).
+	c.Deleted = slices.DeleteFunc(c.Deleted, func(key string) bool {
+		if isExemptionKey(key) {
+			c.DerivedRemoved = append(c.DerivedRemoved, key)
+			return true
+		}
+		return false
+	})
 	return c, nil
 }
 

@@ -139,17 +139,22 @@ func TestReplicas(t *testing.T) {
 		t.Errorf("replica C started later: score %s, exempt %s, storage states %s; want %s %s %s", s, n, st, after, exemptNow, want)
 	}
 
-	// Deleting through C restores the score everywhere.
+	// Deleting through C restores the score everywhere, and the
+	// exemption's Resource Graph row goes.
+	exemptionRow := "policyresources | where type == 'microsoft.authorization/policyexemptions' and name == 'everything'"
+	if n := b.count(t, exemptionRow); n != "1" {
+		t.Errorf("replica B before the delete: %s rows of the exemption, want 1", n)
+	}
 	if code, _, body := c.raw(t, http.MethodDelete, exemptionPath("everything"), ""); code != http.StatusOK {
 		t.Fatalf("DELETE exemption: %d %s", code, body)
 	}
 	restored := c.score(t, sub)
 	for name, s := range map[string]*server{"A": a, "B": b} {
 		if ok, got := within(time.Second, func() (bool, string) {
-			x := s.score(t, sub)
-			return x == restored, x
+			x, n := s.score(t, sub), s.count(t, exemptionRow)
+			return x == restored && n == "0", x + " " + n
 		}); !ok {
-			t.Errorf("replica %s after C's delete: score %s, want %s", name, got, restored)
+			t.Errorf("replica %s after C's delete: score and exemption rows %s, want %s 0", name, got, restored)
 		}
 	}
 
