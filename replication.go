@@ -17,6 +17,17 @@ type WriteLock interface {
 	Unlock()
 }
 
+// EarlyReleaser is a WriteLock whose database part can be released once
+// the writer's transaction has committed, before the writer updates its
+// in-memory views (which only the process mutex guards): other replicas
+// write meanwhile. A writer that writes again under the same Lock calls
+// Reacquire before it.
+type EarlyReleaser interface {
+	WriteLock
+	Committed()
+	Reacquire(ctx context.Context) error
+}
+
 // LocalWriteLock is the WriteLock of a single process: a mutex.
 type LocalWriteLock struct{ mu sync.Mutex }
 

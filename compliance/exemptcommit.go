@@ -3,6 +3,8 @@ package compliance
 import (
 	"context"
 	"sync"
+
+	"github.com/posture/posture"
 )
 
 // Group commit of exemption writes. Each write is a transaction whose
@@ -130,4 +132,21 @@ func (s *Service) queuedWrites() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.pending)
+}
+
+// reacquire takes the database part of WriteMu back when committed let it
+// go (another write under the same lock follows); committed lets it go
+// once a batch has committed, so that other replicas write while this one
+// updates its views (posture.EarlyReleaser). A plain mutex has neither.
+func (s *Service) reacquire(ctx context.Context) error {
+	if r, ok := s.WriteMu.(posture.EarlyReleaser); ok {
+		return r.Reacquire(ctx)
+	}
+	return nil
+}
+
+func (s *Service) committed() {
+	if r, ok := s.WriteMu.(posture.EarlyReleaser); ok {
+		r.Committed()
+	}
 }

@@ -227,6 +227,9 @@ func (s *Service) applyBatch(ctx context.Context, ops []exemptionOp, inTx func(p
 		entries []*exemptionEntry // a put's entry, nil for a delete
 		c       *posture.Change
 	)
+	if err := s.reacquire(ctx); err != nil {
+		return nil, err
+	}
 	err := s.Store.Write(ctx, func(tx posture.Tx) error {
 		outs, entries, c = outs[:0], entries[:0], &posture.Change{}
 		over := override{}
@@ -258,6 +261,7 @@ func (s *Service) applyBatch(ctx context.Context, ops []exemptionOp, inTx func(p
 	if err != nil {
 		return nil, err
 	}
+	s.committed()
 	// The index follows in the batch's order; the change names each
 	// exemption once, as the batch left it (put, or deleted).
 	last := map[string]int{}

@@ -37,9 +37,12 @@ type Locker interface {
 type Follower struct {
 	Log    Log
 	Origin string // this replica's name in the log: its own records are skipped
-	// Apply applies the union of the keys of consecutive records (the
-	// caller's write lock is held).
-	Apply  func(ctx context.Context, k *posture.ChangeKeys) error
+	// Apply applies the union of the keys of consecutive records to the
+	// indexes writes read (the caller's write lock is held) and returns
+	// what is left to do for the views only this process reads (Defender,
+	// the Resource Graph), or nil. The Gate runs that once the cluster-wide
+	// lock is released, before this replica publishes its own write.
+	Apply  func(ctx context.Context, k *posture.ChangeKeys) (publish func(), err error)
 	Logger *slog.Logger
 
 	last int64 // highest Seq applied
@@ -59,16 +62,17 @@ func (f *Follower) Start(ctx context.Context) error {
 	return nil
 }
 
-// CatchUp applies every record after the last one applied. The caller
-// holds the replica's write lock.
-func (f *Follower) CatchUp(ctx context.Context) error {
+// CatchUp applies every record after the last one applied and returns the
+// publications Apply left, in order (run them before publishing anything
+// newer). The caller holds the replica's write lock.
+func (f *Follower) CatchUp(ctx context.Context) (publish []func(), err error) {
 	for {
 		recs, err := f.Log.Changes(ctx, f.last, batch)
 		if err != nil {
-			return err
+			return publish, err
 		}
 		if len(recs) == 0 {
-			return nil
+			return publish, nil
 		}
 		keys := &posture.ChangeKeys{}
 		for _, r := range recs {
@@ -77,13 +81,17 @@ func (f *Follower) CatchUp(ctx context.Context) error {
 			}
 		}
 		if !keys.Empty() {
-			if err := f.Apply(ctx, keys); err != nil {
-				return fmt.Errorf("applying changes %d..%d: %w", recs[0].Seq, recs[len(recs)-1].Seq, err)
+			p, err := f.Apply(ctx, keys)
+			if err != nil {
+				return publish, fmt.Errorf("applying changes %d..%d: %w", recs[0].Seq, recs[len(recs)-1].Seq, err)
+			}
+			if p != nil {
+				publish = append(publish, p)
 			}
 		}
 		f.last = recs[len(recs)-1].Seq
 		if len(recs) < batch {
-			return nil
+			return publish, nil
 		}
 	}
 }
@@ -106,44 +114,93 @@ func merge(a, b *posture.ChangeKeys) {
 // Gate is the posture.WriteLock of a replica: a mutex in the process and,
 // with a Locker, the cluster-wide lock, after which the follower catches
 // up. Follow applies what other replicas notify under the mutex alone.
+//
+// The cluster-wide lock guards the database and the indexes writes read;
+// the views only this process reads need the mutex alone. So what a
+// catch-up read is published to those views after the cluster-wide lock
+// (Unlock, or Flush before the writer publishes its own change), and a
+// writer that has committed may release it early (Committed) and publish
+// under the mutex while another replica writes.
 type Gate struct {
 	Locker   Locker    // nil: one process (SQLite)
 	Follower *Follower // nil with a nil Locker
 
-	mu     sync.Mutex
-	unlock func()
-	failed atomic.Pointer[error] // the last Follow's error, nil after a success
+	mu      sync.Mutex
+	unlock  func() // non-nil while the cluster-wide lock is held
+	pmu     sync.Mutex
+	publish []func()              // what the catch-ups left to publish, in order (pmu)
+	failed  atomic.Pointer[error] // the last Follow's error, nil after a success
 }
 
-var _ posture.WriteLock = (*Gate)(nil)
+var _ posture.EarlyReleaser = (*Gate)(nil)
 
 // Lock implements posture.WriteLock.
 func (g *Gate) Lock(ctx context.Context) error {
 	g.mu.Lock()
-	if g.Locker == nil {
+	if err := g.Reacquire(ctx); err != nil {
+		g.Flush()
+		g.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// Reacquire implements posture.EarlyReleaser: it takes the cluster-wide
+// lock again after Committed, and catches up, for another write under the
+// same Lock.
+func (g *Gate) Reacquire(ctx context.Context) error {
+	if g.Locker == nil || g.unlock != nil {
 		return nil
 	}
 	unlock, err := g.Locker.Lock(ctx)
 	if err != nil {
-		g.mu.Unlock()
 		return err
 	}
-	if err := g.Follower.CatchUp(ctx); err != nil {
+	publish, err := g.Follower.CatchUp(ctx)
+	g.queue(publish)
+	if err != nil {
 		unlock()
-		g.mu.Unlock()
 		return err
 	}
 	g.unlock = unlock
 	return nil
 }
 
+// Committed implements posture.EarlyReleaser: the writer's transaction
+// committed, the other replicas may write.
+func (g *Gate) Committed() { g.release() }
+
 // Unlock implements posture.WriteLock.
 func (g *Gate) Unlock() {
+	g.release()
+	g.Flush()
+	g.mu.Unlock()
+}
+
+func (g *Gate) release() {
 	if g.unlock != nil {
 		g.unlock()
 		g.unlock = nil
 	}
-	g.mu.Unlock()
+}
+
+func (g *Gate) queue(publish []func()) {
+	g.pmu.Lock()
+	g.publish = append(g.publish, publish...)
+	g.pmu.Unlock()
+}
+
+// Flush publishes what the catch-ups read and left to publish. The
+// process's own publications call it first (the writer holds the lock), so
+// that the views take changes in commit order.
+func (g *Gate) Flush() {
+	g.pmu.Lock()
+	defer g.pmu.Unlock()
+	for _, p := range g.publish {
+		p()
+	}
+	clear(g.publish)
+	g.publish = g.publish[:0]
 }
 
 // Follow applies what other replicas committed, without the cluster-wide
@@ -154,7 +211,9 @@ func (g *Gate) Follow(ctx context.Context) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	err := g.Follower.CatchUp(ctx)
+	publish, err := g.Follower.CatchUp(ctx)
+	g.queue(publish)
+	g.Flush()
 	if err != nil {
 		g.failed.Store(&err)
 	} else {

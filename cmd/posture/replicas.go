@@ -51,7 +51,7 @@ func newReplication(store *sqlstore.Store, cluster *postgres.Cluster, log *slog.
 
 // start marks where the change log ends, before the views load: records
 // after it are applied over what they load.
-func (r *replication) start(ctx context.Context, apply func(context.Context, *posture.ChangeKeys) error) error {
+func (r *replication) start(ctx context.Context, apply func(context.Context, *posture.ChangeKeys) (func(), error)) error {
 	if r.follower == nil {
 		return nil
 	}
@@ -136,4 +136,17 @@ func automationsChanged(c *posture.Change, k *posture.ChangeKeys) bool {
 		}
 	}
 	return false
+}
+
+// gatedFeed publishes this replica's own changes after what its catch-ups
+// read from the other replicas' (replica.Gate.Flush): the views take
+// changes in commit order.
+type gatedFeed struct {
+	gate *replica.Gate
+	feed posture.ChangeFeed
+}
+
+func (f gatedFeed) Publish(c *posture.Change) {
+	f.gate.Flush()
+	f.feed.Publish(c)
 }

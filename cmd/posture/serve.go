@@ -191,7 +191,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	// Defender's view derives assessments and scores from each change
 	// before the Resource Graph tables take it.
 	autos := &dispatch.Service{Store: obs.store, Logger: log}
-	feeds := posture.Feeds{security, autos, tables}
+	feeds := gatedFeed{repl.gate, posture.Feeds{security, autos, tables}}
 	policies := &compliance.Service{Store: obs.store, Registry: registry, Now: time.Now, Logger: log, WriteMu: writeMu, DefaultAssignment: c.DefaultAssignment, Feed: feeds}
 	policies.Rules = rules
 	// Large scopes are evaluated by queued jobs that any replica takes.
@@ -216,20 +216,19 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 	var ids *identity.Service
 	var authn *auth.Service
 	var wakeQueue func()
-	err = repl.start(ctx, func(ctx context.Context, k *posture.ChangeKeys) error {
+	err = repl.start(ctx, func(ctx context.Context, k *posture.ChangeKeys) (func(), error) {
 		ch, err := policies.Follow(ctx, k)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		posture.Feeds{security, tables}.Publish(ch)
 		if automationsChanged(ch, k) {
 			if err := autos.Reload(ctx); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if k.Identity && ids != nil {
 			if err := ids.Reload(ctx); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if k.Identity && authn != nil {
@@ -238,7 +237,9 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		if k.Jobs && wakeQueue != nil {
 			wakeQueue()
 		}
-		return nil
+		// Views no write reads: published once the cluster-wide lock is
+		// released (replica.Gate).
+		return func() { posture.Feeds{security, tables}.Publish(ch) }, nil
 	})
 	if err != nil {
 		return err
