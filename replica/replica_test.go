@@ -1,0 +1,113 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/posture/posture"
+)
+
+// memLog is a change log in memory.
+type memLog struct{ recs []posture.ChangeRecord }
+
+func (l *memLog) Changes(_ context.Context, after int64, limit int) ([]posture.ChangeRecord, error) {
+	var out []posture.ChangeRecord
+	for _, r := range l.recs {
+		if r.Seq > after && len(out) < limit {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (l *memLog) LastChange(context.Context) (int64, error) {
+	if len(l.recs) == 0 {
+		return 0, nil
+	}
+	return l.recs[len(l.recs)-1].Seq, nil
+}
+
+func (l *memLog) add(origin, key string) {
+	l.recs = append(l.recs, posture.ChangeRecord{Seq: int64(len(l.recs) + 1), Origin: origin, Keys: posture.ChangeKeys{Resources: []string{key}}})
+}
+
+// flagLocker is a cluster-wide lock that records who holds it.
+type flagLocker struct {
+	held  bool
+	locks int
+}
+
+func (l *flagLocker) Lock(context.Context) (func(), error) {
+	if l.held {
+		return nil, fmt.Errorf("locked twice")
+	}
+	l.held, l.locks = true, l.locks+1
+	return func() { l.held = false }, nil
+}
+
+// The gate's order: a catch-up applies other replicas' keys under the
+// cluster-wide lock and publishes them after it, before this replica's own
+// publication; Committed lets the lock go early, Reacquire takes it and
+// catches up again; its own records are skipped.
+func TestGateOrder(t *testing.T) {
+	ctx := context.Background()
+	log := &memLog{}
+	locker := &flagLocker{}
+	var events []string
+	f := &Follower{Log: log, Origin: "me", Apply: func(_ context.Context, k *posture.ChangeKeys) (func(), error) {
+		events = append(events, fmt.Sprintf("apply %v locked=%v", k.Resources, locker.held))
+		return func() { events = append(events, fmt.Sprintf("publish %v locked=%v", k.Resources, locker.held)) }, nil
+	}}
+	g := &Gate{Locker: locker, Follower: f}
+	if err := f.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log.add("other", "a")
+	log.add("me", "mine")
+	log.add("other", "b")
+	if err := g.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events = append(events, "write 1")
+	g.Committed()
+	if locker.held {
+		t.Error("the cluster-wide lock is held after Committed")
+	}
+	g.Flush() // what the writer's own publication calls first
+	events = append(events, "publish own 1")
+	log.add("other", "c")
+	if err := g.Reacquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events = append(events, "write 2")
+	g.Unlock()
+	if locker.held {
+		t.Error("the cluster-wide lock is held after Unlock")
+	}
+	want := []string{
+		"apply [a b] locked=true",
+		"write 1",
+		"publish [a b] locked=false",
+		"publish own 1",
+		"apply [c] locked=true",
+		"write 2",
+		"publish [c] locked=false",
+	}
+	if !slices.Equal(events, want) {
+		t.Errorf("events:\n%q\nwant\n%q", events, want)
+	}
+	if locker.locks != 2 {
+		t.Errorf("%d cluster-wide locks, want 2", locker.locks)
+	}
+	// Follow publishes at once, without the cluster-wide lock.
+	events = nil
+	log.add("other", "d")
+	if err := g.Follow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"apply [d] locked=false", "publish [d] locked=false"}; !slices.Equal(events, want) {
+		t.Errorf("follow: %q, want %q", events, want)
+	}
+}
