@@ -2,10 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/posture/posture"
 	"github.com/posture/posture/internal/pgtest"
 	"github.com/posture/posture/postgres"
 )
@@ -77,4 +79,48 @@ func TestClusterPerSchema(t *testing.T) {
 		t.Fatalf("A's second replica after the first released the lock: %v", err)
 	}
 	unlock2()
+}
+
+// Pruning the change log keeps the newest row (the sequence goes on from
+// it) and records the highest seq it deleted, which a replica that had not
+// read that far compares with its own (replica.Follower).
+func TestPruneChanges(t *testing.T) {
+	ctx := context.Background()
+	s, c, err := postgres.OpenCluster(ctx, pgtest.Schema(t, "prune"), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	defer c.Close()
+	s.SetOrigin("test")
+	for i := range 3 {
+		if err := s.Write(ctx, func(tx posture.Tx) error { return tx.PutSetting("k", fmt.Sprint(i)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := s.Changes(ctx, 0, 10)
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("changes before pruning: %v %v", recs, err)
+	}
+	if p, err := s.PrunedThrough(ctx); err != nil || p != 0 {
+		t.Fatalf("pruned through %d %v before pruning, want 0", p, err)
+	}
+	n, err := s.PruneChanges(ctx, time.Now().Add(time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d %v, want 2 (the newest stays)", n, err)
+	}
+	if p, err := s.PrunedThrough(ctx); err != nil || p != recs[1].Seq {
+		t.Errorf("pruned through %d %v, want %d", p, err, recs[1].Seq)
+	}
+	left, err := s.Changes(ctx, 0, 10)
+	if err != nil || len(left) != 1 || left[0].Seq != recs[2].Seq {
+		t.Errorf("left %v %v, want the newest (%d)", left, err, recs[2].Seq)
+	}
+	// Pruning again with nothing old enough changes nothing.
+	if n, err := s.PruneChanges(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("second prune: %d %v", n, err)
+	}
+	if p, _ := s.PrunedThrough(ctx); p != recs[1].Seq {
+		t.Errorf("pruned through %d after a prune of nothing, want %d", p, recs[1].Seq)
+	}
 }

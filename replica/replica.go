@@ -25,6 +25,8 @@ type Log interface {
 	Changes(ctx context.Context, after int64, limit int) ([]posture.ChangeRecord, error)
 	// LastChange returns the highest Seq (0: none).
 	LastChange(ctx context.Context) (int64, error)
+	// PrunedThrough returns the highest Seq deleted from the log (0: none).
+	PrunedThrough(ctx context.Context) (int64, error)
 }
 
 // Locker takes the cluster-wide write lock.
@@ -73,6 +75,18 @@ func (f *Follower) CatchUp(ctx context.Context) (publish []func(), err error) {
 		}
 		if len(recs) == 0 {
 			return publish, nil
+		}
+		if recs[0].Seq > f.last+1 {
+			// A gap: a rolled-back transaction's seq, or records pruned
+			// while this replica was away.
+			pruned, err := f.Log.PrunedThrough(ctx)
+			if err != nil {
+				return publish, err
+			}
+			if pruned > f.last {
+				return publish, &posture.Error{Kind: posture.EUNAVAILABLE, Code: "ReplicaBehind",
+					Message: fmt.Sprintf("This replica last applied change %d; changes up to %d were pruned from the log before it read them. Restart it: it reloads everything.", f.last, pruned)}
+			}
 		}
 		keys := &posture.ChangeKeys{}
 		for _, r := range recs {

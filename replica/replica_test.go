@@ -10,7 +10,12 @@ import (
 )
 
 // memLog is a change log in memory.
-type memLog struct{ recs []posture.ChangeRecord }
+type memLog struct {
+	recs   []posture.ChangeRecord
+	pruned int64
+}
+
+func (l *memLog) PrunedThrough(context.Context) (int64, error) { return l.pruned, nil }
 
 func (l *memLog) Changes(_ context.Context, after int64, limit int) ([]posture.ChangeRecord, error) {
 	var out []posture.ChangeRecord
@@ -109,5 +114,48 @@ func TestGateOrder(t *testing.T) {
 	}
 	if want := []string{"apply [d] locked=false", "publish [d] locked=false"}; !slices.Equal(events, want) {
 		t.Errorf("follow: %q, want %q", events, want)
+	}
+}
+
+// A replica that finds a gap in the log checks whether records were pruned
+// before it read them: then it refuses to go on (unready, writes 503),
+// rather than serve views that miss changes for good. A gap left by a
+// rolled-back transaction is no reason to stop.
+func TestFollowerMissedPrunedRecords(t *testing.T) {
+	ctx := context.Background()
+	log := &memLog{}
+	var applied []string
+	f := &Follower{Log: log, Origin: "me", Apply: func(_ context.Context, k *posture.ChangeKeys) (func(), error) {
+		applied = append(applied, k.Resources...)
+		return nil, nil
+	}}
+	g := &Gate{Locker: &flagLocker{}, Follower: f}
+	log.add("other", "a")
+	if err := g.Follow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// seq 2 rolled back: a gap, nothing pruned.
+	log.recs = append(log.recs, posture.ChangeRecord{Seq: 3, Origin: "other", Keys: posture.ChangeKeys{Resources: []string{"c"}}})
+	if err := g.Follow(ctx); err != nil {
+		t.Fatalf("a rolled-back seq: %v", err)
+	}
+	// 4..7 written, 4..6 pruned away before this replica read them.
+	log.recs = []posture.ChangeRecord{{Seq: 7, Origin: "other", Keys: posture.ChangeKeys{Resources: []string{"g"}}}}
+	log.pruned = 6
+	err := g.Follow(ctx)
+	if posture.ErrorCode(err) != "ReplicaBehind" {
+		t.Fatalf("follow after records were pruned unread: %v, want ReplicaBehind", err)
+	}
+	if g.Ready() == nil {
+		t.Error("the replica reports ready")
+	}
+	if err := g.Lock(ctx); posture.ErrorCode(err) != "ReplicaBehind" {
+		t.Errorf("a write: %v, want ReplicaBehind", err)
+		if err == nil {
+			g.Unlock()
+		}
+	}
+	if want := []string{"a", "c"}; !slices.Equal(applied, want) {
+		t.Errorf("applied %q, want %q", applied, want)
 	}
 }

@@ -101,17 +101,50 @@ func (s *Store) LastChange(ctx context.Context) (int64, error) {
 	return seq, err
 }
 
+// prunedSetting holds the highest seq PruneChanges deleted: a replica
+// whose last applied record is below it missed records it can no longer
+// read.
+const prunedSetting = "changes:pruned-through"
+
 // PruneChanges deletes change rows written before the time, keeping the
-// newest so that the sequence goes on from it.
+// newest so that the sequence goes on from it, and records the highest seq
+// it deleted (PrunedThrough).
 func (s *Store) PruneChanges(ctx context.Context, before time.Time) (int, error) {
 	var n int64
-	err := s.Write(ctx, func(tx posture.Tx) error {
-		res, err := tx.(*Tx).exec(`DELETE FROM changes WHERE at < ? AND seq < (SELECT MAX(seq) FROM changes)`, micros(before))
+	err := s.Write(ctx, func(ptx posture.Tx) error {
+		tx := ptx.(*Tx)
+		var through int64
+		if err := tx.queryRow(`SELECT COALESCE(MAX(seq), 0) FROM changes WHERE at < ? AND seq < (SELECT MAX(seq) FROM changes)`, micros(before)).Scan(&through); err != nil {
+			return s.wrap(err)
+		}
+		if through == 0 {
+			return nil
+		}
+		res, err := tx.exec(`DELETE FROM changes WHERE seq <= ?`, through)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return s.wrap(err)
+		if n, err = res.RowsAffected(); err != nil {
+			return s.wrap(err)
+		}
+		// Not PutSetting: this is no change the other replicas follow.
+		_, err = tx.exec(`INSERT INTO settings (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, prunedSetting, strconv.FormatInt(through, 10))
+		return err
 	})
 	return int(n), err
+}
+
+// PrunedThrough returns the highest seq PruneChanges deleted (0: none).
+func (s *Store) PrunedThrough(ctx context.Context) (int64, error) {
+	var v string
+	err := s.Read(ctx, func(tx posture.Tx) error {
+		var err error
+		v, err = tx.Setting(prunedSetting)
+		return err
+	})
+	if err != nil || v == "" {
+		return 0, err
+	}
+	return strconv.ParseInt(v, 10, 64)
 }
