@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armdoc"
@@ -21,6 +19,7 @@ import (
 	"github.com/posture/posture/compliance"
 	"github.com/posture/posture/demo"
 	"github.com/posture/posture/estate"
+	"github.com/posture/posture/internal/pgtest"
 	"github.com/posture/posture/policy"
 	"github.com/posture/posture/postgres"
 	"github.com/posture/posture/queue"
@@ -85,30 +84,7 @@ func openStore(t testing.TB, engine string, now posture.Clock) posture.Store {
 	case "sqlite":
 		store, err = sqlite.Open(ctx, t.TempDir(), now)
 	default:
-		base := os.Getenv("POSTURE_TEST_POSTGRES_URL")
-		schema := fmt.Sprintf("t_evaljobs_%d", time.Now().UnixNano())
-		conn, cerr := pgx.Connect(ctx, base)
-		if cerr != nil {
-			t.Fatal(cerr)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if c, err := pgx.Connect(context.Background(), base); err == nil {
-				c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-				c.Close(context.Background())
-			}
-		})
-		u, perr := url.Parse(base)
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		store, err = postgres.Open(ctx, u.String(), now)
+		store, err = postgres.Open(ctx, pgtest.Schema(t, "t_evaljobs"), now)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -2,17 +2,13 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/posture/posture"
+	"github.com/posture/posture/internal/pgtest"
 	"github.com/posture/posture/postgres"
 	"github.com/posture/posture/storetest"
 )
@@ -30,34 +26,8 @@ func testURL(t testing.TB) string {
 // newSchema creates an empty schema for one test and returns a URL whose
 // connections use it; the schema is dropped when the test ends.
 func newSchema(t testing.TB) string {
-	base := testURL(t)
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	testURL(t) // skips without a database
+	return pgtest.Schema(t, "t")
 }
 
 var (
