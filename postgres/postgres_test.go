@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,22 +12,9 @@ import (
 	"github.com/posture/posture/storetest"
 )
 
-// testURL returns the database of the PostgreSQL tests, skipping them when
-// POSTURE_TEST_POSTGRES_URL is not set (CI sets it).
-func testURL(t testing.TB) string {
-	u := os.Getenv("POSTURE_TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("POSTURE_TEST_POSTGRES_URL is not set")
-	}
-	return u
-}
-
-// newSchema creates an empty schema for one test and returns a URL whose
-// connections use it; the schema is dropped when the test ends.
-func newSchema(t testing.TB) string {
-	testURL(t) // skips without a database
-	return pgtest.Schema(t, "t")
-}
+// newSchema creates an empty schema for one test (skipped without
+// POSTURE_TEST_POSTGRES_URL) and returns a URL whose connections use it.
+func newSchema(t testing.TB) string { return pgtest.Schema(t, "t") }
 
 var (
 	mu   sync.Mutex
