@@ -1,8 +1,11 @@
 package kql
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Dict interns strings: each distinct string stored in a Database gets a
@@ -10,89 +13,197 @@ import (
 // integers, and repeated strings (types, subscription ids, status codes,
 // assessment descriptions) are held once.
 //
-// It is append-only and safe for one writer and many readers: codes are
-// stored in fixed-size pages that never move, and a reader only looks up
+// Most strings of a large estate are not repeated, though: every row's id,
+// a policy state's timestamp, an assessment's portal link. So a string costs
+// its bytes and about 20 more, and nothing in the dictionary is a pointer
+// the garbage collector has to trace: the bytes sit in append-only pages,
+// a code's place in them in a table of integers, and the hash table from
+// strings to codes is a slice of integers too. (A map[string]uint32 and a
+// Go string per code cost about 80 bytes a string on top, and as many
+// pointers as strings: at a million resources, most of the heap and most
+// of the collector's work.)
+//
+// It is append-only and safe for one writer and many readers: pages never
+// move and bytes once written never change, and a reader only looks up
 // codes it obtained from a snapshot published after the code was written.
 type Dict struct {
-	mu    sync.RWMutex
-	codes map[string]uint32
-	pages atomic.Pointer[[]*dictPage]
-	n     atomic.Uint32
+	// Read without the lock.
+	locs  atomic.Pointer[[]*locPage] // code → location (see loc)
+	pages atomic.Pointer[[][]byte]   // byte pages, each at its full length
+	n     atomic.Uint32              // codes given
+
+	mu    sync.RWMutex // guards what follows; Lookup reads slots under RLock
+	slots []uint64     // hash table: top 32 bits of the hash <<32 | code+1; 0 is empty
+	shift uint         // 64 - log2(len(slots))
+	seed  maphash.Seed
+	cur   int // the page strings are added to
+	fill  int // bytes of pages[cur] used
 }
 
-const dictPageBits = 12
-const dictPageSize = 1 << dictPageBits
+const (
+	dictPageBits = 12
+	dictPageSize = 1 << dictPageBits
+	// Byte pages start small (a test makes many databases) and double up
+	// to maxBytePage; a string longer than a quarter of that gets a page
+	// of its own. A string's offset in a page fits locOffBits.
+	minBytePage = 4 << 10
+	maxBytePage = 1 << 20
+)
 
-type dictPage [dictPageSize]string
+type locPage [dictPageSize]uint64
 
 // NewDict returns an empty dictionary.
 func NewDict() *Dict {
-	d := &Dict{codes: make(map[string]uint32)}
-	empty := []*dictPage{}
-	d.pages.Store(&empty)
+	d := &Dict{seed: maphash.MakeSeed(), slots: make([]uint64, 64), shift: 64 - 6}
+	locs := []*locPage{}
+	d.locs.Store(&locs)
+	pages := [][]byte{make([]byte, minBytePage)}
+	d.pages.Store(&pages)
 	return d
 }
 
 // Intern returns the code of s, adding it if needed.
-func (d *Dict) Intern(s string) uint32 {
+func (d *Dict) Intern(s string) uint32 { return intern(d, s, maphash.String(d.seed, s)) }
+
+// InternBytes is Intern for a byte slice; it allocates nothing.
+func (d *Dict) InternBytes(b []byte) uint32 { return intern(d, b, maphash.Bytes(d.seed, b)) }
+
+// Lookup returns the code of s without adding it.
+func (d *Dict) Lookup(s string) (uint32, bool) {
 	d.mu.RLock()
-	c, ok := d.codes[s]
+	c, ok := find(d, s, maphash.String(d.seed, s))
+	d.mu.RUnlock()
+	return c, ok
+}
+
+// Get returns the string of code c. The string shares the dictionary's
+// bytes: nothing is copied.
+func (d *Dict) Get(c uint32) string {
+	loc := (*d.locs.Load())[c>>dictPageBits][c&(dictPageSize-1)]
+	p := (*d.pages.Load())[loc>>locPageShift]
+	off, n := int(loc>>locOffShift)&(1<<locOffBits-1), int(loc&(1<<locLenBits-1))
+	if n == longString {
+		l, k := binary.Uvarint(p)
+		off, n = k, int(l)
+	}
+	return unsafe.String(&p[off], n) // p[off] exists: see store
+}
+
+// A location packs a string's page, its offset in the page and its
+// length. Strings of longString bytes or more have a page of their own,
+// which starts with their length (a uvarint).
+const (
+	locLenBits   = 24
+	locOffBits   = 20 // maxBytePage
+	locPageShift = locLenBits + locOffBits
+	locOffShift  = locLenBits
+	longString   = 1<<locLenBits - 1
+)
+
+// Len returns the number of interned strings.
+func (d *Dict) Len() int { return int(d.n.Load()) }
+
+func intern[S string | []byte](d *Dict, s S, h uint64) uint32 {
+	d.mu.RLock()
+	c, ok := find(d, s, h)
 	d.mu.RUnlock()
 	if ok {
 		return c
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if c, ok := d.codes[s]; ok {
+	if c, ok := find(d, s, h); ok {
 		return c
 	}
 	c = d.n.Load()
-	pages := *d.pages.Load()
-	if int(c>>dictPageBits) >= len(pages) {
-		grown := make([]*dictPage, len(pages)+1)
-		copy(grown, pages)
-		grown[len(pages)] = new(dictPage)
-		d.pages.Store(&grown)
-		pages = grown
-	}
-	// Clone so the dictionary does not pin a large JSON input buffer.
-	s = cloneString(s)
-	pages[c>>dictPageBits][c&(dictPageSize-1)] = s
-	d.codes[s] = c
+	d.setLoc(c, d.store(string(s)))
+	d.insert(h, c)
 	d.n.Store(c + 1)
 	return c
 }
 
-// Lookup returns the code of s without adding it.
-func (d *Dict) Lookup(s string) (uint32, bool) {
-	d.mu.RLock()
-	c, ok := d.codes[s]
-	d.mu.RUnlock()
-	return c, ok
-}
-
-// Get returns the string of code c.
-func (d *Dict) Get(c uint32) string {
-	pages := *d.pages.Load()
-	return pages[c>>dictPageBits][c&(dictPageSize-1)]
-}
-
-// Len returns the number of interned strings.
-func (d *Dict) Len() int { return int(d.n.Load()) }
-
-func cloneString(s string) string {
-	b := make([]byte, len(s))
-	copy(b, s)
-	return string(b)
-}
-
-// InternBytes is Intern for a byte slice; it allocates only for new strings.
-func (d *Dict) InternBytes(b []byte) uint32 {
-	d.mu.RLock()
-	c, ok := d.codes[string(b)]
-	d.mu.RUnlock()
-	if ok {
-		return c
+// find returns the code of s, whose hash is h. The caller holds mu.
+func find[S string | []byte](d *Dict, s S, h uint64) (uint32, bool) {
+	tag := h >> 32
+	mask := uint64(len(d.slots) - 1)
+	for i := h >> d.shift; ; i = (i + 1) & mask {
+		v := d.slots[i]
+		if v == 0 {
+			return 0, false
+		}
+		if v>>32 == tag {
+			if c := uint32(v) - 1; d.Get(c) == string(s) {
+				return c, true
+			}
+		}
 	}
-	return d.Intern(string(b))
+}
+
+// insert adds code c of hash h to the table, growing it past 3/4 full.
+func (d *Dict) insert(h uint64, c uint32) {
+	if 4*(int(d.n.Load())+1) > 3*len(d.slots) {
+		old := d.slots
+		d.slots = make([]uint64, 2*len(old))
+		d.shift--
+		for _, v := range old {
+			if v != 0 {
+				d.place(v)
+			}
+		}
+	}
+	d.place(h>>32<<32 | uint64(c+1))
+}
+
+// place puts slot value v at its first free position. The table is
+// indexed by the top bits of the hash, the bits the value keeps, so that
+// growing needs no hash recomputed.
+func (d *Dict) place(v uint64) {
+	mask := uint64(len(d.slots) - 1)
+	i := v >> 32 << 32 >> d.shift
+	for d.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	d.slots[i] = v
+}
+
+// store writes s into the pages and returns its location.
+func (d *Dict) store(s string) uint64 {
+	pages := *d.pages.Load()
+	if len(s) > maxBytePage/4 { // a page of its own; the current one goes on
+		p := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(s)), uint64(len(s)))
+		p = append(p, s...)
+		d.addPage(pages, p)
+		n := min(len(s), longString)
+		if n < longString {
+			return uint64(len(pages))<<locPageShift | uint64(len(p)-len(s))<<locOffShift | uint64(n)
+		}
+		return uint64(len(pages))<<locPageShift | longString
+	}
+	// One byte more than the string, so that &p[off] exists for "".
+	if d.fill+len(s)+1 > len(pages[d.cur]) {
+		size := max(min(2*len(pages[d.cur]), maxBytePage), len(s)+1)
+		d.cur, d.fill = len(pages), 0
+		pages = d.addPage(pages, make([]byte, size))
+	}
+	off := d.fill
+	d.fill += copy(pages[d.cur][off:], s)
+	return uint64(d.cur)<<locPageShift | uint64(off)<<locOffShift | uint64(len(s))
+}
+
+// addPage publishes pages with p added. Appending in place is safe for
+// readers: they hold a shorter slice and never read past it.
+func (d *Dict) addPage(pages [][]byte, p []byte) [][]byte {
+	pages = append(pages, p)
+	d.pages.Store(&pages)
+	return pages
+}
+
+// setLoc records the location of code c, adding a page of codes as needed.
+func (d *Dict) setLoc(c uint32, loc uint64) {
+	locs := *d.locs.Load()
+	if int(c>>dictPageBits) >= len(locs) {
+		locs = append(locs, new(locPage))
+		d.locs.Store(&locs)
+	}
+	locs[c>>dictPageBits][c&(dictPageSize-1)] = loc
 }
