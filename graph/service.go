@@ -402,3 +402,14 @@ func typeOfID(id string) string {
 	}
 	return strings.ToLower(pid.Type())
 }
+
+// Stats returns the size of the tables (zero before Start), for metrics.
+func (g *Service) Stats() kql.Stats {
+	g.mu.Lock()
+	db := g.db
+	g.mu.Unlock()
+	if db == nil {
+		return kql.Stats{}
+	}
+	return db.Stats()
+}

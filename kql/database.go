@@ -34,6 +34,26 @@ func NewDatabase() *Database {
 	return d
 }
 
+// Stats is the size of a database, for metrics.
+type Stats struct {
+	Rows        map[string]int // by table name
+	Strings     int            // distinct strings in the dictionary
+	StringBytes int64          // bytes the dictionary holds (Dict.Size)
+}
+
+// Stats returns the rows of each table of the current snapshot and the
+// size of the string dictionary. The dictionary only grows: strings of
+// rows replaced or deleted stay in it until the database is rebuilt (a
+// restart), so StringBytes against the rows tells how much of it is dead.
+func (d *Database) Stats() Stats {
+	s := d.Snapshot()
+	st := Stats{Rows: make(map[string]int, len(s.tables)), Strings: d.dict.Len(), StringBytes: d.dict.Size()}
+	for _, t := range s.tables {
+		st.Rows[t.name] = t.rows
+	}
+	return st
+}
+
 // Snapshot returns the current immutable snapshot.
 func (d *Database) Snapshot() *Snapshot { return d.snap.Load() }
 

@@ -31,6 +31,7 @@ type Dict struct {
 	locs  atomic.Pointer[[]*locPage] // code → location (see loc)
 	pages atomic.Pointer[[][]byte]   // byte pages, each at its full length
 	n     atomic.Uint32              // codes given
+	size  atomic.Int64               // bytes held: pages, code table, hash table
 
 	mu    sync.RWMutex // guards what follows; Lookup reads slots under RLock
 	slots []uint64     // hash table: top 32 bits of the hash <<32 | code+1; 0 is empty
@@ -59,6 +60,7 @@ func NewDict() *Dict {
 	d.locs.Store(&locs)
 	pages := [][]byte{make([]byte, minBytePage)}
 	d.pages.Store(&pages)
+	d.size.Store(minBytePage + 64*8)
 	return d
 }
 
@@ -103,6 +105,10 @@ const (
 // Len returns the number of interned strings.
 func (d *Dict) Len() int { return int(d.n.Load()) }
 
+// Size returns the bytes the dictionary holds: its pages (strings and the
+// room left in the page being filled), the code table and the hash table.
+func (d *Dict) Size() int64 { return d.size.Load() }
+
 func intern[S string | []byte](d *Dict, s S, h uint64) uint32 {
 	d.mu.RLock()
 	c, ok := find(d, s, h)
@@ -144,6 +150,7 @@ func (d *Dict) insert(h uint64, c uint32) {
 	if 4*(int(d.n.Load())+1) > 3*len(d.slots) {
 		old := d.slots
 		d.slots = make([]uint64, 2*len(old))
+		d.size.Add(8 * int64(len(old)))
 		d.shift--
 		for _, v := range old {
 			if v != 0 {
@@ -195,6 +202,7 @@ func (d *Dict) store(s string) uint64 {
 func (d *Dict) addPage(pages [][]byte, p []byte) [][]byte {
 	pages = append(pages, p)
 	d.pages.Store(&pages)
+	d.size.Add(int64(len(p)))
 	return pages
 }
 
@@ -204,6 +212,7 @@ func (d *Dict) setLoc(c uint32, loc uint64) {
 	if int(c>>dictPageBits) >= len(locs) {
 		locs = append(locs, new(locPage))
 		d.locs.Store(&locs)
+		d.size.Add(int64(unsafe.Sizeof(locPage{})))
 	}
 	locs[c>>dictPageBits][c&(dictPageSize-1)] = loc
 }

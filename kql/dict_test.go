@@ -43,6 +43,13 @@ func TestDict(t *testing.T) {
 	if d.Len() != len(codes) {
 		t.Errorf("Len = %d, want %d distinct strings", d.Len(), len(codes))
 	}
+	total := 0
+	for s := range codes {
+		total += len(s)
+	}
+	if d.Size() < int64(total) || d.Size() > int64(2*total+1<<20) {
+		t.Errorf("Size = %d for %d bytes of strings", d.Size(), total)
+	}
 	huge := strings.Repeat("z", longString+10) // its length is not in the location
 	codes[huge] = d.Intern(huge)
 	for s, c := range codes {

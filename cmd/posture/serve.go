@@ -35,6 +35,7 @@ import (
 	"github.com/posture/posture/identity"
 	"github.com/posture/posture/oidc"
 	"github.com/posture/posture/policy"
+	"github.com/posture/posture/telemetry"
 	"github.com/posture/posture/web"
 )
 
@@ -324,6 +325,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(telemetry.Tables{Stats: tables.Stats})
 	if err := obs.register(reg, c.CheckpointEvery, flow.queue); err != nil {
 		ln.Close()
 		return err

@@ -182,6 +182,16 @@ func TestMetricsAndTraces(t *testing.T) {
 	if n, _ := series(mfs, "posture_kql_query_rows"); n != 1 || mfs["posture_kql_query_rows"].GetMetric()[0].GetHistogram().GetSampleSum() != 3 {
 		t.Errorf("KQL rows: %v observations, %v rows", n, mfs["posture_kql_query_rows"].GetMetric()[0].GetHistogram().GetSampleSum())
 	}
+	// The same three rows held in memory, and their strings.
+	if n, _ := series(mfs, "posture_kql_table_rows", "table", "ResourceContainers"); n != 3 {
+		t.Errorf("ResourceContainers rows: %v, want 3", n)
+	}
+	if n, _ := series(mfs, "posture_kql_dictionary_strings"); n < 3 {
+		t.Errorf("dictionary strings: %v, want at least the three ids", n)
+	}
+	if n, _ := series(mfs, "posture_kql_dictionary_bytes"); n < 4096 {
+		t.Errorf("dictionary bytes: %v, want at least its first page", n)
+	}
 	if n, _ := series(mfs, "posture_kql_query_errors_total"); n != 1 {
 		t.Errorf("KQL errors: %v", n)
 	}
