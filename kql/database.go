@@ -132,7 +132,14 @@ func (d *Database) Upsert(table string, rows ...[]byte) error {
 		}
 		return c
 	}
+	// Blobs share arenas to keep allocations few, sized to what this write
+	// holds: an arena lives as long as any row in it, so a one-row write
+	// must not pin a bulk load's arena.
 	var arena []byte
+	left := 0
+	for _, dr := range decoded {
+		left += len(dr.blob)
+	}
 	for _, dr := range decoded {
 		loc, exists := idx.get(t, dr.id)
 		if !exists {
@@ -164,10 +171,10 @@ func (d *Database) Upsert(table string, rows ...[]byte) error {
 			}
 			c.codes[k][loc.row] = code
 		}
-		// Blobs of a bulk load share an arena to keep allocations few.
 		if cap(arena)-len(arena) < len(dr.blob) {
-			arena = make([]byte, 0, max(64<<10, len(dr.blob)))
+			arena = make([]byte, 0, max(min(64<<10, left), len(dr.blob)))
 		}
+		left -= len(dr.blob)
 		start := len(arena)
 		arena = append(arena, dr.blob...)
 		c.blobs[loc.row] = arena[start:len(arena):len(arena)]
