@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Database holds the current snapshot of every table and applies writes.
@@ -249,10 +250,12 @@ func (d *Database) DeleteUnder(table, prefix string) int {
 		return 0
 	}
 	var ids []string
+	var buf []byte // an id at a time: joined ids are put together here
 	for _, c := range t.chunks {
 		for i := 0; i < c.n; i++ {
-			if id := t.dict.Get(c.stringCode(0, i)); isUnder(id, prefix) {
-				ids = append(ids, id)
+			buf = t.dict.AppendString(buf[:0], c.stringCode(0, i))
+			if id := unsafe.String(unsafe.SliceData(buf), len(buf)); isUnder(id, prefix) {
+				ids = append(ids, strings.Clone(id))
 			}
 		}
 	}

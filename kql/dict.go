@@ -3,6 +3,7 @@ package kql
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -65,42 +66,126 @@ func NewDict() *Dict {
 }
 
 // Intern returns the code of s, adding it if needed.
-func (d *Dict) Intern(s string) uint32 { return intern(d, s, maphash.String(d.seed, s)) }
+func (d *Dict) Intern(s string) uint32 { return d.intern(s) }
 
 // InternBytes is Intern for a byte slice; it allocates nothing.
-func (d *Dict) InternBytes(b []byte) uint32 { return intern(d, b, maphash.Bytes(d.seed, b)) }
+func (d *Dict) InternBytes(b []byte) uint32 {
+	if len(b) == 0 {
+		return d.intern("")
+	}
+	// The string does not outlive the call: store copies what it keeps.
+	return d.intern(unsafe.String(&b[0], len(b)))
+}
 
 // Lookup returns the code of s without adding it.
 func (d *Dict) Lookup(s string) (uint32, bool) {
 	d.mu.RLock()
-	c, ok := find(d, s, maphash.String(d.seed, s))
+	c, ok := d.find(s, maphash.String(d.seed, s))
 	d.mu.RUnlock()
 	return c, ok
 }
 
-// Get returns the string of code c. The string shares the dictionary's
-// bytes: nothing is copied.
+// Get returns the string of code c. A plain string shares the
+// dictionary's bytes; a joined one (see splitAt) is put together, one
+// allocation.
 func (d *Dict) Get(c uint32) string {
-	loc := (*d.locs.Load())[c>>dictPageBits][c&(dictPageSize-1)]
-	p := (*d.pages.Load())[loc>>locPageShift]
-	off, n := int(loc>>locOffShift)&(1<<locOffBits-1), int(loc&(1<<locLenBits-1))
-	if n == longString {
-		l, k := binary.Uvarint(p)
-		off, n = k, int(l)
+	p, off, n := d.locate(c)
+	if n != joined {
+		return unsafe.String(&p[off], n) // p[off] exists: see store
 	}
-	return unsafe.String(&p[off], n) // p[off] exists: see store
+	b := d.AppendString(make([]byte, 0, d.length(c)), c)
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// AppendString appends the string of code c to b: Get without an
+// allocation when b has room.
+func (d *Dict) AppendString(b []byte, c uint32) []byte {
+	p, off, n := d.locate(c)
+	if n != joined {
+		return append(b, p[off:off+n]...)
+	}
+	_, x, y := joinedParts(p[off:])
+	return d.AppendString(d.AppendString(b, x), y)
 }
 
 // A location packs a string's page, its offset in the page and its
 // length. Strings of longString bytes or more have a page of their own,
-// which starts with their length (a uvarint).
+// which starts with their length (a uvarint). A joined string's length
+// field is joined; at its offset are its length and the codes of its two
+// parts (uvarints).
 const (
 	locLenBits   = 24
 	locOffBits   = 20 // maxBytePage
 	locPageShift = locLenBits + locOffBits
 	locOffShift  = locLenBits
 	longString   = 1<<locLenBits - 1
+	joined       = longString - 1
 )
+
+// locate returns the page of code c, the offset of its bytes and their
+// length, or joined.
+func (d *Dict) locate(c uint32) (p []byte, off, n int) {
+	loc := (*d.locs.Load())[c>>dictPageBits][c&(dictPageSize-1)]
+	p = (*d.pages.Load())[loc>>locPageShift]
+	off, n = int(loc>>locOffShift)&(1<<locOffBits-1), int(loc&(1<<locLenBits-1))
+	if n == longString {
+		l, k := binary.Uvarint(p)
+		off, n = k, int(l)
+	}
+	return p, off, n
+}
+
+func joinedParts(b []byte) (length int, x, y uint32) {
+	l, i := binary.Uvarint(b)
+	u, j := binary.Uvarint(b[i:])
+	v, _ := binary.Uvarint(b[i+j:])
+	return int(l), uint32(u), uint32(v)
+}
+
+// length returns the length of the string of code c.
+func (d *Dict) length(c uint32) int {
+	p, off, n := d.locate(c)
+	if n == joined {
+		n, _, _ = joinedParts(p[off:])
+	}
+	return n
+}
+
+// equal reports whether code c is the string s, without putting a joined
+// string together.
+func (d *Dict) equal(c uint32, s string) bool {
+	p, off, n := d.locate(c)
+	if n != joined {
+		return n == len(s) && string(p[off:off+n]) == s
+	}
+	l, x, y := joinedParts(p[off:])
+	if l != len(s) {
+		return false
+	}
+	k := d.length(x)
+	return d.equal(x, s[:k]) && d.equal(y, s[k:])
+}
+
+// splitAt returns where a string is stored as two: before its last
+// "/providers/", when it is long enough for that to pay. Most strings of
+// a large estate are ARM ids, unique to their row, and most of those are
+// a resource's id and a suffix every resource shares: a policy state's id
+// is its resource's followed by /providers/microsoft.policyinsights/
+// policystates/{hash}, an assessment's by /providers/
+// microsoft.security/assessments/{key}. Stored as two codes, such an id
+// costs about 10 bytes instead of its 200, and the resource's part is
+// split again the same way. The split depends on the string alone, so a
+// string has one code however it is interned.
+func splitAt(s string) int {
+	if len(s) < minJoined {
+		return -1
+	}
+	return strings.LastIndex(s, "/providers/") // 0 and -1: not split
+}
+
+// minJoined is the shortest string splitAt splits: below it the two
+// codes and the entry save too little. (A variable for a test.)
+var minJoined = 40
 
 // Len returns the number of interned strings.
 func (d *Dict) Len() int { return int(d.n.Load()) }
@@ -109,27 +194,38 @@ func (d *Dict) Len() int { return int(d.n.Load()) }
 // room left in the page being filled), the code table and the hash table.
 func (d *Dict) Size() int64 { return d.size.Load() }
 
-func intern[S string | []byte](d *Dict, s S, h uint64) uint32 {
+func (d *Dict) intern(s string) uint32 {
+	h := maphash.String(d.seed, s)
 	d.mu.RLock()
-	c, ok := find(d, s, h)
+	c, ok := d.find(s, h)
 	d.mu.RUnlock()
 	if ok {
 		return c
 	}
+	x, y := uint32(0), uint32(0)
+	at := splitAt(s)
+	if at > 0 {
+		// The parts first, each under the lock of its own Intern.
+		x, y = d.intern(s[:at]), d.intern(s[at:])
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if c, ok := find(d, s, h); ok {
+	if c, ok := d.find(s, h); ok {
 		return c
 	}
 	c = d.n.Load()
-	d.setLoc(c, d.store(string(s)))
+	if at > 0 {
+		d.setLoc(c, d.storeJoined(len(s), x, y))
+	} else {
+		d.setLoc(c, d.store(s))
+	}
 	d.insert(h, c)
 	d.n.Store(c + 1)
 	return c
 }
 
 // find returns the code of s, whose hash is h. The caller holds mu.
-func find[S string | []byte](d *Dict, s S, h uint64) (uint32, bool) {
+func (d *Dict) find(s string, h uint64) (uint32, bool) {
 	tag := h >> 32
 	mask := uint64(len(d.slots) - 1)
 	for i := h >> d.shift; ; i = (i + 1) & mask {
@@ -138,7 +234,7 @@ func find[S string | []byte](d *Dict, s S, h uint64) (uint32, bool) {
 			return 0, false
 		}
 		if v>>32 == tag {
-			if c := uint32(v) - 1; d.Get(c) == string(s) {
+			if c := uint32(v) - 1; d.equal(c, s) {
 				return c, true
 			}
 		}
@@ -180,9 +276,8 @@ func (d *Dict) store(s string) uint64 {
 		p := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(s)), uint64(len(s)))
 		p = append(p, s...)
 		d.addPage(pages, p)
-		n := min(len(s), longString)
-		if n < longString {
-			return uint64(len(pages))<<locPageShift | uint64(len(p)-len(s))<<locOffShift | uint64(n)
+		if len(s) < joined { // the two largest lengths are markers
+			return uint64(len(pages))<<locPageShift | uint64(len(p)-len(s))<<locOffShift | uint64(len(s))
 		}
 		return uint64(len(pages))<<locPageShift | longString
 	}
@@ -195,6 +290,22 @@ func (d *Dict) store(s string) uint64 {
 	off := d.fill
 	d.fill += copy(pages[d.cur][off:], s)
 	return uint64(d.cur)<<locPageShift | uint64(off)<<locOffShift | uint64(len(s))
+}
+
+// storeJoined writes the entry of a string of length l made of the
+// strings of codes x and y, and returns its location.
+func (d *Dict) storeJoined(l int, x, y uint32) uint64 {
+	var b [3 * binary.MaxVarintLen64]byte
+	e := binary.AppendUvarint(binary.AppendUvarint(binary.AppendUvarint(b[:0], uint64(l)), uint64(x)), uint64(y))
+	pages := *d.pages.Load()
+	if d.fill+len(e) > len(pages[d.cur]) {
+		size := min(2*len(pages[d.cur]), maxBytePage)
+		d.cur, d.fill = len(pages), 0
+		pages = d.addPage(pages, make([]byte, size))
+	}
+	off := d.fill
+	d.fill += copy(pages[d.cur][off:], e)
+	return uint64(d.cur)<<locPageShift | uint64(off)<<locOffShift | joined
 }
 
 // addPage publishes pages with p added. Appending in place is safe for

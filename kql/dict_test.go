@@ -2,6 +2,7 @@ package kql
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -115,4 +116,116 @@ func BenchmarkDictIntern(b *testing.B) {
 		d.InternBytes(ids[i%len(ids)])
 		i++
 	}
+}
+
+// TestDictJoined: ARM ids, stored as their parts (splitAt), read back
+// whole, found by Lookup, and given one code however they are interned:
+// whole first, parts first, or as bytes.
+func TestDictJoined(t *testing.T) {
+	d := NewDict()
+	d.Intern("")
+	var ids []string
+	const resources = 3000
+	for r := range resources {
+		res := fmt.Sprintf("/subscriptions/%08d/resourceGroups/rg%d/providers/Microsoft.Compute/virtualMachines/vm%d", r%7, r%13, r)
+		ids = append(ids, res,
+			res+"/providers/microsoft.security/assessments/4fb67663-9ab9-475d-b026-8c544cced439",
+			res+"/providers/microsoft.policyinsights/policystates/"+fmt.Sprintf("%016x", r%5),
+			res+"/extensions/ext/providers/x.y/z/"+strings.Repeat("q", r%50),
+			"/providers/Microsoft.Authorization/policyDefinitions/"+fmt.Sprint(r%11), // split at 0: not split
+			fmt.Sprintf("https://portal.example/r/%d?resource=%%2Fsubscriptions%%2F%d", r, r))
+	}
+	codes := map[string]uint32{}
+	for i, s := range ids {
+		var c uint32
+		switch i % 3 {
+		case 0:
+			c = d.Intern(s)
+		case 1:
+			if at := splitAt(s); at > 0 { // the parts first
+				d.Intern(s[at:])
+				d.Intern(s[:at])
+			}
+			c = d.InternBytes([]byte(s))
+		default:
+			c = d.InternBytes([]byte(s))
+		}
+		if old, ok := codes[s]; ok && old != c {
+			t.Fatalf("%q: code %d, then %d", s, old, c)
+		}
+		codes[s] = c
+	}
+	joinedN, bytes := 0, 0
+	for s, c := range codes {
+		if got := d.Get(c); got != s {
+			t.Fatalf("Get(%d) = %q, want %q", c, got, s)
+		}
+		if got := string(d.AppendString([]byte("x"), c)); got != "x"+s {
+			t.Fatalf("AppendString(x, %d) = %q, want %q", c, got, "x"+s)
+		}
+		if got, ok := d.Lookup(s); !ok || got != c {
+			t.Fatalf("Lookup(%q) = %d, %v; want %d", s, got, ok, c)
+		}
+		if _, _, n := d.locate(c); n == joined {
+			joinedN++
+		}
+		bytes += len(s)
+	}
+	// Every resource id and what lies under it is joined; the policy
+	// definition ids ("/providers/" at 0) and the links are not.
+	if want := 4 * resources; joinedN != want {
+		t.Errorf("%d joined strings, want %d", joinedN, want)
+	}
+	for _, s := range []string{ids[1] + "x", ids[1][:len(ids[1])-1], strings.ToUpper(ids[0])} {
+		if c, ok := d.Lookup(s); ok {
+			t.Errorf("Lookup(%q) = %d, true; never interned", s, c)
+		}
+	}
+	// Joined, the parts they share are stored once: well under the same
+	// strings stored whole (page slack included: pages double up to 1 MiB).
+	whole := NewDict()
+	minJoined = 1 << 30
+	for s := range codes {
+		whole.Intern(s)
+	}
+	minJoined = 40
+	if d.Size() > whole.Size()*3/4 {
+		t.Errorf("Size %d, %d with every string stored whole: the shared parts should be stored once", d.Size(), whole.Size())
+	}
+	t.Logf("%d strings, %d bytes: dictionary of %d bytes, %d stored whole", len(codes), bytes, d.Size(), whole.Size())
+}
+
+// FuzzDict: whatever the strings, each reads back as interned and has one
+// code, whether it or its parts came first.
+func FuzzDict(f *testing.F) {
+	f.Add("/subscriptions/s/resourceGroups/rg", "/providers/Microsoft.Web/sites/app/providers/microsoft.security/assessments/k", true)
+	f.Add("", "/providers/", false)
+	f.Add("/providers//providers/", "/providers/x/providers/y/providers/z/providers/", true)
+	f.Fuzz(func(t *testing.T, a, b string, wholeFirst bool) {
+		d := NewDict()
+		d.Intern("")
+		strs := []string{a + b, a, b, a + b + a, b + a}
+		if !wholeFirst {
+			slices.Reverse(strs)
+		}
+		codes := map[string]uint32{}
+		for i, s := range strs {
+			c := d.Intern(s)
+			if i%2 == 1 {
+				c = d.InternBytes([]byte(s))
+			}
+			if old, ok := codes[s]; ok && old != c {
+				t.Fatalf("%q: code %d, then %d", s, old, c)
+			}
+			codes[s] = c
+		}
+		for s, c := range codes {
+			if got := d.Get(c); got != s {
+				t.Fatalf("Get(%d) = %q, want %q", c, got, s)
+			}
+			if got, ok := d.Lookup(s); !ok || got != c {
+				t.Fatalf("Lookup(%q) = %d, %v; want %d", s, got, ok, c)
+			}
+		}
+	})
 }
