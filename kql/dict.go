@@ -22,14 +22,16 @@ import (
 // strings to codes is a slice of integers too. (A map[string]uint32 and a
 // Go string per code cost about 80 bytes a string on top, and as many
 // pointers as strings: at a million resources, most of the heap and most
-// of the collector's work.)
+// of the collector's work.) And the ids that are most of those strings
+// are stored as two codes, their resource's id and a suffix many rows
+// share (splitAt).
 //
 // It is append-only and safe for one writer and many readers: pages never
 // move and bytes once written never change, and a reader only looks up
 // codes it obtained from a snapshot published after the code was written.
 type Dict struct {
 	// Read without the lock.
-	locs  atomic.Pointer[[]*locPage] // code → location (see loc)
+	locs  atomic.Pointer[[]*locPage] // code → location (see locate)
 	pages atomic.Pointer[[][]byte]   // byte pages, each at its full length
 	n     atomic.Uint32              // codes given
 	size  atomic.Int64               // bytes held: pages, code table, hash table
@@ -281,15 +283,7 @@ func (d *Dict) store(s string) uint64 {
 		}
 		return uint64(len(pages))<<locPageShift | longString
 	}
-	// One byte more than the string, so that &p[off] exists for "".
-	if d.fill+len(s)+1 > len(pages[d.cur]) {
-		size := max(min(2*len(pages[d.cur]), maxBytePage), len(s)+1)
-		d.cur, d.fill = len(pages), 0
-		pages = d.addPage(pages, make([]byte, size))
-	}
-	off := d.fill
-	d.fill += copy(pages[d.cur][off:], s)
-	return uint64(d.cur)<<locPageShift | uint64(off)<<locOffShift | uint64(len(s))
+	return d.put(s, len(s))
 }
 
 // storeJoined writes the entry of a string of length l made of the
@@ -297,15 +291,22 @@ func (d *Dict) store(s string) uint64 {
 func (d *Dict) storeJoined(l int, x, y uint32) uint64 {
 	var b [3 * binary.MaxVarintLen64]byte
 	e := binary.AppendUvarint(binary.AppendUvarint(binary.AppendUvarint(b[:0], uint64(l)), uint64(x)), uint64(y))
+	return d.put(unsafe.String(&e[0], len(e)), joined)
+}
+
+// put copies b into the page being filled, starting another when it is
+// full, and returns the location of b with n in its length field.
+func (d *Dict) put(b string, n int) uint64 {
 	pages := *d.pages.Load()
-	if d.fill+len(e) > len(pages[d.cur]) {
-		size := min(2*len(pages[d.cur]), maxBytePage)
+	// One byte more than b, so that &p[off] exists for "".
+	if d.fill+len(b)+1 > len(pages[d.cur]) {
+		size := max(min(2*len(pages[d.cur]), maxBytePage), len(b)+1)
 		d.cur, d.fill = len(pages), 0
 		pages = d.addPage(pages, make([]byte, size))
 	}
 	off := d.fill
-	d.fill += copy(pages[d.cur][off:], e)
-	return uint64(d.cur)<<locPageShift | uint64(off)<<locOffShift | joined
+	d.fill += copy(pages[d.cur][off:], b)
+	return uint64(d.cur)<<locPageShift | uint64(off)<<locOffShift | uint64(n)
 }
 
 // addPage publishes pages with p added. Appending in place is safe for
