@@ -175,10 +175,11 @@ func (c *Cluster) leadOnce(ctx context.Context, interval time.Duration, fn func(
 	}
 }
 
-// Listen calls wake for every committed change another replica notifies,
-// and once after each (re)connection (notifications sent while it was away
-// are lost: the caller then reads the log). It returns when ctx ends.
-func (c *Cluster) Listen(ctx context.Context, wake func()) {
+// Listen calls wake with the payload of every committed change a replica
+// notifies, and with "" once after each (re)connection (notifications sent
+// while it was away are lost: the caller then reads the log). It returns
+// when ctx ends.
+func (c *Cluster) Listen(ctx context.Context, wake func(payload string)) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := c.listenOnce(ctx, wake, func() { backoff = 100 * time.Millisecond })
@@ -194,7 +195,7 @@ func (c *Cluster) Listen(ctx context.Context, wake func()) {
 	}
 }
 
-func (c *Cluster) listenOnce(ctx context.Context, wake, connected func()) error {
+func (c *Cluster) listenOnce(ctx context.Context, wake func(string), connected func()) error {
 	conn, err := c.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -205,12 +206,13 @@ func (c *Cluster) listenOnce(ctx context.Context, wake, connected func()) error 
 		return err
 	}
 	connected()
-	wake()
+	wake("")
 	for {
-		if _, err := raw.WaitForNotification(ctx); err != nil {
+		n, err := raw.WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
-		wake()
+		wake(n.Payload)
 	}
 }
 

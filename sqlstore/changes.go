@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/posture/posture"
@@ -57,12 +58,20 @@ func (t *Tx) appendChange() error {
 		return t.s.wrap(err)
 	}
 	if t.s.d.Notify != "" {
-		// Delivered when the transaction commits, not before.
-		if _, err := t.exec(t.s.d.Notify, strconv.FormatInt(seq, 10)); err != nil {
+		// Delivered when the transaction commits, not before. The
+		// origin lets a replica ignore its own (NotifyOrigin).
+		if _, err := t.exec(t.s.d.Notify, strconv.FormatInt(seq, 10)+" "+t.s.origin); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// NotifyOrigin returns the origin of a change from the payload of its
+// notification ("seq origin"), "" when there is none.
+func NotifyOrigin(payload string) string {
+	_, origin, _ := strings.Cut(payload, " ")
+	return origin
 }
 
 // SetOrigin names this process in the change rows it writes, so that it
@@ -74,31 +83,23 @@ func (s *Store) ChangeLog() bool { return s.d.ChangeLog }
 
 // Changes returns up to limit change rows with seq > after, in seq order.
 func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]posture.ChangeRecord, error) {
-	var out []posture.ChangeRecord
-	err := s.Read(ctx, func(tx posture.Tx) error {
-		var err error
-		out, err = queryAll(tx.(*Tx), func(r scanner) (posture.ChangeRecord, error) {
-			var c posture.ChangeRecord
-			var at int64
-			var body string
-			if err := r.Scan(&c.Seq, &c.Origin, &at, &body); err != nil {
-				return c, err
-			}
-			c.At = fromMicros(at)
-			return c, json.Unmarshal([]byte(body), &c.Keys)
-		}, `SELECT seq, origin, at, body FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
-		return err
-	})
-	return out, err
+	return queryAll(s.statement(ctx), func(r scanner) (posture.ChangeRecord, error) {
+		var c posture.ChangeRecord
+		var at int64
+		var body string
+		if err := r.Scan(&c.Seq, &c.Origin, &at, &body); err != nil {
+			return c, err
+		}
+		c.At = fromMicros(at)
+		return c, json.Unmarshal([]byte(body), &c.Keys)
+	}, `SELECT seq, origin, at, body FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 }
 
 // LastChange returns the highest seq in the change log (0 when empty).
 func (s *Store) LastChange(ctx context.Context) (int64, error) {
 	var seq int64
-	err := s.Read(ctx, func(tx posture.Tx) error {
-		return s.wrap(tx.(*Tx).queryRow(`SELECT COALESCE(MAX(seq), 0) FROM changes`).Scan(&seq))
-	})
-	return seq, err
+	err := s.statement(ctx).queryRow(`SELECT COALESCE(MAX(seq), 0) FROM changes`).Scan(&seq)
+	return seq, s.wrap(err)
 }
 
 // prunedSetting holds the highest seq PruneChanges deleted: a replica

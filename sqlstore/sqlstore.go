@@ -46,8 +46,8 @@ type Dialect struct {
 	// ChangeLog appends a row naming what each write changed to the changes
 	// table, for other replicas on the same database (changes.go).
 	ChangeLog bool
-	// Notify, when not empty, is a statement taking the new change's seq
-	// that tells listening replicas (pg_notify).
+	// Notify, when not empty, is a statement taking a payload, the new
+	// change's seq and origin, that tells listening replicas (pg_notify).
 	Notify string
 }
 
@@ -95,7 +95,7 @@ func (s *Store) Read(ctx context.Context, fn func(posture.Tx) error) error {
 		return s.wrap(err)
 	}
 	defer tx.Rollback()
-	if err := fn(&Tx{s: s, tx: tx, ctx: ctx}); err != nil {
+	if err := fn(&Tx{s: s, q: tx, ctx: ctx}); err != nil {
 		return err
 	}
 	return s.wrap(tx.Commit())
@@ -115,7 +115,7 @@ func (s *Store) Write(ctx context.Context, fn func(posture.Tx) error) error {
 		return s.wrap(err)
 	}
 	defer tx.Rollback()
-	t := &Tx{s: s, tx: tx, conn: conn, ctx: ctx, write: true}
+	t := &Tx{s: s, q: tx, conn: conn, ctx: ctx, write: true}
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -124,6 +124,13 @@ func (s *Store) Write(ctx context.Context, fn func(posture.Tx) error) error {
 	}
 	return s.wrap(tx.Commit())
 }
+
+// statement returns a Tx that runs each statement on the read pool, in a
+// transaction of its own: for a read of one statement, which sees one
+// snapshot anyway, without the round trips of BEGIN and COMMIT. The
+// change log's readers use it: every replica reads the log after every
+// commit of every other.
+func (s *Store) statement(ctx context.Context) *Tx { return &Tx{s: s, q: s.rdb, ctx: ctx} }
 
 // Ping implements posture.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.wrap(s.wdb.PingContext(ctx)) }
@@ -188,7 +195,7 @@ func (s *Store) wrap(err error) error {
 // Tx implements posture.Tx.
 type Tx struct {
 	s     *Store
-	tx    *sql.Tx
+	q     querier   // the *sql.Tx, or the read pool (statement)
 	conn  *sql.Conn // write transactions only
 	ctx   context.Context
 	write bool
@@ -197,18 +204,25 @@ type Tx struct {
 
 var _ posture.Tx = (*Tx)(nil)
 
+// querier is what a Tx runs its statements on.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
-	r, err := t.tx.ExecContext(t.ctx, t.s.q(query), args...)
+	r, err := t.q.ExecContext(t.ctx, t.s.q(query), args...)
 	return r, t.s.wrap(err)
 }
 
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
-	rows, err := t.tx.QueryContext(t.ctx, t.s.q(query), args...)
+	rows, err := t.q.QueryContext(t.ctx, t.s.q(query), args...)
 	return rows, t.s.wrap(err)
 }
 
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.ctx, t.s.q(query), args...)
+	return t.q.QueryRowContext(t.ctx, t.s.q(query), args...)
 }
 
 // scanner is a row to scan: *sql.Row or *sql.Rows.

@@ -62,14 +62,18 @@ func (r *replication) start(ctx context.Context, apply func(context.Context, *po
 	return nil
 }
 
-// run follows the other replicas until ctx ends: on each notification and
-// at least every second.
+// run follows the other replicas until ctx ends: on each of their
+// notifications and at least every second. Its own are not worth a read of
+// the log: it applied those changes when it wrote them.
 func (r *replication) run(ctx context.Context) {
 	if r.cluster == nil {
 		return
 	}
 	wake := make(chan struct{}, 1)
-	go r.cluster.Listen(ctx, func() {
+	go r.cluster.Listen(ctx, func(payload string) {
+		if sqlstore.NotifyOrigin(payload) == r.follower.Origin {
+			return
+		}
 		select {
 		case wake <- struct{}{}:
 		default:
