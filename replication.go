@@ -50,6 +50,10 @@ type ChangeKeys struct {
 	Deleted   []string `json:"d,omitempty"` // deleted with everything under them
 	// States are (resource key, assignment key) rows put or deleted.
 	States [][2]string `json:"s,omitempty"`
+	// StateRefs, when not empty, are the only references (lower case)
+	// whose states changed in those rows (an exemption re-stamps its own):
+	// a replica re-renders those alone, as the writer did. Empty: any.
+	StateRefs []string `json:"sr,omitempty"`
 	// AssignmentsDropped are assignments whose states were all deleted.
 	AssignmentsDropped []string `json:"ad,omitempty"`
 	Settings           []string `json:"set,omitempty"`

@@ -83,6 +83,10 @@ type Tx interface {
 	// PutPolicyStates replaces (resource, assignment) rows; a row without
 	// states is deleted.
 	PutPolicyStates(rows []*ResourceStates) error
+	// NoteStateRefs says that the rows this transaction put changed in
+	// these references alone (lower case; Change.StateRefs), so that other
+	// replicas re-render only their states. Without it, any changed.
+	NoteStateRefs(refs map[string]bool)
 	// DeletePolicyStatesUnder deletes the states of the resource key and of
 	// everything under it.
 	DeletePolicyStatesUnder(key string) error

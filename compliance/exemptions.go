@@ -253,8 +253,11 @@ func (s *Service) applyBatch(ctx context.Context, ops []exemptionOp, inTx func(p
 			outs, entries = append(outs, opOutcome{res: res}), append(entries, entry)
 			results = append(results, res)
 		}
+		if refsSet && c.StateRefs != nil {
+			tx.NoteStateRefs(c.StateRefs)
+		}
 		if inTx != nil {
-			return inTx(tx, results)
+			return inTx(tx, results) // it writes no policy states
 		}
 		return nil
 	})

@@ -89,6 +89,12 @@ func (s *Service) Follow(ctx context.Context, k *posture.ChangeKeys) (*posture.C
 			return err
 		}
 		c.States = rows
+		if len(k.States) > 0 && len(k.StateRefs) > 0 {
+			c.StateRefs = make(map[string]bool, len(k.StateRefs))
+			for _, r := range k.StateRefs {
+				c.StateRefs[r] = true
+			}
+		}
 		// An expiry rewrites no row: the views re-read the rows it ends.
 		for _, e := range notedNow {
 			rows, err := stampedRows(tx, hier, e)
@@ -96,6 +102,9 @@ func (s *Service) Follow(ctx context.Context, k *posture.ChangeKeys) (*posture.C
 				return err
 			}
 			c.States = append(c.States, rows...)
+			if c.StateRefs != nil { // nil: all
+				c.StateRefs = unionRefs(c.StateRefs, refsOf(e.x))
+			}
 		}
 		return nil
 	})
@@ -114,7 +123,7 @@ func (s *Service) Follow(ctx context.Context, k *posture.ChangeKeys) (*posture.C
 		}
 		s.setDue()
 	}
-	c.StatesRemoved = s.removedRefs(c.States)
+	c.StatesRemoved = s.removedRefs(c.States, c.StateRefs)
 	// Nothing lies under an exemption: the views drop its row alone, as
 	// they do for the writer's change (a Deleted prefix makes them look
 	// for rows below it).
@@ -164,9 +173,10 @@ func (s *Service) followStates(tx posture.Tx, pairs [][2]string) ([]*posture.Res
 }
 
 // removedRefs returns, for rows re-read whole, the references of their
-// assignment that they no longer hold: views keep single states and must
-// drop those (the writer knew which disappeared; a follower does not).
-func (s *Service) removedRefs(rows []*posture.ResourceStates) []posture.StateRef {
+// assignment (among refs, when not nil) that they no longer hold: views
+// keep single states and must drop those (the writer knew which
+// disappeared; a follower does not).
+func (s *Service) removedRefs(rows []*posture.ResourceStates, refs map[string]bool) []posture.StateRef {
 	as, _, _, _ := s.snapshot()
 	var out []posture.StateRef
 	for _, row := range rows {
@@ -179,6 +189,9 @@ func (s *Service) removedRefs(rows []*posture.ResourceStates) []posture.StateRef
 			have[strings.ToLower(st.ReferenceID)] = true
 		}
 		for _, ref := range a.compiled.References {
+			if refs != nil && !refs[strings.ToLower(ref.ReferenceID)] {
+				continue
+			}
 			f := ref.Facts
 			if row.ResourceType != "" && !f.AnyType && len(f.TypePatterns) == 0 && len(f.Types) > 0 && !slices.Contains(f.Types, row.ResourceType) {
 				continue // it cannot have a state for this type

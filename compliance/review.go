@@ -325,8 +325,13 @@ func (s *Service) evidenceResult(ctx context.Context, key string, holds bool) (b
 		}
 		c.Derived = append(c.Derived, doc)
 		st := &stamper{ix: s.exemptions, hier: hier, over: override{key: entry}}
-		_, err = s.restamp(tx, st, entry.scope, []string{entry.assignment}, key, c, nil)
-		return err
+		if _, err = s.restamp(tx, st, entry.scope, []string{entry.assignment}, key, c, nil); err != nil {
+			return err
+		}
+		if c.StateRefs != nil {
+			tx.NoteStateRefs(c.StateRefs)
+		}
+		return nil
 	})
 	if err != nil {
 		return false, err

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/posture/posture"
 	"github.com/posture/posture/internal/pgtest"
 	"github.com/posture/posture/postgres"
+	"github.com/posture/posture/sqlstore"
 )
 
 // Two deployments in two schemas of one database are two services: each
@@ -122,5 +124,55 @@ func TestPruneChanges(t *testing.T) {
 	}
 	if p, _ := s.PrunedThrough(ctx); p != recs[1].Seq {
 		t.Errorf("pruned through %d after a prune of nothing, want %d", p, recs[1].Seq)
+	}
+}
+
+// A committed change is notified to the listeners with its seq and the
+// origin of its writer, so that a replica can skip its own (it applied
+// them when it wrote them); a connection is announced with an empty
+// payload (whatever was notified meanwhile is lost: read the log).
+func TestListenPayload(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, c, err := postgres.OpenCluster(ctx, pgtest.Schema(t, "listen"), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	defer c.Close()
+	s.SetOrigin("host-a/42/beef")
+	got := make(chan string, 8)
+	go c.Listen(ctx, func(p string) { got <- p })
+	next := func() string {
+		select {
+		case p := <-got:
+			return p
+		case <-time.After(5 * time.Second):
+			t.Fatal("no notification within 5 s")
+			return ""
+		}
+	}
+	if p := next(); p != "" {
+		t.Fatalf("first wake %q, want the empty one of the connection", p)
+	}
+	if err := s.Write(ctx, func(tx posture.Tx) error {
+		tx.NoteStateRefs(map[string]bool{"ref-b": true, "ref-a": true})
+		return tx.PutSetting("k", "v")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Changes(ctx, 0, 10)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("changes: %v %v", recs, err)
+	}
+	if got := recs[0].Keys.StateRefs; !slices.Equal(got, []string{"ref-a", "ref-b"}) {
+		t.Errorf("logged references %q, want the noted ones in order", got)
+	}
+	p := next()
+	if want := fmt.Sprintf("%d host-a/42/beef", recs[0].Seq); p != want {
+		t.Errorf("payload %q, want %q", p, want)
+	}
+	if o := sqlstore.NotifyOrigin(p); o != "host-a/42/beef" {
+		t.Errorf("NotifyOrigin(%q) = %q", p, o)
 	}
 }

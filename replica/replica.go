@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,8 +114,21 @@ func (f *Follower) CatchUp(ctx context.Context) (publish []func(), err error) {
 // Last returns the Seq of the last record applied.
 func (f *Follower) Last() int64 { return f.last }
 
-// merge adds the keys of b to a.
+// merge adds the keys of b to a. The rows of both changed in the union of
+// their references, or in any when either says any.
 func merge(a, b *posture.ChangeKeys) {
+	anyA := len(a.States) > 0 && len(a.StateRefs) == 0
+	anyB := len(b.States) > 0 && len(b.StateRefs) == 0
+	switch {
+	case anyA || anyB:
+		a.StateRefs = nil
+	case len(b.States) > 0:
+		for _, r := range b.StateRefs {
+			if !slices.Contains(a.StateRefs, r) {
+				a.StateRefs = append(a.StateRefs, r)
+			}
+		}
+	}
 	a.Resources = append(a.Resources, b.Resources...)
 	a.Deleted = append(a.Deleted, b.Deleted...)
 	a.States = append(a.States, b.States...)

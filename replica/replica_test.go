@@ -159,3 +159,30 @@ func TestFollowerMissedPrunedRecords(t *testing.T) {
 		t.Errorf("applied %q, want %q", applied, want)
 	}
 }
+
+// Merged records re-render the union of their references, or every
+// reference as soon as one record put states without naming them.
+func TestMergeStateRefs(t *testing.T) {
+	row := [][2]string{{"/r", "/a"}}
+	for _, tc := range []struct {
+		name string
+		recs []posture.ChangeKeys
+		want []string
+	}{
+		{"one record", []posture.ChangeKeys{{States: row, StateRefs: []string{"x"}}}, []string{"x"}},
+		{"union", []posture.ChangeKeys{{States: row, StateRefs: []string{"x", "y"}}, {States: row, StateRefs: []string{"y", "z"}}}, []string{"x", "y", "z"}},
+		{"any first", []posture.ChangeKeys{{States: row}, {States: row, StateRefs: []string{"x"}}}, nil},
+		{"any last", []posture.ChangeKeys{{States: row, StateRefs: []string{"x"}}, {States: row}}, nil},
+		{"no states beside", []posture.ChangeKeys{{Resources: []string{"/r"}}, {States: row, StateRefs: []string{"x"}}, {Settings: []string{"k"}}}, []string{"x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var k posture.ChangeKeys
+			for i := range tc.recs {
+				merge(&k, &tc.recs[i])
+			}
+			if !slices.Equal(k.StateRefs, tc.want) {
+				t.Errorf("StateRefs %q, want %q", k.StateRefs, tc.want)
+			}
+		})
+	}
+}

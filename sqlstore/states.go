@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"maps"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -147,6 +148,13 @@ func (t *Tx) PolicyStates(f posture.PolicyStateFilter) ([]*posture.ResourceState
 		out = append(out, &r)
 	}
 	return out, t.s.wrap(rows.Err())
+}
+
+// NoteStateRefs implements posture.Tx.
+func (t *Tx) NoteStateRefs(refs map[string]bool) {
+	if k := t.noted(); k != nil {
+		k.StateRefs = slices.Sorted(maps.Keys(refs))
+	}
 }
 
 // PutPolicyStates implements posture.Tx.

@@ -110,6 +110,34 @@ func TestReplicas(t *testing.T) {
 		t.Errorf("replica B after A's exemption: score and exempt states %s, want %s %s", got, after, exemptAfter)
 	}
 
+	// An exemption of one reference on one resource through B: A renders
+	// the same states of that resource, those of the other references
+	// untouched (the change log names the references it re-stamped;
+	// ChangeKeys.StateRefs).
+	target := a.query(t, "policyresources | where type == 'microsoft.policyinsights/policystates' and properties.complianceState == 'NonCompliant' and properties.policyAssignmentId !~ '"+assignment+"' | project rid = tostring(properties.resourceId), ref = tostring(properties.policyDefinitionReferenceId), aid = tostring(properties.policyAssignmentId) | order by rid asc | take 1")
+	if len(target) != 1 {
+		t.Fatalf("no non-compliant state outside the exempted assignment to exempt: %v", target)
+	}
+	rid, ref, aid := fmt.Sprint(target[0]["rid"]), fmt.Sprint(target[0]["ref"]), fmt.Sprint(target[0]["aid"])
+	byState := "policyresources | where type == 'microsoft.policyinsights/policystates' and tolower(properties.resourceId) == tolower('" + rid + "') | summarize n = count() by s = tostring(properties.complianceState), r = tostring(properties.policyDefinitionReferenceId) | order by r asc, s asc"
+	fingerprint := func(s *server) string { return fmt.Sprint(s.query(t, byState)) }
+	statesBefore := fingerprint(a)
+	code, _, body = b.raw(t, http.MethodPut, rid+"/providers/Microsoft.Authorization/policyExemptions/one-ref?api-version=2022-07-01-preview",
+		`{"properties":{"policyAssignmentId":"`+aid+`","policyDefinitionReferenceIds":["`+ref+`"],"exemptionCategory":"Mitigated"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("PUT one-reference exemption: %d %s", code, body)
+	}
+	statesWriter := fingerprint(b)
+	if statesWriter == statesBefore {
+		t.Fatalf("the one-reference exemption changed no state of %s on its own replica: %s", rid, statesWriter)
+	}
+	if ok, got := within(time.Second, func() (bool, string) {
+		f := fingerprint(a)
+		return f == statesWriter, f
+	}); !ok {
+		t.Errorf("replica A after B's one-reference exemption: states of %s\n%s\nwant (as B)\n%s", rid, got, statesWriter)
+	}
+
 	// A resource written through B is evaluated there and seen by A.
 	code, _, body = b.raw(t, http.MethodPut, sub+"/resourcegroups/repl-rg?api-version=2021-04-01", `{"location":"westeurope"}`)
 	if code != http.StatusCreated {
