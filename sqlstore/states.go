@@ -1,9 +1,9 @@
 package sqlstore
 
 import (
-	"maps"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
