@@ -19,6 +19,7 @@ const (
 	ECONFLICT     Kind = "conflict"     // 409: the state forbids the change.
 	EPRECONDITION Kind = "precondition" // 412: If-Match / If-None-Match failed.
 	ETOOLARGE     Kind = "too_large"    // 413: the body is over the limit.
+	EHEADERS      Kind = "headers"      // 431: the request line and headers are over the limit.
 	ETOOMANY      Kind = "too_many"     // 429: rate limited.
 	EINTERNAL     Kind = "internal"     // 500: a bug or an unexpected failure.
 	EUNAVAILABLE  Kind = "unavailable"  // 503: a dependency (the database) is down.

@@ -32,6 +32,8 @@ func statusOf(k posture.Kind) int {
 		return http.StatusPreconditionFailed
 	case posture.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case posture.EHEADERS:
+		return http.StatusRequestHeaderFieldsTooLarge
 	case posture.ETOOMANY:
 		return http.StatusTooManyRequests
 	case posture.EUNAVAILABLE:

@@ -12,11 +12,16 @@ import (
 	"github.com/posture/posture"
 )
 
-// Limits bound what one caller may ask of the server: its rate (Rate) and
-// how slowly it may send a body. The http.Server's own timeouts bound the
-// rest: ReadHeaderTimeout the headers, IdleTimeout a connection between
-// requests, MaxHeaderBytes the headers' size (431).
+// Limits bound what one caller may ask of the server: its rate (Rate), the
+// size of its headers and how slowly it may send a body. The http.Server's
+// own timeouts bound the rest: ReadHeaderTimeout the headers, IdleTimeout a
+// connection between requests.
 type Limits struct {
+	// MaxHeaderBytes bounds the request line and headers: larger ones get
+	// 431 in the ARM envelope; 0: no limit here. Set the http.Server's
+	// MaxHeaderBytes to HeaderHardLimit of it: net/http answers what is
+	// over that itself, in plain text, before any handler runs.
+	MaxHeaderBytes int
 	// Rate throttles each principal (ratelimit.go); nil: no rate limit.
 	Rate *RateLimiter
 	// BodyTimeout is how long a request may take to send its body, counted
@@ -29,6 +34,39 @@ type Limits struct {
 	// so a large import that keeps arriving is not cut while a client
 	// dripping bytes is; 0: imports have BodyTimeout like the rest.
 	ImportMinRate int64
+}
+
+// HeaderHardLimit is the http.Server's MaxHeaderBytes for a limit of
+// maxHeaderBytes: above it, so that headers over the limit reach the
+// handler and get a coded answer, and bounded, so that no client makes
+// the server buffer more than that (net/http stops reading there).
+func HeaderHardLimit(maxHeaderBytes int) int { return maxHeaderBytes + max(maxHeaderBytes, 64<<10) }
+
+// headerBytes is the size of the request line and headers as the client
+// sent them (Host is taken out of Header by net/http), CRLFs included.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
+}
+
+// headersTooLarge returns the error for a request whose headers are over
+// the limit, nil for the others.
+func (s *Server) headersTooLarge(r *http.Request) error {
+	if s.Limits == nil || s.Limits.MaxHeaderBytes <= 0 {
+		return nil
+	}
+	if n := headerBytes(r); n > s.Limits.MaxHeaderBytes {
+		return posture.Errorf(posture.EHEADERS, "RequestHeaderFieldsTooLarge", "The request line and headers are %d bytes; the limit is %d.", n, s.Limits.MaxHeaderBytes)
+	}
+	return nil
 }
 
 // ImportPath is the import endpoint, whose bodies have their own limits.

@@ -157,6 +157,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Hand
 			s.Logger.Info("request", attrs...)
 		}
 	}()
+	if err := s.headersTooLarge(r); err != nil {
+		route = "limits"
+		s.writeError(rec, r, err)
+		return
+	}
 	switch r.URL.Path {
 	case "/healthz":
 		route = "healthz"

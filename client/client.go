@@ -160,6 +160,8 @@ func kindOf(status int) posture.Kind {
 		return posture.EPRECONDITION
 	case 413:
 		return posture.ETOOLARGE
+	case 431:
+		return posture.EHEADERS
 	case 429:
 		return posture.ETOOMANY
 	case 503:

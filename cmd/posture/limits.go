@@ -24,7 +24,7 @@ type LimitFlags struct {
 	BodyTimeout       time.Duration `name:"body-timeout" default:"1m" help:"Longest a client may take to send a request body (4 MB at most); imports get more, see --import-min-rate." env:"POSTURE_BODY_TIMEOUT"`
 	ImportMinRate     int64         `name:"import-min-rate" default:"65536" help:"Bytes a second an import body (256 MB at most) must keep up on average: it may take --body-timeout plus one second per this many bytes; 0: --body-timeout alone." env:"POSTURE_IMPORT_MIN_RATE"`
 	IdleTimeout       time.Duration `name:"idle-timeout" default:"2m" help:"Longest a kept-alive connection may wait for its next request." env:"POSTURE_IDLE_TIMEOUT"`
-	MaxHeaderBytes    int           `name:"max-header-bytes" default:"65536" help:"Largest request line and headers; larger ones get 431." env:"POSTURE_MAX_HEADER_BYTES"`
+	MaxHeaderBytes    int           `name:"max-header-bytes" default:"65536" help:"Largest request line and headers; larger ones get 431 (net/http cuts at twice this, or this plus 64 KiB, before posture sees them)." env:"POSTURE_MAX_HEADER_BYTES"`
 	MaxConnsPerAddr   int           `name:"max-conns-per-address" default:"256" help:"Connections one client address may hold open at once; more are closed when accepted. 0: no cap (behind a reverse proxy every client has its address)." env:"POSTURE_MAX_CONNS_PER_ADDRESS"`
 }
 
@@ -82,7 +82,7 @@ func (f *LimitFlags) apply(srv *api.Server, hs *http.Server) error {
 	case f.MaxHeaderBytes < 4096:
 		return usageError{fmt.Errorf("--max-header-bytes must be at least 4096")}
 	}
-	limits := &api.Limits{BodyTimeout: f.BodyTimeout, ImportMinRate: f.ImportMinRate}
+	limits := &api.Limits{BodyTimeout: f.BodyTimeout, ImportMinRate: f.ImportMinRate, MaxHeaderBytes: f.MaxHeaderBytes}
 	if l, ok := f.rateLimits(); ok {
 		limits.Rate = api.NewRateLimiter(l, srv.Now, 0)
 	}
@@ -90,7 +90,7 @@ func (f *LimitFlags) apply(srv *api.Server, hs *http.Server) error {
 	hs.ReadHeaderTimeout = f.ReadHeaderTimeout
 	hs.ReadTimeout = 0
 	hs.IdleTimeout = f.IdleTimeout
-	hs.MaxHeaderBytes = f.MaxHeaderBytes
+	hs.MaxHeaderBytes = api.HeaderHardLimit(f.MaxHeaderBytes)
 	if f.MaxConnsPerAddr > 0 {
 		refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "posture_http_connections_refused_total",
 			Help: "Connections closed when accepted because their client address held --max-conns-per-address already."})

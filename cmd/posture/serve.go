@@ -373,7 +373,6 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections open
 		ReadTimeout:       5 * time.Minute,  // imports stream large bodies
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if err := c.LimitFlags.apply(srv, hs); err != nil {
