@@ -31,24 +31,32 @@ func (t *Tx) AppendEvent(e *posture.Event) error {
 	if k := t.noted(); k != nil {
 		k.Streams = append(k.Streams, e.Stream)
 	}
-	if err := t.Lock(ledgerLock); err != nil {
-		return err
+	// The ledger's lock is held until the transaction ends, so after its
+	// first entry the transaction knows the head (a batch of exemption
+	// writes appends one per write).
+	if t.head == nil {
+		if err := t.Lock(ledgerLock); err != nil {
+			return err
+		}
+		seq, hash, err := t.LedgerHead()
+		if err != nil {
+			return err
+		}
+		t.head = &ledgerHead{seq, hash}
 	}
-	seq, prev, err := t.LedgerHead()
-	if err != nil {
-		return err
-	}
-	e.Seq, e.Prev = seq+1, prev
+	e.Seq, e.Prev = t.head.seq+1, t.head.hash
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	if e.Stream == "" {
 		e.Stream = strings.ToLower(e.Scope)
 	}
 	e.Hash = ledger.Hash(e.Prev, e)
-	_, err = t.exec(`INSERT INTO events (seq, stream, kind, actor, actor_type, at, action, scope, before, after, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(`INSERT INTO events (seq, stream, kind, actor, actor_type, at, action, scope, before, after, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, e.Stream, e.Kind, e.Actor, e.ActorType, micros(e.At), e.Action, e.Scope, nullText(e.Before), nullText(e.After), e.Prev, e.Hash)
 	if err != nil {
+		t.head = nil // the statement failed: the transaction will not commit it
 		return err
 	}
+	t.head.seq, t.head.hash = e.Seq, e.Hash
 	if sg := t.s.signer; sg != nil && e.Seq%t.s.checkpointEvery == 0 {
 		cp := sg.Sign(e.Seq, e.Hash, e.At)
 		_, err = t.exec(`INSERT INTO ledger_checkpoints (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)`,

@@ -200,6 +200,13 @@ type Tx struct {
 	ctx   context.Context
 	write bool
 	keys  *posture.ChangeKeys // what the transaction changed, for the change log
+	head  *ledgerHead         // the ledger's head once this transaction appended to it
+}
+
+// ledgerHead is the last entry of the audit ledger.
+type ledgerHead struct {
+	seq  int64
+	hash []byte
 }
 
 var _ posture.Tx = (*Tx)(nil)
