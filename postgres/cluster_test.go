@@ -14,6 +14,19 @@ import (
 	"github.com/posture/posture/sqlstore"
 )
 
+// openCluster opens the store and the cluster of a replica on url, closed
+// when the test ends (the cluster first: the pool waits for its
+// connections).
+func openCluster(t *testing.T, url string) (*sqlstore.Store, *postgres.Cluster) {
+	t.Helper()
+	s, c, err := postgres.OpenCluster(context.Background(), url, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return s, c
+}
+
 // Two deployments in two schemas of one database are two services: each
 // has its own leader, and one's write lock does not hold up the other's
 // writers, while two replicas of one deployment exclude each other.
@@ -23,16 +36,10 @@ import (
 func TestClusterPerSchema(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	open := func(url string) *postgres.Cluster {
-		s, c, err := postgres.OpenCluster(ctx, url, time.Now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(); s.Close() })
-		return c
-	}
 	urlA, urlB := pgtest.Schema(t, "cluster_a"), pgtest.Schema(t, "cluster_b")
-	a1, a2, b := open(urlA), open(urlA), open(urlB)
+	_, a1 := openCluster(t, urlA)
+	_, a2 := openCluster(t, urlA)
+	_, b := openCluster(t, urlB)
 
 	// Leaders: one per deployment.
 	var leadA, leadB atomic.Int32
@@ -88,12 +95,7 @@ func TestClusterPerSchema(t *testing.T) {
 // read that far compares with its own (replica.Follower).
 func TestPruneChanges(t *testing.T) {
 	ctx := context.Background()
-	s, c, err := postgres.OpenCluster(ctx, pgtest.Schema(t, "prune"), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	defer c.Close()
+	s, _ := openCluster(t, pgtest.Schema(t, "prune"))
 	s.SetOrigin("test")
 	for i := range 3 {
 		if err := s.Write(ctx, func(tx posture.Tx) error { return tx.PutSetting("k", fmt.Sprint(i)) }); err != nil {
@@ -134,12 +136,7 @@ func TestPruneChanges(t *testing.T) {
 func TestListenPayload(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, c, err := postgres.OpenCluster(ctx, pgtest.Schema(t, "listen"), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	defer c.Close()
+	s, c := openCluster(t, pgtest.Schema(t, "listen"))
 	s.SetOrigin("host-a/42/beef")
 	got := make(chan string, 8)
 	go c.Listen(ctx, func(p string) { got <- p })
