@@ -19,9 +19,9 @@ import (
 // writes a batch is the one write.
 //
 // A batch is all or nothing in the store, but a refusal belongs to its
-// write: when a batch of several fails, each of its writes runs again
+// write: when a batch of several is refused, each of its writes runs again
 // alone, so that the others commit and the refused one gets its own
-// error.
+// error. A failure of the store fails them all.
 //
 // Leadership passes from one waiting writer to the next, so that no
 // request serves other requests' writes for longer than one batch.
@@ -110,7 +110,7 @@ func (s *Service) runBatch(ctx context.Context, batch []*queuedWrite) {
 		ops[i] = w.op
 	}
 	outs, err := s.applyBatch(ctx, ops, nil)
-	if err == nil || len(batch) == 1 {
+	if err == nil || len(batch) == 1 || !refused(err) {
 		for i, w := range batch {
 			if w.err = err; err == nil {
 				w.out = outs[i]
@@ -124,6 +124,20 @@ func (s *Service) runBatch(ctx context.Context, batch []*queuedWrite) {
 			w.out = outs[0]
 		}
 	}
+}
+
+// refused reports whether a batch failed on one of its writes (a client's
+// error) rather than on the store: only then do the writes run again
+// alone. After a store failure the batch may even have committed (a
+// connection lost during COMMIT), and writes run again before the views
+// heard of it would stamp without it; they fail together instead, and
+// the replica catches up before the next batch (sqlstore.OnUncertainWrite).
+func refused(err error) bool {
+	switch posture.ErrorKind(err) {
+	case posture.EINTERNAL, posture.EUNAVAILABLE:
+		return false
+	}
+	return true
 }
 
 // queuedWrites is how many writes wait for a batch (tests).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/posture/posture"
@@ -149,5 +150,50 @@ func TestExemptionGroupCommitPutThenDelete(t *testing.T) {
 	c := feed.changes[before]
 	if len(c.Derived) != 0 || len(c.DerivedRemoved) != 1 || c.DerivedRemoved[0] != old.ID {
 		t.Errorf("the change names the exemption as put: derived %d, removed %v", len(c.Derived), c.DerivedRemoved)
+	}
+}
+
+// writeCounter counts the store's write transactions.
+type writeCounter struct {
+	posture.Store
+	writes atomic.Int32
+}
+
+func (c *writeCounter) Write(ctx context.Context, fn func(posture.Tx) error) error {
+	c.writes.Add(1)
+	return c.Store.Write(ctx, fn)
+}
+
+// TestExemptionGroupCommitStoreFailure: when the store fails a batch, its
+// writes fail together and do not run again alone: the batch may have
+// committed (a connection lost during COMMIT), and a write run again
+// before the views heard of it would stamp without it.
+func TestExemptionGroupCommitStoreFailure(t *testing.T) {
+	e := newEnv(t, true)
+	sa1, sa2 := e.base()
+	counter := &writeCounter{Store: e.store}
+	e.svc.Store = counter
+	ctx := context.Background()
+	if err := e.svc.WriteMu.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var errs [3]error
+	good := exemptionBody("Mitigated", `"`+secureTransfer+`"`, "", "")
+	e.queue(&wg, 1, func() { _, errs[0] = e.putExemption(sa1+exemptionsPath+"a", good, "") })
+	e.queue(&wg, 2, func() { _, errs[1] = e.putExemption(sa2+exemptionsPath+"b", good, "") })
+	e.queue(&wg, 3, func() { _, errs[2] = e.putExemption(sa1+exemptionsPath+"c", good, "") })
+	if err := e.store.Close(); err != nil { // the database goes away under the queued batch
+		t.Fatal(err)
+	}
+	e.svc.WriteMu.Unlock()
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("write %d succeeded on a closed store", i)
+		}
+	}
+	if n := counter.writes.Load(); n != 1 {
+		t.Errorf("%d write transactions for a batch of 3 the store failed, want 1 (no write runs again alone)", n)
 	}
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -171,5 +172,45 @@ func TestListenPayload(t *testing.T) {
 	}
 	if o := sqlstore.NotifyOrigin(p); o != "host-a/42/beef" {
 		t.Errorf("NotifyOrigin(%q) = %q", p, o)
+	}
+}
+
+// A write that fails after its function succeeded (here its context ends
+// before the change is logged and committed) may have committed for all
+// the writer knows: the store says so, so that the replica applies its own
+// records again. A write its function refused, and one that committed, do
+// not.
+func TestUncertainWrite(t *testing.T) {
+	s, _ := openCluster(t, pgtest.Schema(t, "uncertain"))
+	s.SetOrigin("test")
+	var calls atomic.Int32
+	s.OnUncertainWrite(func() { calls.Add(1) })
+
+	if err := s.Write(context.Background(), func(tx posture.Tx) error { return tx.PutSetting("k", "1") }); err != nil {
+		t.Fatal(err)
+	}
+	refusal := errors.New("refused")
+	if err := s.Write(context.Background(), func(tx posture.Tx) error {
+		if err := tx.PutSetting("k", "2"); err != nil {
+			return err
+		}
+		return refusal
+	}); !errors.Is(err, refusal) {
+		t.Fatalf("refused write: %v", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("%d uncertain writes after a commit and a refusal, want 0", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	err := s.Write(ctx, func(tx posture.Tx) error {
+		err := tx.PutSetting("k", "3")
+		cancel()
+		return err
+	})
+	if err == nil {
+		t.Fatal("a write whose context ended before its commit succeeded")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d uncertain writes after a failed commit, want 1", n)
 	}
 }

@@ -48,8 +48,17 @@ type Follower struct {
 	Apply  func(ctx context.Context, k *posture.ChangeKeys) (publish func(), err error)
 	Logger *slog.Logger
 
-	last int64 // highest Seq applied
+	last      int64       // highest Seq applied
+	replayOwn atomic.Bool // ReplayOwn: the next catch-up applies this replica's records too
 }
+
+// ReplayOwn says that one of this replica's writes may have committed
+// without its views hearing of it (the connection broke during COMMIT):
+// the next catch-up applies this replica's own records too, as if another
+// had written them. Its records are all after the last one applied (it
+// wrote it under the write lock, after a catch-up), and applying a record
+// again converges.
+func (f *Follower) ReplayOwn() { f.replayOwn.Store(true) }
 
 // batch bounds the records read and applied at once.
 const batch = 500
@@ -69,6 +78,12 @@ func (f *Follower) Start(ctx context.Context) error {
 // publications Apply left, in order (run them before publishing anything
 // newer). The caller holds the replica's write lock.
 func (f *Follower) CatchUp(ctx context.Context) (publish []func(), err error) {
+	replay := f.replayOwn.Swap(false)
+	defer func() {
+		if err != nil && replay {
+			f.replayOwn.Store(true) // not done: the next catch-up again
+		}
+	}()
 	for {
 		recs, err := f.Log.Changes(ctx, f.last, batch)
 		if err != nil {
@@ -91,7 +106,7 @@ func (f *Follower) CatchUp(ctx context.Context) (publish []func(), err error) {
 		}
 		keys := &posture.ChangeKeys{}
 		for _, r := range recs {
-			if r.Origin != f.Origin { // its own were applied when written
+			if r.Origin != f.Origin || replay { // its own were applied when written
 				merge(keys, &r.Keys)
 			}
 		}

@@ -186,3 +186,52 @@ func TestMergeStateRefs(t *testing.T) {
 		})
 	}
 }
+
+// errLog fails Changes while failing is set.
+type errLog struct {
+	*memLog
+	failing bool
+}
+
+func (l *errLog) Changes(ctx context.Context, after int64, limit int) ([]posture.ChangeRecord, error) {
+	if l.failing {
+		return nil, fmt.Errorf("database down")
+	}
+	return l.memLog.Changes(ctx, after, limit)
+}
+
+// After ReplayOwn the next catch-up applies this replica's own records
+// too (a write whose COMMIT lost its answer may have committed), once: a
+// failed catch-up keeps it for the next, a successful one ends it.
+func TestFollowerReplayOwn(t *testing.T) {
+	ctx := context.Background()
+	log := &errLog{memLog: &memLog{}}
+	var applied [][]string
+	f := &Follower{Log: log, Origin: "me", Apply: func(_ context.Context, k *posture.ChangeKeys) (func(), error) {
+		applied = append(applied, k.Resources)
+		return nil, nil
+	}}
+	if err := f.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log.add("me", "uncertain")
+	log.add("other", "theirs")
+	f.ReplayOwn()
+	log.failing = true
+	if _, err := f.CatchUp(ctx); err == nil {
+		t.Fatal("catch-up over a failing log succeeded")
+	}
+	log.failing = false
+	if _, err := f.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log.add("me", "certain")
+	log.add("other", "later")
+	if _, err := f.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"uncertain", "theirs"}, {"later"}}
+	if !slices.EqualFunc(applied, want, slices.Equal) {
+		t.Errorf("applied %q, want %q (own records once, after ReplayOwn)", applied, want)
+	}
+}

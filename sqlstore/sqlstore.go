@@ -68,6 +68,7 @@ type Store struct {
 	signer          Signer // signs ledger checkpoints; nil: none
 	checkpointEvery int64
 	origin          string // names this process in the change log
+	uncertain       func() // OnUncertainWrite
 }
 
 var _ posture.Store = (*Store)(nil)
@@ -120,9 +121,29 @@ func (s *Store) Write(ctx context.Context, fn func(posture.Tx) error) error {
 		return err
 	}
 	if err := t.appendChange(); err != nil {
+		s.wroteUncertain(t)
 		return err
 	}
-	return s.wrap(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		s.wroteUncertain(t)
+		return s.wrap(err)
+	}
+	return nil
+}
+
+// OnUncertainWrite sets what to call when a write that logged a change
+// failed after its function succeeded: a connection lost during COMMIT
+// leaves the outcome unknown (the database may have committed and died
+// before answering), so the caller's in-memory views may lack what the
+// store holds. The replica package then applies this process's own
+// records of the log too, which converges either way. Failures while
+// logging, before COMMIT was sent, call it as well: replaying is harmless.
+func (s *Store) OnUncertainWrite(fn func()) { s.uncertain = fn }
+
+func (s *Store) wroteUncertain(t *Tx) {
+	if s.uncertain != nil && !t.keys.Empty() {
+		s.uncertain()
+	}
 }
 
 // statement returns a Tx that runs each statement on the read pool, in a

@@ -45,6 +45,10 @@ func newReplication(store *sqlstore.Store, cluster *postgres.Cluster, log *slog.
 	origin := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
 	store.SetOrigin(origin)
 	r.follower = &replica.Follower{Log: store, Origin: origin, Logger: log}
+	store.OnUncertainWrite(func() {
+		log.Warn("a write's outcome is unknown (its connection broke during the commit): applying this replica's own changes from the log again")
+		r.follower.ReplayOwn()
+	})
 	r.gate.Locker, r.gate.Follower = cluster, r.follower
 	return r
 }
