@@ -36,6 +36,9 @@ type Job struct {
 	RunAt       time.Time
 	LockedUntil time.Time // for Running jobs: when the lease runs out
 	LastError   string
+	// TraceParent is the W3C traceparent of the operation that enqueued
+	// the job ("": none, or tracing off): its runs join that trace.
+	TraceParent string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/posture/posture"
 )
 
-const jobColumns = `id, key, kind, ref, payload, state, attempts, max_attempts, run_at, locked_until, last_error, created_at, updated_at`
+const jobColumns = `id, key, kind, ref, payload, state, attempts, max_attempts, run_at, locked_until, last_error, trace_parent, created_at, updated_at`
 
-// enqueueChunk bounds the rows of one INSERT: 9 parameters a row stay far
+// enqueueChunk bounds the rows of one INSERT: 10 parameters a row stay far
 // below SQLite's and PostgreSQL's limits.
 const enqueueChunk = 500
 
@@ -24,7 +24,7 @@ func scanJob(sc scanner) (*posture.Job, error) {
 	var payload sql.NullString
 	var runAt, locked, created, updated int64
 	if err := sc.Scan(&j.ID, &j.Key, &j.Kind, &j.Ref, &payload, &j.State, &j.Attempts, &j.MaxAttempts,
-		&runAt, &locked, &j.LastError, &created, &updated); err != nil {
+		&runAt, &locked, &j.LastError, &j.TraceParent, &created, &updated); err != nil {
 		return nil, err
 	}
 	if payload.Valid {
@@ -41,7 +41,8 @@ func stamp(t time.Time) time.Time { return fromMicros(micros(t)) }
 // EnqueueJobs implements posture.Tx. Jobs go in by multi-row INSERTs that
 // skip taken keys (ON CONFLICT DO NOTHING) and return the rows they added;
 // a key given twice in one call is added once, for its first job. RunAt and
-// CreatedAt default to the store's clock; the added jobs get their ID and
+// CreatedAt default to the store's clock, TraceParent to the trace of the
+// transaction's context (SetTraceParent); the added jobs get their ID and
 // the fields as stored.
 func (t *Tx) EnqueueJobs(jobs []*posture.Job) (int, error) {
 	if k := t.noted(); k != nil && len(jobs) > 0 {
@@ -62,19 +63,26 @@ func (t *Tx) EnqueueJobs(jobs []*posture.Job) (int, error) {
 		}
 		return stamp(v)
 	}
+	parent := ""
+	if t.s.traceParent != nil {
+		parent = t.s.traceParent(t.ctx)
+	}
 	added := 0
 	for start := 0; start < len(jobs); start += enqueueChunk {
 		chunk := jobs[start:min(start+enqueueChunk, len(jobs))]
 		var b strings.Builder
-		b.WriteString(`INSERT INTO jobs (key, kind, ref, payload, state, attempts, max_attempts, run_at, locked_until, last_error, created_at, updated_at) VALUES `)
-		args := make([]any, 0, len(chunk)*9)
+		b.WriteString(`INSERT INTO jobs (key, kind, ref, payload, state, attempts, max_attempts, run_at, locked_until, last_error, trace_parent, created_at, updated_at) VALUES `)
+		args := make([]any, 0, len(chunk)*10)
 		for i, j := range chunk {
 			if i > 0 {
 				b.WriteString(`, `)
 			}
-			b.WriteString(`(?, ?, ?, ?, ?, 0, ?, ?, 0, '', ?, ?)`)
+			if j.TraceParent == "" {
+				j.TraceParent = parent
+			}
+			b.WriteString(`(?, ?, ?, ?, ?, 0, ?, ?, 0, '', ?, ?, ?)`)
 			args = append(args, j.Key, j.Kind, j.Ref, nullText(j.Payload), posture.JobPending, j.MaxAttempts,
-				micros(orNow(j.RunAt)), micros(orNow(j.CreatedAt)), micros(now))
+				micros(orNow(j.RunAt)), j.TraceParent, micros(orNow(j.CreatedAt)), micros(now))
 		}
 		b.WriteString(` ON CONFLICT (key) DO NOTHING RETURNING id, key`)
 		rows, err := queryAll(t, func(sc scanner) (idKey, error) {

@@ -67,8 +67,9 @@ type Store struct {
 
 	signer          Signer // signs ledger checkpoints; nil: none
 	checkpointEvery int64
-	origin          string // names this process in the change log
-	uncertain       func() // OnUncertainWrite
+	origin          string                       // names this process in the change log
+	uncertain       func()                       // OnUncertainWrite
+	traceParent     func(context.Context) string // SetTraceParent
 }
 
 var _ posture.Store = (*Store)(nil)
@@ -130,6 +131,11 @@ func (s *Store) Write(ctx context.Context, fn func(posture.Tx) error) error {
 	}
 	return nil
 }
+
+// SetTraceParent sets how a transaction's context names its trace (a W3C
+// traceparent, "" for none): jobs enqueued in it keep it (Job.TraceParent),
+// so that their runs join the trace of what enqueued them.
+func (s *Store) SetTraceParent(fn func(context.Context) string) { s.traceParent = fn }
 
 // OnUncertainWrite sets what to call when a write that logged a change
 // failed after its function succeeded: a connection lost during COMMIT

@@ -65,12 +65,13 @@ func testJobsEnqueue(t *testing.T, b Backend) {
 	s := b.Open(t)
 	at := clockBase.Add(123456 * time.Microsecond)
 	first := &posture.Job{Key: "request/r1/filed/email", Kind: "notify.email", Ref: "/subscriptions/s1/r1",
-		Payload: json.RawMessage(`{"to":["a@example.com"],"n":1}`), MaxAttempts: 3, RunAt: at, CreatedAt: at}
+		Payload: json.RawMessage(`{"to":["a@example.com"],"n":1}`), MaxAttempts: 3, RunAt: at, CreatedAt: at,
+		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 	if n := enqueue(t, s, first); n != 1 || first.ID == 0 {
 		t.Fatalf("enqueue: %d added, ID %d", n, first.ID)
 	}
 	want := &posture.Job{ID: first.ID, Key: first.Key, Kind: "notify.email", Ref: "/subscriptions/s1/r1",
-		Payload: first.Payload, State: posture.JobPending, MaxAttempts: 3, RunAt: at, CreatedAt: at, UpdatedAt: first.UpdatedAt}
+		Payload: first.Payload, State: posture.JobPending, MaxAttempts: 3, RunAt: at, TraceParent: first.TraceParent, CreatedAt: at, UpdatedAt: first.UpdatedAt}
 	if got := getJob(t, s, first.ID); !reflect.DeepEqual(got, want) {
 		t.Errorf("Job(%d):\n got %+v\nwant %+v", first.ID, got, want)
 	}
@@ -94,7 +95,7 @@ func testJobsEnqueue(t *testing.T, b Backend) {
 		t.Errorf("a skipped duplicate changed the queued job: %+v", got)
 	}
 	got := getJob(t, s, second.ID)
-	if got.Kind != "notify.teams" || got.Payload != nil || got.MaxAttempts != 0 || got.Attempts != 0 {
+	if got.Kind != "notify.teams" || got.Payload != nil || got.MaxAttempts != 0 || got.Attempts != 0 || got.TraceParent != "" {
 		t.Errorf("second job: %+v", got)
 	}
 	if got.RunAt.Before(before) || got.RunAt.After(after) || !got.RunAt.Equal(second.RunAt) || !got.CreatedAt.Equal(got.RunAt) {

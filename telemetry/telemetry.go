@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/posture/posture"
@@ -132,11 +133,16 @@ func (t *Telemetry) OnQuery(ctx context.Context, rows int, err error, d time.Dur
 }
 
 // OnRun fits queue.Queue.OnRun: a span around the job's run, parent of the
-// store transactions of its handler and of its outcome.
+// store transactions of its handler and of its outcome, and a child of the
+// span that enqueued the job (Job.TraceParent): a request's trace goes on
+// into the notices and tickets it caused, however late they run.
 func (t *Telemetry) OnRun(ctx context.Context, j *posture.Job) (context.Context, func(string, error)) {
 	start := time.Now()
 	var span trace.Span
 	if t.tracer != nil {
+		if j.TraceParent != "" {
+			ctx = propagator.Extract(ctx, propagation.MapCarrier{"traceparent": j.TraceParent})
+		}
 		ctx, span = t.tracer.Start(ctx, "job "+j.Kind, trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithAttributes(attribute.String("posture.job.kind", j.Kind), attribute.Int64("posture.job.id", j.ID),
 				attribute.Int("posture.job.attempt", j.Attempts)))

@@ -87,6 +87,18 @@ func StartTracing(ctx context.Context, c TracingConfig) (*sdktrace.TracerProvide
 // propagator reads W3C traceparent and tracestate headers.
 var propagator = propagation.TraceContext{}
 
+// TraceParent returns the W3C traceparent of the span in ctx, "" when there
+// is none (sqlstore.Store.SetTraceParent: jobs keep the trace that enqueued
+// them).
+func TraceParent(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	c := propagation.MapCarrier{}
+	propagator.Inject(ctx, c)
+	return c["traceparent"]
+}
+
 // Handler starts a server span for every request, a child of the caller's
 // traceparent when it sends one. The span is named after the method until
 // package api renames it after the route; it records the method and the

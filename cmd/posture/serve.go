@@ -166,6 +166,9 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		return err
 	}
 	defer obs.close()
+	if obs.tel.Tracing() {
+		store.SetTraceParent(telemetry.TraceParent) // jobs go on with the trace that enqueued them
+	}
 	registry, err := policy.NewBuiltinRegistry()
 	if err != nil {
 		return fmt.Errorf("loading the built-in policies: %w", err)

@@ -283,6 +283,18 @@ func TestMetricsAndTraces(t *testing.T) {
 	if job == nil {
 		t.Fatal("no job span")
 	}
+	// The job runs in the trace of the request that filed it: up from its
+	// span, through the transaction that enqueued it, to that PUT.
+	var chain []string
+	for sp := byID[hex.EncodeToString(job.ParentSpanId)]; sp != nil; sp = byID[hex.EncodeToString(sp.ParentSpanId)] {
+		chain = append(chain, sp.Name)
+		if !bytes.Equal(sp.TraceId, job.TraceId) {
+			t.Errorf("span %q above the job is in another trace", sp.Name)
+		}
+	}
+	if len(chain) < 2 || chain[0] != "store.write" || !strings.HasPrefix(chain[len(chain)-1], "PUT ") {
+		t.Errorf("above the job span: %q, want the enqueuing store.write under the filing PUT", chain)
+	}
 	underJob := 0
 	for _, sp := range recv.spans {
 		if strings.HasPrefix(sp.Name, "store.") && bytes.Equal(sp.ParentSpanId, job.SpanId) {
