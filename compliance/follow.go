@@ -8,6 +8,7 @@ import (
 
 	"github.com/posture/posture"
 	"github.com/posture/posture/armid"
+	"github.com/posture/posture/policy"
 )
 
 // Follow applies what another replica committed (keys read from the change
@@ -28,7 +29,7 @@ func (s *Service) Follow(ctx context.Context, k *posture.ChangeKeys) (*posture.C
 			streams[st] = true
 		}
 	}
-	_, hier, _, _ := s.snapshot()
+	before, hier, _, _ := s.snapshot() // assignments as compiled before this change
 	err := s.Store.Read(ctx, func(tx posture.Tx) error {
 		keys := dedupe(k.Resources)
 		docs, err := tx.Resources(keys)
@@ -123,7 +124,7 @@ func (s *Service) Follow(ctx context.Context, k *posture.ChangeKeys) (*posture.C
 		}
 		s.setDue()
 	}
-	c.StatesRemoved = s.removedRefs(c.States, c.StateRefs)
+	c.StatesRemoved = s.removedRefs(c.States, c.StateRefs, before)
 	// Nothing lies under an exemption: the views drop its row alone, as
 	// they do for the writer's change (a Deleted prefix makes them look
 	// for rows below it).
@@ -175,28 +176,31 @@ func (s *Service) followStates(tx posture.Tx, pairs [][2]string) ([]*posture.Res
 // removedRefs returns, for rows re-read whole, the references of their
 // assignment (among refs, when not nil) that they no longer hold: views
 // keep single states and must drop those (the writer knew which
-// disappeared; a follower does not).
-func (s *Service) removedRefs(rows []*posture.ResourceStates, refs map[string]bool) []posture.StateRef {
+// disappeared; a follower does not). The references are those of the
+// assignment as compiled now and before the change (an initiative that
+// dropped a reference: its states go too).
+func (s *Service) removedRefs(rows []*posture.ResourceStates, refs map[string]bool, before map[string]*assignment) []posture.StateRef {
 	as, _, _, _ := s.snapshot()
 	var out []posture.StateRef
 	for _, row := range rows {
-		a := as[row.AssignmentKey]
-		if a == nil {
-			continue
-		}
 		have := make(map[string]bool, len(row.States))
 		for _, st := range row.States {
 			have[strings.ToLower(st.ReferenceID)] = true
 		}
-		for _, ref := range a.compiled.References {
-			if refs != nil && !refs[strings.ToLower(ref.ReferenceID)] {
+		for _, a := range []*assignment{as[row.AssignmentKey], before[row.AssignmentKey]} {
+			if a == nil {
 				continue
 			}
-			f := ref.Facts
-			if row.ResourceType != "" && !f.AnyType && len(f.TypePatterns) == 0 && len(f.Types) > 0 && !slices.Contains(f.Types, row.ResourceType) {
-				continue // it cannot have a state for this type
-			}
-			if !have[strings.ToLower(ref.ReferenceID)] {
+			for _, ref := range a.compiled.References {
+				id := strings.ToLower(ref.ReferenceID)
+				if have[id] || refs != nil && !refs[id] {
+					continue
+				}
+				f := ref.Facts
+				if row.ResourceType != "" && !f.AnyType && len(f.TypePatterns) == 0 && len(f.Types) > 0 && !slices.Contains(f.Types, row.ResourceType) {
+					continue // it cannot have a state for this type
+				}
+				have[id] = true // once, when both name it
 				out = append(out, posture.StateRef{ResourceKey: row.ResourceKey, AssignmentKey: row.AssignmentKey, ReferenceID: ref.ReferenceID})
 			}
 		}
@@ -216,7 +220,12 @@ func (s *Service) followObjects(ctx context.Context, c *posture.Change) error {
 		newHier.apply(r)
 	}
 	// Definitions and initiatives first: assignments compile against them.
+	var objects []string // keys of the definitions and initiatives changed
 	for _, r := range c.Put {
+		switch r.TypeKey() {
+		case strings.ToLower(DefinitionType), strings.ToLower(SetDefinitionType):
+			objects = append(objects, r.Key)
+		}
 		switch r.TypeKey() {
 		case strings.ToLower(DefinitionType):
 			if err := s.registerDefinition(r); err != nil {
@@ -232,6 +241,10 @@ func (s *Service) followObjects(ctx context.Context, c *posture.Change) error {
 		id, err := armid.Parse(d)
 		if err != nil {
 			continue
+		}
+		switch strings.ToLower(id.Type()) {
+		case strings.ToLower(DefinitionType), strings.ToLower(SetDefinitionType):
+			objects = append(objects, strings.ToLower(d))
 		}
 		switch strings.ToLower(id.Type()) {
 		case strings.ToLower(DefinitionType):
@@ -253,6 +266,21 @@ func (s *Service) followObjects(ctx context.Context, c *posture.Change) error {
 			continue
 		}
 		put[a.key] = a
+	}
+	// The assignments compiled against a definition or initiative another
+	// replica changed: compiled again, as its write did (replaceCompiled);
+	// else this replica would evaluate with the old references.
+	for _, a := range sortedAssignments(as) {
+		if put[a.key] != nil || !usesAny(a, objects) {
+			continue
+		}
+		ca, err := policy.Compile(a.compiled.Assignment, s.Registry)
+		if err != nil {
+			s.log().Warn("policy assignment does not compile after another replica changed what it assigns; it is not evaluated", "assignment", a.key, "err", err)
+			gone = append(gone, a.key)
+			continue
+		}
+		put[a.key] = &assignment{key: a.key, scope: a.scope, compiled: ca}
 	}
 	for _, d := range c.Deleted {
 		for k := range as {
@@ -308,4 +336,15 @@ func dedupe(keys []string) []string {
 		}
 	}
 	return out
+}
+
+// usesAny reports whether an assignment uses one of the definitions or
+// initiatives with these keys.
+func usesAny(a *assignment, keys []string) bool {
+	for _, k := range keys {
+		if usesObject(a, k) {
+			return true
+		}
+	}
+	return false
 }

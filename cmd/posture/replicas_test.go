@@ -186,6 +186,77 @@ func TestReplicas(t *testing.T) {
 		}
 	}
 
+	// An initiative changed through A to drop a reference: B drops that
+	// reference's states too, although the recompiled initiative no longer
+	// names it.
+	setPath := sub + "/providers/Microsoft.Authorization/policySetDefinitions/repl-set?api-version=2021-06-01"
+	setBody := func(refs ...string) string {
+		defs := map[string]string{
+			"secureTransfer": "/providers/Microsoft.Authorization/policyDefinitions/404c3081-a854-4457-ae30-26a93ef643f9",
+			"networkAcls":    "/providers/Microsoft.Authorization/policyDefinitions/34c877ad-507e-4c82-993e-3452a6e0ad3c",
+		}
+		var parts []string
+		for _, r := range refs {
+			parts = append(parts, fmt.Sprintf(`{"policyDefinitionId":%q,"policyDefinitionReferenceId":%q}`, defs[r], r))
+		}
+		return `{"properties":{"displayName":"replicated set","policyDefinitions":[` + strings.Join(parts, ",") + `]}}`
+	}
+	if code, _, body := a.raw(t, http.MethodPut, setPath, setBody("secureTransfer", "networkAcls")); code != http.StatusCreated {
+		t.Fatalf("PUT initiative: %d %s", code, body)
+	}
+	if code, _, body := a.raw(t, http.MethodPut, sub+"/providers/Microsoft.Authorization/policyAssignments/repl-set?api-version=2022-06-01",
+		`{"properties":{"policyDefinitionId":"`+sub+`/providers/Microsoft.Authorization/policySetDefinitions/repl-set"}}`); code != http.StatusCreated {
+		t.Fatalf("PUT assignment of the initiative: %d %s", code, body)
+	}
+	dropped := "policyresources | where type == 'microsoft.policyinsights/policystates' and properties.policyAssignmentId endswith '/repl-set' and properties.policyDefinitionReferenceId =~ 'networkAcls'"
+	if n := a.count(t, dropped); n == "0" {
+		t.Fatalf("the initiative's second reference has no states on the replica that assigned it")
+	}
+	if ok, got := within(time.Second, func() (bool, string) {
+		n := b.count(t, dropped)
+		return n == a.count(t, dropped), n
+	}); !ok {
+		t.Errorf("replica B after A's assignment: %s states of the second reference, want %s", got, a.count(t, dropped))
+	}
+	if code, _, body := a.raw(t, http.MethodPut, setPath, setBody("secureTransfer")); code != http.StatusOK {
+		t.Fatalf("PUT initiative without its second reference: %d %s", code, body)
+	}
+	if n := a.count(t, dropped); n != "0" {
+		t.Errorf("replica A keeps %s states of the reference its initiative dropped", n)
+	}
+	if ok, got := within(time.Second, func() (bool, string) {
+		n := b.count(t, dropped)
+		return n == "0", n
+	}); !ok {
+		t.Errorf("replica B keeps %s states of the reference A's initiative dropped", got)
+	}
+	// B evaluates with the initiative as A changed it: a storage account
+	// written through B gets the remaining reference's state, not the
+	// dropped one's.
+	if code, _, body := b.raw(t, http.MethodPut, sub+"/resourceGroups/repl-rg/providers/Microsoft.Storage/storageAccounts/replsa2?api-version=2023-01-01",
+		`{"location":"westeurope","kind":"StorageV2","sku":{"name":"Standard_LRS"},"properties":{"supportsHttpsTrafficOnly":false}}`); code != http.StatusCreated {
+		t.Fatalf("PUT storage account through B: %d %s", code, body)
+	}
+	kept := "policyresources | where type == 'microsoft.policyinsights/policystates' and properties.policyAssignmentId endswith '/repl-set' and tolower(properties.resourceId) endswith '/replsa2' | project r = tolower(tostring(properties.policyDefinitionReferenceId))"
+	for name, s := range map[string]*server{"A": a, "B": b} {
+		if ok, got := within(time.Second, func() (bool, string) {
+			rows := fmt.Sprint(s.query(t, kept))
+			return rows == "[map[r:securetransfer]]", rows
+		}); !ok {
+			t.Errorf("replica %s: the storage account written through B has states %s of the changed initiative, want secureTransfer alone", name, got)
+		}
+	}
+	// Gone again, and the initiative's assignment: the scores below are
+	// those of the estate before this step.
+	for _, path := range []string{
+		sub + "/resourceGroups/repl-rg/providers/Microsoft.Storage/storageAccounts/replsa2?api-version=2023-01-01",
+		sub + "/providers/Microsoft.Authorization/policyAssignments/repl-set?api-version=2022-06-01",
+	} {
+		if code, _, body := b.raw(t, http.MethodDelete, path, ""); code != http.StatusOK {
+			t.Fatalf("DELETE %s: %d %s", path, code, body)
+		}
+	}
+
 	// Two writers with the same ETag on different replicas: one wins.
 	code, hdr, body := a.raw(t, http.MethodPut, exemptionPath("race"), `{"properties":{"policyAssignmentId":"`+assignment+`","exemptionCategory":"Mitigated"}}`)
 	if code != http.StatusCreated {
