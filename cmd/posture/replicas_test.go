@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,13 +18,13 @@ import (
 // startReplica starts another server on the database of first, with
 // first's bootstrap token (only the replica that created the store wrote
 // it).
-func startReplica(t *testing.T, first *server, dbURL string) *server {
+func startReplica(t *testing.T, first *server, dbURL string, args ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, BootstrapTokenFile), []byte(first.token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startServerIn(t, dir, "--database-url", dbURL)
+	return startServerIn(t, dir, append([]string{"--database-url", dbURL}, args...)...)
 }
 
 // within polls check until it passes or the time runs out; it returns the
@@ -355,5 +356,32 @@ func TestReplicas(t *testing.T) {
 		}); !ok {
 			t.Errorf("replica %s after the expiry: score %s, want %s", name, got, restored)
 		}
+	}
+}
+
+// A replica on PostgreSQL that made its own session, link or ledger key
+// says so at start: the others would refuse its sign-ins, links and
+// checkpoints. One given every key says nothing.
+func TestUnsharedKeysWarning(t *testing.T) {
+	t.Setenv("POSTURE_LEDGER_KEY", "")
+	dbURL := pgtest.Schema(t, "keys")
+	warned := func(s *server) []string {
+		var keys []string
+		for _, k := range []string{"POSTURE_SESSION_KEY", "POSTURE_LINK_KEY", "POSTURE_LEDGER_KEY"} {
+			if strings.Contains(s.err.String(), "replicas must share") && strings.Contains(s.err.String(), k) {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	own := startServer(t, "--database-url", dbURL)
+	if got := warned(own); len(got) != 3 {
+		t.Errorf("a replica with keys of its own warned of %v, want all three:\n%s", got, own.err)
+	}
+	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	ledgerFile := filepath.Join(t.TempDir(), "ledger.key")
+	shared := startReplica(t, own, dbURL, "--session-key", key, "--link-key", key, "--ledger-key-file", ledgerFile)
+	if got := warned(shared); len(got) != 0 {
+		t.Errorf("a replica given every key warned of %v:\n%s", got, shared.err)
 	}
 }

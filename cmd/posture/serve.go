@@ -110,6 +110,24 @@ func (f *OIDCFlags) provider(ctx context.Context) (*oidc.Provider, error) {
 	return p, nil
 }
 
+// unsharedKeys names the keys that replicas must share and this one made
+// for itself (random, or a file in its own data directory): on PostgreSQL,
+// sign-ins, one-click links or ledger checkpoints of this replica are then
+// not accepted by the others.
+func (c *ServeCmd) unsharedKeys() []string {
+	var out []string
+	if c.SessionKey == "" {
+		out = append(out, "POSTURE_SESSION_KEY (--session-key): random at each start")
+	}
+	if c.LinkKey == "" {
+		out = append(out, "POSTURE_LINK_KEY (--link-key): link.key in the data directory")
+	}
+	if os.Getenv("POSTURE_LEDGER_KEY") == "" && c.LedgerKeyFile == "" {
+		out = append(out, "POSTURE_LEDGER_KEY: ledger.key in the data directory")
+	}
+	return out
+}
+
 // sessionKey is --session-key, or a random key when it is not set (then
 // cookies and form tokens do not survive a restart or reach a replica).
 func (f *OIDCFlags) sessionKey() ([]byte, error) {
@@ -160,6 +178,11 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		return err
 	}
 	store.SetLedgerSigner(signer, c.CheckpointEvery)
+	if cluster != nil {
+		for _, k := range c.unsharedKeys() {
+			log.Warn("a key that replicas must share is this replica's own: give every replica the same one", "key", k)
+		}
+	}
 	// The services use obs.store: the store, timed and traced (telemetry.go).
 	obs, err := c.startTelemetry(ctx, store, log)
 	if err != nil {
