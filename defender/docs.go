@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/posture/posture"
@@ -93,11 +94,16 @@ func (s *Service) assessmentID(resKey string, r *Recommendation) string {
 	return resKey + "/providers/" + assessmentType + "/" + r.Key
 }
 
-// portalLink is posture's page of a recommendation (and resource).
+// portalLink is posture's page of a recommendation (and resource). The
+// resource's id goes into the query with its slashes as they are (RFC 3986
+// §3.4 allows them there): the link then ends in the very string the
+// assessment's resourceDetails.Id holds, and the Resource Graph tables
+// store it as a code they already have rather than 250 bytes unique to
+// each assessment (kql's splitAt).
 func (s *Service) portalLink(key, resKey string) *links {
 	u := s.PortalURL + "/recommendations/" + key
 	if resKey != "" {
-		u += "?resource=" + url.QueryEscape(resKey)
+		u += "?resource=" + strings.ReplaceAll(url.QueryEscape(resKey), "%2F", "/")
 	}
 	return &links{AzurePortalURI: u}
 }

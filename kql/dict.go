@@ -176,11 +176,17 @@ func (d *Dict) equal(c uint32, s string) bool {
 // policystates/{hash}, an assessment's by /providers/
 // microsoft.security/assessments/{key}. Stored as two codes, such an id
 // costs about 10 bytes instead of its 200, and the resource's part is
-// split again the same way. The split depends on the string alone, so a
-// string has one code however it is interned.
+// split again the same way. A string that embeds a subscription's
+// resource id after some text (an assessment's portal link, ending in
+// ?resource={id}) is split before the id, whose code it then shares with
+// the rows that name the resource. The split depends on the string alone,
+// so a string has one code however it is interned.
 func splitAt(s string) int {
 	if len(s) < minJoined {
 		return -1
+	}
+	if i := strings.Index(s, "/subscriptions/"); i > 0 {
+		return i
 	}
 	return strings.LastIndex(s, "/providers/") // 0 and -1: not split
 }

@@ -133,7 +133,8 @@ func TestDictJoined(t *testing.T) {
 			res+"/providers/microsoft.policyinsights/policystates/"+fmt.Sprintf("%016x", r%5),
 			res+"/extensions/ext/providers/x.y/z/"+strings.Repeat("q", r%50),
 			"/providers/Microsoft.Authorization/policyDefinitions/"+fmt.Sprint(r%11), // split at 0: not split
-			fmt.Sprintf("https://portal.example/r/%d?resource=%%2Fsubscriptions%%2F%d", r, r))
+			fmt.Sprintf("https://portal.example/r/%d?resource=%%2Fsubscriptions%%2F%d", r, r),
+			"https://portal.example/recommendations/k"+fmt.Sprint(r%3)+"?resource="+res)
 	}
 	codes := map[string]uint32{}
 	for i, s := range ids {
@@ -171,10 +172,23 @@ func TestDictJoined(t *testing.T) {
 		}
 		bytes += len(s)
 	}
-	// Every resource id and what lies under it is joined; the policy
-	// definition ids ("/providers/" at 0) and the links are not.
-	if want := 4 * resources; joinedN != want {
+	// Every resource id and what lies under it is joined, and so is a
+	// link that embeds a resource id; the policy definition ids
+	// ("/providers/" at 0) and the links with an escaped id are not.
+	if want := 5 * resources; joinedN != want {
 		t.Errorf("%d joined strings, want %d", joinedN, want)
+	}
+	// A link's id part is the resource id's own code: the link adds no
+	// bytes but its entry.
+	for r := range 3 {
+		link, res := ids[r*7+6], ids[r*7]
+		p, off, n := d.locate(codes[link])
+		if n != joined {
+			t.Fatalf("%q is not joined", link)
+		}
+		if _, _, y := joinedParts(p[off:]); y != codes[res] {
+			t.Errorf("%q: id part has code %d (%q), want %d, the code of %q", link, y, d.Get(y), codes[res], res)
+		}
 	}
 	for _, s := range []string{ids[1] + "x", ids[1][:len(ids[1])-1], strings.ToUpper(ids[0])} {
 		if c, ok := d.Lookup(s); ok {
