@@ -183,6 +183,9 @@ func (d *Database) Upsert(table string, rows ...[]byte) error {
 			idx.set(t, dr.id, loc) // after the id code is stored
 		}
 	}
+	for ci := range owned {
+		t.chunks[ci].compact()
+	}
 	d.index[key] = idx
 	d.publish(old, key, t)
 	return nil
@@ -234,6 +237,9 @@ func (d *Database) delete(table string, ids []string) {
 		c.blobs = c.blobs[:lastRow]
 		c.n--
 		t.rows--
+	}
+	for ci := range owned {
+		t.chunks[ci].compact()
 	}
 	d.publish(old, key, t)
 }

@@ -41,3 +41,67 @@ func TestSmallWritesHoldLittle(t *testing.T) {
 	}
 	runtime.KeepAlive(db)
 }
+
+// TestConstantColumns: a string column whose rows all hold one value keeps
+// no code per row, and reads the same through loads, updates that make it
+// vary and updates that make it constant again, and deletes; an older
+// snapshot keeps what it read.
+func TestConstantColumns(t *testing.T) {
+	db := NewDatabase()
+	row := func(i int, loc string) []byte {
+		return fmt.Appendf(nil, `{"id":"/s/r%d","name":"r%d","type":"x/y","location":%q,"properties":{}}`, i, i, loc)
+	}
+	var rows [][]byte
+	for i := range 2500 { // two full chunks and part of a third
+		rows = append(rows, row(i, "westeurope"))
+	}
+	if err := db.Upsert("T", rows...); err != nil {
+		t.Fatal(err)
+	}
+	tb := db.Snapshot().Table("T")
+	locOrd, typeOrd := tb.cols[tb.byName["location"]].ord, tb.cols[tb.byName["type"]].ord
+	for ci, c := range tb.chunks {
+		if c.codes[locOrd] != nil || c.codes[typeOrd] != nil {
+			t.Errorf("chunk %d keeps a code per row for a constant column", ci)
+		}
+		if c.codes[tb.cols[tb.byName["name"]].ord] == nil {
+			t.Errorf("chunk %d lost its name column", ci)
+		}
+	}
+	count := func(snap *Snapshot, where string) int64 {
+		return run(t, snap, `T | where `+where+` | count`, RunOptions{}).Value(0, 0).Int()
+	}
+	before := db.Snapshot()
+	if n := count(before, `location == "westeurope" and type == "x/y"`); n != 2500 {
+		t.Fatalf("%d rows in westeurope, want 2500", n)
+	}
+	// One row of the first chunk moves: the column varies there only.
+	if err := db.Upsert("T", row(5, "northeurope")); err != nil {
+		t.Fatal(err)
+	}
+	mid := db.Snapshot()
+	if n, m := count(mid, `location == "westeurope"`), count(mid, `location == "northeurope" and name == "r5"`); n != 2499 || m != 1 {
+		t.Fatalf("after one update: %d in westeurope, %d r5 in northeurope", n, m)
+	}
+	if c := mid.Table("T").chunks[0]; c.codes[locOrd] == nil {
+		t.Error("a varying column was dropped")
+	}
+	// Back again, and a row deleted: constant once more.
+	if err := db.Upsert("T", row(5, "westeurope")); err != nil {
+		t.Fatal(err)
+	}
+	db.Delete("T", "/s/r7")
+	after := db.Snapshot()
+	if n := count(after, `location == "westeurope" and type == "x/y"`); n != 2499 {
+		t.Fatalf("after delete: %d rows in westeurope, want 2499", n)
+	}
+	if c := after.Table("T").chunks[0]; c.codes[locOrd] != nil {
+		t.Error("a column constant again keeps its codes")
+	}
+	if n := count(before, `location == "westeurope"`); n != 2500 {
+		t.Fatalf("the first snapshot changed: %d", n)
+	}
+	if n := count(mid, `location == "northeurope"`); n != 1 {
+		t.Fatalf("the second snapshot changed: %d", n)
+	}
+}

@@ -61,7 +61,12 @@ type Table struct {
 // chunk holds up to chunkRows rows.
 type chunk struct {
 	n     int
-	codes [][]uint32 // [string ordinal][row]; an ordinal past len means "" for every row
+	codes [][]uint32 // [string ordinal][row]; nil or past len: konst's code for every row
+	// konst holds, for a column whose rows all have one code (a table's
+	// type, tenantId, kind, location, managedBy; often its subscription),
+	// that code, so that the column costs nothing per row (see compact).
+	// Past len: code 0, "".
+	konst []uint32
 	blobs [][]byte   // [row] dynamic values in dynamic-ordinal order
 	// paths caches, per dynamic path read by queries, the dictionary code
 	// of each row's value (see pathCodes). It is filled lazily and dies with
@@ -170,7 +175,36 @@ func (c *chunk) stringCode(ord, i int) uint32 {
 	if ord < len(c.codes) && c.codes[ord] != nil {
 		return c.codes[ord][i]
 	}
+	if ord < len(c.konst) {
+		return c.konst[ord]
+	}
 	return 0 // code 0 is always ""
+}
+
+// compact drops the code column of every string column whose rows all
+// have one code, keeping the code in konst. A write calls it on each chunk
+// it copied; copyChunk lays the columns out again for the next.
+func (c *chunk) compact() {
+	for k, col := range c.codes {
+		if col == nil || len(col) == 0 {
+			continue
+		}
+		v := col[0]
+		same := true
+		for _, x := range col[1:] {
+			if x != v {
+				same = false
+				break
+			}
+		}
+		if !same {
+			continue
+		}
+		for len(c.konst) <= k {
+			c.konst = append(c.konst, 0)
+		}
+		c.konst[k], c.codes[k] = v, nil
+	}
 }
 
 // dynamic returns the dynamic column ord of row i.
@@ -196,6 +230,10 @@ func (c *chunk) copyChunk(nStr int) *chunk {
 		col := make([]uint32, c.n, chunkRows)
 		if k < len(c.codes) && c.codes[k] != nil {
 			copy(col, c.codes[k])
+		} else if k < len(c.konst) && c.konst[k] != 0 {
+			for i := range col {
+				col[i] = c.konst[k]
+			}
 		}
 		out.codes[k] = col
 	}
