@@ -3,6 +3,7 @@ package defender
 import (
 	"slices"
 	"strings"
+	"unique"
 	"time"
 
 	"github.com/posture/posture"
@@ -115,7 +116,9 @@ func (r *resourceEntry) setSource(key string, entries []entry) {
 	i := slices.IndexFunc(r.sources, func(s source) bool { return s.key == key })
 	switch {
 	case i < 0 && len(entries) > 0:
-		r.sources = append(r.sources, source{key: key, entries: entries})
+		// One copy of an assignment's id for every resource it covers,
+		// not the one each store row came with.
+		r.sources = append(r.sources, source{key: unique.Make(key).Value(), entries: entries})
 		// Stored documents first: combined relies on it.
 		slices.SortFunc(r.sources, func(a, b source) int { return strings.Compare(a.key, b.key) })
 	case i >= 0 && len(entries) > 0:

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"unique"
 	"sync"
 	"time"
 
@@ -165,7 +166,9 @@ func (s *Service) isBenchmark(row *posture.ResourceStates) bool {
 func (s *Service) entry(key, sub string) *resourceEntry {
 	r := s.res[key]
 	if r == nil {
-		r = &resourceEntry{sub: sub}
+		// The store's rows give each resource its own copy of the
+		// subscription id; one copy serves them all.
+		r = &resourceEntry{sub: unique.Make(sub).Value()}
 		s.res[key] = r
 	}
 	return r
