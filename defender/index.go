@@ -3,8 +3,8 @@ package defender
 import (
 	"slices"
 	"strings"
-	"unique"
 	"time"
+	"unique"
 
 	"github.com/posture/posture"
 )

@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"unique"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/posture/posture"
 )

@@ -67,7 +67,7 @@ type chunk struct {
 	// that code, so that the column costs nothing per row (see compact).
 	// Past len: code 0, "".
 	konst []uint32
-	blobs [][]byte   // [row] dynamic values in dynamic-ordinal order
+	blobs [][]byte // [row] dynamic values in dynamic-ordinal order
 	// paths caches, per dynamic path read by queries, the dictionary code
 	// of each row's value (see pathCodes). It is filled lazily and dies with
 	// the chunk, so a write (which copies the chunk) invalidates it.
