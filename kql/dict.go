@@ -99,6 +99,16 @@ func (d *Dict) Get(c uint32) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
+// bytes returns the bytes of code c, in place. Shared containers (Dyn's
+// tagShared) are read this way; splitAt never splits them.
+func (d *Dict) bytes(c uint32) []byte {
+	p, off, n := d.locate(c)
+	if n == joined {
+		return d.AppendString(nil, c)
+	}
+	return p[off : off+n : off+n]
+}
+
 // AppendString appends the string of code c to b: Get without an
 // allocation when b has room.
 func (d *Dict) AppendString(b []byte, c uint32) []byte {
@@ -182,8 +192,8 @@ func (d *Dict) equal(c uint32, s string) bool {
 // the rows that name the resource. The split depends on the string alone,
 // so a string has one code however it is interned.
 func splitAt(s string) int {
-	if len(s) < minJoined {
-		return -1
+	if len(s) < minJoined || s[0] < 0x20 {
+		return -1 // short, or binary: a shared container's encoding (bytes)
 	}
 	if i := strings.Index(s, "/subscriptions/"); i > 0 {
 		return i

@@ -23,6 +23,8 @@ import (
 //	                            is uvarint code<<1 (interned) or length<<1|1
 //	                            followed by the bytes
 //	tagDatetime, tagTimespan    8 bytes, ticks little endian
+//	tagShared                   uvarint code in dict of an array's or
+//	                            object's encoding, held there once
 //
 // Containers carry their byte length so lookups skip siblings in O(1).
 type Dyn struct {
@@ -42,6 +44,7 @@ const (
 	tagObject
 	tagDatetime
 	tagTimespan
+	tagShared
 )
 
 // dynKind is the shape of a dynamic value.
@@ -89,7 +92,7 @@ func skipValue(b []byte, i int) int {
 	switch b[i] {
 	case tagNull, tagFalse, tagTrue:
 		return i + 1
-	case tagInt, tagDictStr:
+	case tagInt, tagDictStr, tagShared:
 		_, n := binary.Uvarint(b[i+1:])
 		return i + 1 + n
 	case tagReal, tagDatetime, tagTimespan:
@@ -104,7 +107,18 @@ func skipValue(b []byte, i int) int {
 }
 
 // valueAt returns the Dyn for the value starting at b[i].
-func (d Dyn) valueAt(i int) Dyn { return Dyn{b: d.b[i:skipValue(d.b, i)], dict: d.dict} }
+func (d Dyn) valueAt(i int) Dyn { return d.at(i, skipValue(d.b, i)) }
+
+// at returns the value at b[i:end], a shared container read from the
+// dictionary. Every value taken out of a container or a row goes through
+// it, so that nothing else sees tagShared.
+func (d Dyn) at(i, end int) Dyn {
+	if d.b[i] != tagShared {
+		return Dyn{b: d.b[i:end], dict: d.dict}
+	}
+	c, _ := binary.Uvarint(d.b[i+1:])
+	return Dyn{b: d.dict.bytes(uint32(c)), dict: d.dict}
+}
 
 // str returns the string of a dynString value.
 func (d Dyn) str() string {
@@ -178,10 +192,10 @@ func (d Dyn) member(k *memberKey) Dyn {
 		ve := skipValue(d.b, ke)
 		if isInline {
 			if string(inl) == k.name {
-				return Dyn{b: d.b[ke:ve], dict: d.dict}
+				return d.at(ke, ve)
 			}
 		} else if k.codeSet && code == k.code {
-			return Dyn{b: d.b[ke:ve], dict: d.dict}
+			return d.at(ke, ve)
 		}
 		i = ve
 	}
@@ -215,7 +229,7 @@ func (d Dyn) each(f func(key string, v Dyn) bool) {
 			i = ke
 		}
 		ve := skipValue(d.b, i)
-		if !f(key, Dyn{b: d.b[i:ve], dict: d.dict}) {
+		if !f(key, d.at(i, ve)) {
 			return
 		}
 		i = ve
@@ -394,7 +408,17 @@ type dynBuilder struct {
 	buf    []byte
 	dict   *Dict
 	intern bool
+	// share, when set, is the depth from which arrays and objects of
+	// minShared bytes or more go to the dictionary, the value holding
+	// their code (tagShared): set by decodeRow, so that what many rows
+	// repeat inside a column (an assessment's metadata and status, a
+	// resource's encryption settings) is stored once.
+	share int
 }
+
+// minShared is the size from which a nested container is shared: below
+// it, the code and the dictionary's entry save too little.
+const minShared = 16
 
 func (e *dynBuilder) null() { e.buf = append(e.buf, tagNull) }
 func (e *dynBuilder) bool(b bool) {
@@ -461,6 +485,18 @@ func (e *dynBuilder) begin(tag byte) int {
 func (e *dynBuilder) end(start int) {
 	guardSize(len(e.buf))
 	binary.LittleEndian.PutUint32(e.buf[start-4:], uint32(len(e.buf)-start))
+}
+
+// endAt is end for a container at depth (the outermost is 1), sharing it
+// when share says so. Equal containers have equal bytes, so they share
+// one code.
+func (e *dynBuilder) endAt(start, depth int) {
+	e.end(start)
+	if e.share == 0 || depth < e.share || len(e.buf)-start+5 < minShared || e.dict == nil {
+		return
+	}
+	c := e.dict.InternBytes(e.buf[start-5:])
+	e.buf = binary.AppendUvarint(append(e.buf[:start-5], tagShared), uint64(c))
 }
 
 // maxValueBytes bounds one string or dynamic value built by a query, so

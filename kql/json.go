@@ -102,7 +102,7 @@ func (p *jsonDecoder) object() error {
 	p.ws()
 	if p.i < len(p.data) && p.data[p.i] == '}' {
 		p.i++
-		p.out.end(start)
+		p.out.endAt(start, p.depth)
 		return nil
 	}
 	for {
@@ -133,7 +133,7 @@ func (p *jsonDecoder) object() error {
 		}
 		if p.data[p.i] == '}' {
 			p.i++
-			p.out.end(start)
+			p.out.endAt(start, p.depth)
 			return nil
 		}
 		return errJSONSyntax
@@ -150,7 +150,7 @@ func (p *jsonDecoder) array() error {
 	p.ws()
 	if p.i < len(p.data) && p.data[p.i] == ']' {
 		p.i++
-		p.out.end(start)
+		p.out.endAt(start, p.depth)
 		return nil
 	}
 	for {
@@ -167,7 +167,7 @@ func (p *jsonDecoder) array() error {
 		}
 		if p.data[p.i] == ']' {
 			p.i++
-			p.out.end(start)
+			p.out.endAt(start, p.depth)
 			return nil
 		}
 		return errJSONSyntax

@@ -1,8 +1,10 @@
 package kql
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -103,5 +105,74 @@ func TestConstantColumns(t *testing.T) {
 	}
 	if n := count(mid, `location == "northeurope"`); n != 1 {
 		t.Fatalf("the second snapshot changed: %d", n)
+	}
+}
+
+// TestSharedContainers: nested objects and arrays that rows repeat are
+// stored once, and every query reads them as if they were stored in each
+// row: the same results as a database that shares nothing.
+func TestSharedContainers(t *testing.T) {
+	const rows = 3000
+	row := func(i int) []byte {
+		// meta repeats every 7 rows (as a recommendation's metadata over its
+		// assessments), status every 3, details is unique to the row.
+		return fmt.Appendf(nil, `{"id":"/s/r%d","name":"r%d","properties":{`+
+			`"meta":{"severity":"%s","categories":["Compute","Data",%d],"preview":%v,"nested":{"a":[1,2,{"b":"c%d"}],"n":null}},`+
+			`"status":{"code":"%s","first":"2026-11-2%dT00:00:00Z"},`+
+			`"details":{"id":"/s/r%d","tags":["x%d","y"]},"empty":{},"short":[1]}}`,
+			i, i, []string{"High", "Medium", "Low"}[i%7%3], i%7, i%2 == 0, i%7, []string{"Healthy", "Unhealthy"}[i%3%2], i%3, i, i)
+	}
+	load := func(depth int) *Database {
+		old := shareDepth
+		shareDepth = depth
+		defer func() { shareDepth = old }()
+		db := NewDatabase()
+		var rs [][]byte
+		for i := range rows {
+			rs = append(rs, row(i))
+		}
+		if err := db.Upsert("T", rs...); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	shared, plain := load(3), load(0)
+	queries := []string{
+		`T | order by name asc | take 20`,
+		`T | project name, properties.meta, properties.status, properties.details | order by name asc`,
+		`T | summarize n = count() by sev = tostring(properties.meta.severity), code = tostring(properties.status.code) | order by sev asc, code asc`,
+		`T | where properties.meta.nested.a[2].b == "c3" | count`,
+		`T | extend k = bag_keys(properties.meta) | project name, k, array_length(properties.meta.categories) | order by name asc | take 10`,
+		`T | mv-expand c = properties.meta.categories | summarize count() by tostring(c) | order by tostring(c) asc`,
+		`T | summarize by m = tostring(properties.meta) | order by m asc`,
+		`T | where properties.status.first == "2026-11-21T00:00:00Z" and properties.meta.preview == true | count`,
+		`T | project d = pack("meta", properties.meta, "s", properties.status) | project d.meta.severity, d.s.code | take 5`,
+	}
+	for _, q := range queries {
+		var a, b bytes.Buffer
+		if err := run(t, shared.Snapshot(), q, RunOptions{}).WriteObjectArray(&a, 0, -1); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(t, plain.Snapshot(), q, RunOptions{}).WriteObjectArray(&b, 0, -1); err != nil {
+			t.Fatal(err)
+		}
+		if a.String() != b.String() {
+			t.Errorf("%s\nshared: %.600s\nplain:  %.600s", q, a.String(), b.String())
+		}
+		if a.String() == "[]" || strings.Contains(a.String(), `"Count":0}`) {
+			t.Errorf("%s: nothing to compare: %s", q, a.String())
+		}
+	}
+	// The rows hold codes where they repeated meta and status.
+	blobBytes := func(db *Database) (n int) {
+		for _, c := range db.Snapshot().Table("T").chunks {
+			for _, b := range c.blobs {
+				n += len(b)
+			}
+		}
+		return n
+	}
+	if s, p := blobBytes(shared), blobBytes(plain); s > p*2/3 {
+		t.Errorf("rows hold %d bytes shared, %d plain: the repeated containers should be stored once", s, p)
 	}
 }

@@ -220,7 +220,7 @@ func (c *chunk) dynamic(ord, i int, dict *Dict) Dyn {
 	if pos >= len(b) {
 		return Dyn{}
 	}
-	return Dyn{b: b[pos:skipValue(b, pos)], dict: dict}
+	return Dyn{b: b, dict: dict}.at(pos, skipValue(b, pos))
 }
 
 // copyChunk returns a chunk that can be modified without affecting c.
@@ -241,6 +241,12 @@ func (c *chunk) copyChunk(nStr int) *chunk {
 	return out
 }
 
+// shareDepth is the depth from which decodeRow shares containers (see
+// dynBuilder.share): inside a column's value (the row is 1, a column 2).
+// A column's value itself is not shared: a policy state's properties are
+// unique to it. (A variable for a test.)
+var shareDepth = 3
+
 // decodedRow is one JSON row split into its columns.
 type decodedRow struct {
 	id    string // lower-case id, the key
@@ -252,7 +258,8 @@ type decodedRow struct {
 // columns to t's schema as they appear. It reuses b for encoding.
 func (t *Table) decodeRow(data []byte, b *dynBuilder) (decodedRow, error) {
 	b.buf = b.buf[:0]
-	b.dict, b.intern = t.dict, true
+	b.dict, b.intern, b.share = t.dict, true, shareDepth
+	defer func() { b.share = 0 }()
 	if err := decodeJSONValue(data, b); err != nil {
 		return decodedRow{}, newError(CodeInvalidArgument, "row is not valid JSON: %v", err)
 	}
