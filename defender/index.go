@@ -221,6 +221,9 @@ func (s *Service) internExemption(st *posture.PolicyState) uint32 {
 	if s.exmIndex == nil {
 		s.exmIndex = map[exemptionRef]uint32{}
 	}
+	// The store's strings are slices of a whole row of states: kept, they
+	// would keep the row.
+	ref.id, ref.category = strings.Clone(ref.id), unique.Make(ref.category).Value()
 	s.exms = append(s.exms, ref)
 	n := uint32(len(s.exms))
 	s.exmIndex[ref] = n
