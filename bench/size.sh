@@ -15,6 +15,8 @@
 #   RESOURCES [1000000]   top-level resources of the generated estate (children come on top)
 #   EXEMPTIONS [100000]   exemptions seeded into the store after the import (0: none), spread over
 #                         the top-level resources (TestSizeSeedExemptions in cmd/posture)
+#   SCANNER [0]           custom assessments (a scanner's findings) on every top-level resource,
+#                         on top of the benchmark's (`posture demo generate --scanner`)
 #   WRITES [100]          exemptions PUT one after another through the API after the restart
 #   MAX_RSS_GB [15]       the server is killed (and the run reported failed) above this RSS
 #   GOMEMLIMIT []         passed to the server (e.g. 12GiB) when set
@@ -24,6 +26,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 RESOURCES=${RESOURCES:-1000000}
 EXEMPTIONS=${EXEMPTIONS:-100000}
 WRITES=${WRITES:-100}
+SCANNER=${SCANNER:-0}
 MAX_RSS_GB=${MAX_RSS_GB:-15}
 OUT=${OUT:-$(mktemp -d -t posture-size.XXXXXX)}
 mkdir -p "$OUT"
@@ -38,7 +41,7 @@ bin="$OUT/posture"
 commit=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 token="pst_size_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 echo "posture size bench: commit $commit, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GB RAM, $(uname -r)"
-echo "estate of $RESOURCES top-level resources, $EXEMPTIONS exemptions; output in $OUT"
+echo "estate of $RESOURCES top-level resources with $SCANNER scanner findings each, $EXEMPTIONS exemptions; output in $OUT"
 
 server=
 schemas=()
@@ -51,9 +54,10 @@ cleanup() {
 trap cleanup EXIT
 
 estate="$OUT/estate-$RESOURCES"
+if [ "$SCANNER" -gt 0 ]; then estate="$estate-scanner-$SCANNER"; fi
 if [ ! -f "$estate/.done" ]; then
 	rm -rf "$estate"
-	"$bin" demo generate --resources "$RESOURCES" --out "$estate"
+	"$bin" demo generate --resources "$RESOURCES" --scanner "$SCANNER" --out "$estate"
 	touch "$estate/.done"
 fi
 
@@ -172,6 +176,9 @@ for run in "${runs[@]}"; do
 	}
 	states=$(count "policyresources | where type == 'microsoft.policyinsights/policystates'")
 	assessments=$(count "securityresources | where type == 'microsoft.security/assessments'")
+	if [ "$SCANNER" -gt 0 ]; then
+		assessments="$assessments ($(count "securityresources | where type == 'microsoft.security/assessments' and properties.metadata.assessmentType == 'BuiltIn'") of the benchmark)"
+	fi
 	echo "evaluation: done $(secs "$t_start" "$t_eval") s after start, server CPU $cpu s since start; $states policy states, $assessments assessments of $docs documents"
 	echo "  evaluation: $(awk -v d="$docs" -v c="$((cpu - cpu_ready))" 'BEGIN{printf "%.0f documents per CPU-second", d/c}') (server CPU from ready to done); peak RSS $(gb "$(status "$server" VmHWM)"), now $(gb "$(status "$server" VmRSS)")"
 

@@ -32,6 +32,10 @@ type Generator struct {
 	// Subscriptions overrides the number of subscriptions (default: 3, plus
 	// one per 25,000 resources).
 	Subscriptions int
+	// ScannerChecks adds a scanner's findings: that many custom assessments
+	// on every top-level resource, and their metadata in every
+	// subscription (scanner.go).
+	ScannerChecks int
 }
 
 // Demo returns the generator of the demo estate: 3 subscriptions under a

@@ -127,3 +127,60 @@ func BenchmarkGenerate(b *testing.B) {
 		}
 	}
 }
+
+// TestScannerFindings: with ScannerChecks, every top-level resource gets
+// that many custom assessments, each after its resource and named by a
+// check whose metadata its subscription holds.
+func TestScannerFindings(t *testing.T) {
+	const checks, resources = 4, 200
+	var tracked, found int
+	seen := map[string]bool{}
+	metadata := map[string]bool{} // lower-case metadata ids
+	status := map[string]int{}
+	err := (&demo.Generator{Seed: 3, Resources: resources, ScannerChecks: checks}).Each(func(raw []byte) error {
+		r, err := armdoc.Normalize(raw)
+		if err != nil {
+			t.Fatalf("document does not normalise: %v\n%s", err, raw)
+		}
+		seen[r.Key] = true
+		switch r.TypeKey() {
+		case "microsoft.security/assessmentmetadata":
+			metadata[r.Key] = true
+		case "microsoft.security/assessments":
+			found++
+			id, _ := armid.Parse(r.ID)
+			target := id.Scope().Key()
+			if !seen[target] {
+				t.Errorf("%s comes before its resource", r.ID)
+			}
+			if meta := "/subscriptions/" + id.SubscriptionID() + "/providers/microsoft.security/assessmentmetadata/" + strings.ToLower(id.Name()); !metadata[meta] {
+				t.Errorf("%s: no metadata %s before it", r.ID, meta)
+			}
+			var doc struct {
+				Properties struct {
+					ResourceDetails struct{ Source, ID string }
+					Status          struct{ Code string }
+				}
+			}
+			json.Unmarshal(raw, &doc)
+			if !strings.EqualFold(doc.Properties.ResourceDetails.ID, target) || doc.Properties.ResourceDetails.Source != "Azure" {
+				t.Errorf("%s: resourceDetails %+v", r.ID, doc.Properties.ResourceDetails)
+			}
+			status[doc.Properties.Status.Code]++
+		default:
+			if r.Tracked {
+				tracked++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tracked != resources || found != checks*resources {
+		t.Errorf("%d top-level resources, %d assessments; want %d and %d", tracked, found, resources, checks*resources)
+	}
+	if status["Healthy"]+status["Unhealthy"] != found || status["Unhealthy"] == 0 || status["Healthy"] == 0 {
+		t.Errorf("statuses %v", status)
+	}
+}

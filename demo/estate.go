@@ -149,7 +149,7 @@ func (e *emitter) subscription(s subscription) error {
 			return err
 		}
 	}
-	return nil
+	return e.scannerMetadata(sub)
 }
 
 // resourceGroup is where generated resources go.

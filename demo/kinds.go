@@ -110,6 +110,9 @@ func (k *kind) make(r *res) error {
 	if err := r.e.emit(doc); err != nil {
 		return err
 	}
+	if err := r.e.scannerFindings(id); err != nil {
+		return err
+	}
 	if k.children != nil {
 		return k.children(r, id)
 	}

@@ -21,13 +21,14 @@ type DemoGenerateCmd struct {
 	Out       string `required:"" help:"Directory to write estate-NNNNN.json files into."`
 	Seed      uint64 `default:"7" help:"Seed; the same seed gives the same estate."`
 	PerFile   int    `default:"10000" help:"Documents per file."`
+	Scanner   int    `default:"0" placeholder:"CHECKS" help:"Add a scanner's findings: CHECKS custom assessments on every top-level resource (and their metadata per subscription)."`
 }
 
 // Run streams the estate to files: nothing but the current document is held
 // in memory, so a million resources work.
 func (c *DemoGenerateCmd) Run(ctx context.Context, streams *IO) error {
-	if c.Resources < 1 || c.PerFile < 1 {
-		return usageError{fmt.Errorf("--resources and --per-file must be positive")}
+	if c.Resources < 1 || c.PerFile < 1 || c.Scanner < 0 {
+		return usageError{fmt.Errorf("--resources and --per-file must be positive, --scanner not negative")}
 	}
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return err
@@ -50,7 +51,7 @@ func (c *DemoGenerateCmd) Run(ctx context.Context, streams *IO) error {
 		return err
 	}
 	bar := newProgress(streams.Err, "generating")
-	err := (&demo.Generator{Seed: c.Seed, Resources: c.Resources}).Each(func(doc []byte) error {
+	err := (&demo.Generator{Seed: c.Seed, Resources: c.Resources, ScannerChecks: c.Scanner}).Each(func(doc []byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
