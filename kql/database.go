@@ -184,7 +184,11 @@ func (d *Database) Upsert(table string, rows ...[]byte) error {
 		}
 	}
 	for ci := range owned {
-		t.chunks[ci].compact()
+		c := t.chunks[ci]
+		c.compact()
+		if len(rows) >= chunkRows && c.n == chunkRows {
+			c.pack()
+		}
 	}
 	d.index[key] = idx
 	d.publish(old, key, t)

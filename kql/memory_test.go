@@ -166,13 +166,60 @@ func TestSharedContainers(t *testing.T) {
 	// The rows hold codes where they repeated meta and status.
 	blobBytes := func(db *Database) (n int) {
 		for _, c := range db.Snapshot().Table("T").chunks {
-			for _, b := range c.blobs {
-				n += len(b)
+			for i := range c.n {
+				n += len(c.blob(i))
 			}
 		}
 		return n
 	}
 	if s, p := blobBytes(shared), blobBytes(plain); s > p*2/3 {
 		t.Errorf("rows hold %d bytes shared, %d plain: the repeated containers should be stored once", s, p)
+	}
+}
+
+// TestPackedChunks: a write of many rows packs the blobs of the chunks it
+// filled into one allocation each; a later small write lays a chunk out
+// again, and every snapshot reads its own rows throughout.
+func TestPackedChunks(t *testing.T) {
+	db := NewDatabase()
+	row := func(i int, v string) []byte {
+		return fmt.Appendf(nil, `{"id":"/s/r%d","name":"r%d","properties":{"v":%q,"n":%d}}`, i, i, v, i)
+	}
+	var rows [][]byte
+	for i := range 2500 {
+		rows = append(rows, row(i, "a"))
+	}
+	if err := db.Upsert("T", rows...); err != nil {
+		t.Fatal(err)
+	}
+	loaded := db.Snapshot()
+	chunks := loaded.Table("T").chunks
+	if chunks[0].blobs != nil || chunks[1].blobs != nil || chunks[2].blobs == nil {
+		t.Fatalf("packed: %v %v %v; want the two full chunks packed, the last not", chunks[0].blobs == nil, chunks[1].blobs == nil, chunks[2].blobs == nil)
+	}
+	sum := func(snap *Snapshot, where string) int64 {
+		return run(t, snap, `T | where `+where+` | summarize sum(toint(properties.n))`, RunOptions{}).Value(0, 0).Int()
+	}
+	all := int64(2499 * 2500 / 2)
+	if got := sum(loaded, `properties.v == "a"`); got != all {
+		t.Fatalf("sum over packed rows %d, want %d", got, all)
+	}
+	// One row of a packed chunk changes, another is deleted.
+	if err := db.Upsert("T", row(10, "b")); err != nil {
+		t.Fatal(err)
+	}
+	db.Delete("T", "/s/r1500")
+	after := db.Snapshot()
+	if c := after.Table("T").chunks[0]; c.blobs == nil {
+		t.Error("a one-row write packed its chunk")
+	}
+	if got, want := sum(after, `properties.v == "a"`), all-10-1500; got != want {
+		t.Errorf("after the writes: %d, want %d", got, want)
+	}
+	if got := sum(after, `properties.v == "b"`); got != 10 {
+		t.Errorf("the changed row: %d, want 10", got)
+	}
+	if got := sum(loaded, `properties.v == "a"`); got != all {
+		t.Errorf("the loaded snapshot changed: %d", got)
 	}
 }

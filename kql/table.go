@@ -67,7 +67,13 @@ type chunk struct {
 	// that code, so that the column costs nothing per row (see compact).
 	// Past len: code 0, "".
 	konst []uint32
-	blobs [][]byte // [row] dynamic values in dynamic-ordinal order
+	blobs [][]byte // [row] dynamic values in dynamic-ordinal order; nil when packed
+	// packed holds the blobs of a chunk a bulk write filled, end to end:
+	// row i's is packed[ends[i-1]:ends[i]]. Four bytes a row instead of a
+	// slice's 24; a later write lays the chunk out as blobs again (see
+	// pack, copyChunk).
+	packed []byte
+	ends   []uint32
 	// paths caches, per dynamic path read by queries, the dictionary code
 	// of each row's value (see pathCodes). It is filled lazily and dies with
 	// the chunk, so a write (which copies the chunk) invalidates it.
@@ -209,7 +215,7 @@ func (c *chunk) compact() {
 
 // dynamic returns the dynamic column ord of row i.
 func (c *chunk) dynamic(ord, i int, dict *Dict) Dyn {
-	b := c.blobs[i]
+	b := c.blob(i)
 	pos := 0
 	for k := 0; k < ord; k++ {
 		if pos >= len(b) {
@@ -221,6 +227,37 @@ func (c *chunk) dynamic(ord, i int, dict *Dict) Dyn {
 		return Dyn{}
 	}
 	return Dyn{b: b, dict: dict}.at(pos, skipValue(b, pos))
+}
+
+// blob returns the dynamic values of row i.
+func (c *chunk) blob(i int) []byte {
+	if c.blobs != nil {
+		return c.blobs[i]
+	}
+	start := uint32(0)
+	if i > 0 {
+		start = c.ends[i-1]
+	}
+	return c.packed[start:c.ends[i]:c.ends[i]]
+}
+
+// pack moves the blobs into one allocation. Writes of many rows call it
+// on the full chunks they filled: packing costs a copy of the chunk, which
+// a write of one row should not pay.
+func (c *chunk) pack() {
+	if c.blobs == nil {
+		return
+	}
+	size := 0
+	for _, b := range c.blobs {
+		size += len(b)
+	}
+	packed, ends := make([]byte, 0, size), make([]uint32, c.n)
+	for i, b := range c.blobs {
+		packed = append(packed, b...)
+		ends[i] = uint32(len(packed))
+	}
+	c.packed, c.ends, c.blobs = packed, ends, nil
 }
 
 // copyChunk returns a chunk that can be modified without affecting c.
@@ -237,7 +274,9 @@ func (c *chunk) copyChunk(nStr int) *chunk {
 		}
 		out.codes[k] = col
 	}
-	copy(out.blobs, c.blobs)
+	for i := range out.blobs {
+		out.blobs[i] = c.blob(i) // a packed chunk's bytes are shared, never changed
+	}
 	return out
 }
 
