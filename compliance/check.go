@@ -198,7 +198,7 @@ func (s *Service) loadForCheck(tx posture.Tx, rep *StateCheck) error {
 	rep.Exemptions = len(exemptions.byKey)
 	rep.Assignments = len(assignments)
 	s.mu.Lock()
-	s.hier, s.assignments, s.related, s.kept = hier, assignments, newRelatedIndex(), map[string]bool{}
+	s.hier, s.assignments, s.related, s.kept = hier, assignments, newRelatedIndex(), map[string]nameSet{}
 	s.exemptions = exemptions
 	s.mu.Unlock()
 	return nil

@@ -192,6 +192,42 @@ func TestExistenceCheckFollowsRelatedDocuments(t *testing.T) {
 	e.wantState(rg+"/providers/Microsoft.KeyVault/vaults/kv2", mcsb, ref, posture.StateCompliant)
 }
 
+// TestExistenceCheckReadsNamedAssessments: "Machines should have secret
+// findings resolved" is AuditIfNotExists on the assessment 17618b1a… of
+// the machine, Healthy or NotApplicable (ASC_ServerSecretAssessment_Audit
+// .json). The index of existence checks keeps that assessment, not a
+// scanner's custom ones beside it — no benchmark check names them — and
+// the machine's state follows the named one.
+func TestExistenceCheckReadsNamedAssessments(t *testing.T) {
+	e := newEnv(t, true)
+	e.put(`{"id":"%s","displayName":"A"}`, sub)
+	vm := e.put(`{"id":"%s/providers/Microsoft.Compute/virtualMachines/vm1","type":"Microsoft.Compute/virtualMachines","location":"westeurope",
+		"properties":{"storageProfile":{"osDisk":{"osType":"Linux"}}}}`, rg)
+	const ref = "serverSecretFindingsMonitoring"
+	e.wantState(vm.ID, mcsb, ref, posture.StateUnknown) // no finding yet: the policy engine's unknownWhenAbsent
+	assessment := func(key, code string) *posture.Resource {
+		return e.put(`{"id":"%s/providers/Microsoft.Security/assessments/%s","type":"Microsoft.Security/assessments",
+			"properties":{"resourceDetails":{"source":"Azure","id":"%s"},"status":{"code":"%s"}}}`, vm.ID, key, vm.ID, code)
+	}
+	named := assessment("17618b1a-ed14-49bb-b37f-9f8ba967be8b", "Healthy")
+	custom := assessment("0a1b2c3d-0000-4000-8000-00000000c0de", "Unhealthy")
+	e.wantState(vm.ID, mcsb, ref, posture.StateCompliant)
+	// The index is loaded at start (a default assignment made by a write
+	// is read from the store until then); writes after it keep it current.
+	e.open(true)
+	later := assessment("0a1b2c3d-0000-4000-8000-0000000c0de2", "Unhealthy")
+	for _, k := range []struct {
+		r    *posture.Resource
+		want bool
+	}{{named, true}, {custom, false}, {later, false}} {
+		if got := e.svc.IndexedRelated(k.r.Key); got != k.want {
+			t.Errorf("%s indexed %v, want %v", k.r.ID, got, k.want)
+		}
+	}
+	assessment("17618b1a-ed14-49bb-b37f-9f8ba967be8b", "Unhealthy")
+	e.wantState(vm.ID, mcsb, ref, posture.StateNonCompliant)
+}
+
 // TestDeletingAResourceGroupDropsStates: states and assignments at a
 // deleted scope go with it.
 func TestDeletingAResourceGroupDropsStates(t *testing.T) {

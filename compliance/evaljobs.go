@@ -419,7 +419,7 @@ func (s *Service) dropUncovered(e *evaluation, a *assignment, after, end string,
 
 // reevaluateChunked re-evaluates an assignment a chunk of resources at a
 // time, one transaction and one published change each.
-func (s *Service) reevaluateChunked(ctx context.Context, a *assignment, hier *hierarchy, related *relatedIndex, kept map[string]bool) error {
+func (s *Service) reevaluateChunked(ctx context.Context, a *assignment, hier *hierarchy, related *relatedIndex, kept map[string]nameSet) error {
 	after := ""
 	for {
 		c := &posture.Change{}

@@ -291,7 +291,7 @@ func (s *Service) followObjects(ctx context.Context, c *posture.Change) error {
 	}
 	overlay := map[string]*relatedDoc{}
 	for _, r := range c.Put {
-		if kept[r.TypeKey()] {
+		if keeps(kept, r.TypeKey(), r.Key) {
 			d := docOf(r)
 			if pr, err := decode(r); err == nil {
 				d.doc = pr

@@ -43,7 +43,7 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 	// Related documents the change puts, for the existence checks.
 	overlay := newRelatedIndex()
 	for _, r := range c.Put {
-		if kept[r.TypeKey()] {
+		if keeps(kept, r.TypeKey(), r.Key) {
 			d := docOf(r)
 			if pr, err := decode(r); err == nil {
 				d.doc = pr
@@ -165,7 +165,7 @@ func (s *Service) Changed(ctx context.Context, tx posture.Tx, c *posture.Change)
 // checks read a document the change put or deleted: the parent of a child
 // or extension document, or every resource of the evaluated types in the
 // document's resource group or subscription.
-func (s *Service) dependents(tx posture.Tx, c *posture.Change, as []*assignment, kept map[string]bool) ([]*posture.Resource, error) {
+func (s *Service) dependents(tx posture.Tx, c *posture.Change, as []*assignment, kept map[string]nameSet) ([]*posture.Resource, error) {
 	type target struct {
 		scope policy.RelatedScope
 		types []string

@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"unique"
 
@@ -147,9 +148,9 @@ func (ix *relatedIndex) related(q policy.RelatedQuery) map[string]*relatedDoc {
 type lookup struct {
 	tx      posture.Tx
 	base    *relatedIndex
-	overlay *relatedIndex   // related documents put by the change (decoded)
-	deleted []string        // keys deleted (with their subtrees) by the change
-	kept    map[string]bool // related types the index keeps
+	overlay *relatedIndex      // related documents put by the change (decoded)
+	deleted []string           // keys deleted (with their subtrees) by the change
+	kept    map[string]nameSet // related types the index keeps, and which of their documents
 	decoded map[string]*policy.Resource
 	queries map[policy.RelatedQuery][]*policy.Resource // database answers, for this evaluation
 }
@@ -167,7 +168,7 @@ func (l *lookup) gone(key string) bool {
 
 // Related implements policy.Lookup.
 func (l *lookup) Related(ctx context.Context, q policy.RelatedQuery) ([]*policy.Resource, error) {
-	if !l.kept[strings.ToLower(q.Type)] {
+	if names, ok := l.kept[strings.ToLower(q.Type)]; !ok || names != nil && !names[strings.ToLower(q.Name)] {
 		return l.fromStore(q)
 	}
 	var out []*policy.Resource
@@ -295,6 +296,63 @@ func (l *lookup) queryStore(q policy.RelatedQuery) ([]*policy.Resource, error) {
 		out = append(out, pr)
 	}
 	return out, nil
+}
+
+// nameSet is the names of the documents of a type the index keeps: those
+// the existence checks name (details.name, lower case). nil means every
+// document, for checks that name none or compute the name. Scanner
+// findings are custom assessments no benchmark check names, and there may
+// be millions: they stay out of the index (the store answers for them).
+type nameSet map[string]bool
+
+// with adds name ("" for any) to s; first says s is not there yet (nil
+// then means none, not all).
+func (s nameSet) with(name string, first bool) nameSet {
+	if name == "" || !first && s == nil {
+		return nil
+	}
+	if s == nil {
+		s = nameSet{}
+	}
+	s[name] = true
+	return s
+}
+
+// covers reports whether documents kept for s include those for t.
+func (s nameSet) covers(t nameSet) bool {
+	if s == nil {
+		return true
+	}
+	if t == nil {
+		return false
+	}
+	for n := range t {
+		if !s[n] {
+			return false
+		}
+	}
+	return true
+}
+
+// union returns the names of s and t.
+func (s nameSet) union(t nameSet) nameSet {
+	if s == nil || t == nil {
+		return nil
+	}
+	u := maps.Clone(s)
+	maps.Copy(u, t)
+	return u
+}
+
+// keeps reports whether the index keeps the document of type typeKey at
+// key: its type is kept and its name (the last segment of its id) is one
+// the checks read.
+func keeps(kept map[string]nameSet, typeKey, key string) bool {
+	names, ok := kept[typeKey]
+	if !ok {
+		return false
+	}
+	return names == nil || names[key[strings.LastIndexByte(key, '/')+1:]]
 }
 
 // indexedType reports whether the index keeps documents of a related type

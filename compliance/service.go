@@ -77,7 +77,7 @@ type Service struct {
 	mu          sync.RWMutex
 	hier        *hierarchy
 	related     *relatedIndex
-	kept        map[string]bool // related types the index keeps
+	kept        map[string]nameSet // related types the index keeps, and which of their documents
 	assignments map[string]*assignment
 	exemptions  *exemptIndex
 	// due is the earliest expiry not yet recorded (unix nanoseconds; 0 for
@@ -159,7 +159,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
-	s.hier, s.assignments, s.related, s.kept = hier, assignments, newRelatedIndex(), map[string]bool{}
+	s.hier, s.assignments, s.related, s.kept = hier, assignments, newRelatedIndex(), map[string]nameSet{}
 	s.exemptions = exemptions
 	if s.wake == nil {
 		s.wake = make(chan struct{}, 1)
@@ -252,26 +252,34 @@ func eachResource(tx posture.Tx, f posture.ResourceFilter, fn func(*posture.Reso
 }
 
 // relatedTypes returns the related types the existence checks of the
-// assignments read, lower case.
-func relatedTypes(as map[string]*assignment) map[string]bool {
-	types := map[string]bool{}
+// assignments read, lower case, with the names they read (nil: any).
+func relatedTypes(as map[string]*assignment) map[string]nameSet {
+	types := map[string]nameSet{}
 	for _, a := range as {
 		for _, ref := range a.compiled.References {
 			if rel := ref.Facts.Related; rel != nil && rel.Type != "" && indexedType(rel.Type, rel.Scope) {
-				types[rel.Type] = true
+				types[rel.Type] = types[rel.Type].with(rel.Name, !hasType(types, rel.Type))
 			}
 		}
 	}
 	return types
 }
 
+func hasType(m map[string]nameSet, t string) bool { _, ok := m[t]; return ok }
+
 // loadRelated adds the documents of new related types to the index.
-func (s *Service) loadRelated(ctx context.Context, types map[string]bool) error {
+func (s *Service) loadRelated(ctx context.Context, types map[string]nameSet) error {
 	s.mu.RLock()
 	var missing []string
-	for t := range types {
-		if !s.kept[t] {
+	want := map[string]nameSet{}
+	for t, names := range types {
+		have, ok := s.kept[t]
+		if !ok || !have.covers(names) {
 			missing = append(missing, t)
+			if ok {
+				names = have.union(names)
+			}
+			want[t] = names
 		}
 	}
 	s.mu.RUnlock()
@@ -281,7 +289,9 @@ func (s *Service) loadRelated(ctx context.Context, types map[string]bool) error 
 	var loaded []*relatedDoc
 	err := s.Store.Read(ctx, func(tx posture.Tx) error {
 		return eachResource(tx, posture.ResourceFilter{Types: missing, KeysOnly: true}, func(r *posture.Resource) error {
-			loaded = append(loaded, docOf(r))
+			if keeps(want, r.TypeKey(), r.Key) {
+				loaded = append(loaded, docOf(r))
+			}
 			return nil
 		})
 	})
@@ -290,9 +300,9 @@ func (s *Service) loadRelated(ctx context.Context, types map[string]bool) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, t := range missing {
-		s.kept[t] = true
-	}
+	kept := maps.Clone(s.kept) // lookups may hold the old one
+	maps.Copy(kept, want)
+	s.kept = kept
 	for _, d := range loaded {
 		s.related.put(d)
 	}
@@ -300,7 +310,7 @@ func (s *Service) loadRelated(ctx context.Context, types map[string]bool) error 
 }
 
 // snapshot returns the current assignments, hierarchy and lookup base.
-func (s *Service) snapshot() (map[string]*assignment, *hierarchy, *relatedIndex, map[string]bool) {
+func (s *Service) snapshot() (map[string]*assignment, *hierarchy, *relatedIndex, map[string]nameSet) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.assignments, s.hier, s.related, s.kept

@@ -88,6 +88,9 @@ func TestFacts(t *testing.T) {
 			&RelatedFact{Type: "microsoft.web/sites/config", Scope: ScopeChildren, ScopeFixed: true}, "properties.remoteDebuggingEnabled"},
 		{"networkWatcherShouldBeEnabledMonitoringEffect", []string{"microsoft.network/virtualnetworks"},
 			&RelatedFact{Type: "microsoft.network/networkwatchers", Scope: ScopeResourceGroup, ScopeFixed: true}, "location"},
+		// details.name is the assessment key (ASC_ServerSecretAssessment_Audit.json).
+		{"serverSecretFindingsMonitoring", []string{"microsoft.classiccompute/virtualmachines", "microsoft.compute/virtualmachines"},
+			&RelatedFact{Type: "microsoft.security/assessments", Scope: ScopeExtension, ScopeFixed: true, Name: "17618b1a-ed14-49bb-b37f-9f8ba967be8b"}, ""},
 		{"StorageDisallowPublicAccess", []string{"microsoft.storage/storageaccounts"}, nil, "properties.allowBlobPublicAccess"},
 		{"classicComputeVMsMonitoring", []string{"microsoft.classiccompute/virtualmachines", "microsoft.compute/virtualmachines"}, nil, "type"},
 		{"cognitiveServicesAccountsShouldHaveLocalAuthenticationMethodsDisabled", []string{"microsoft.cognitiveservices/accounts", "microsoft.search/searchservices"}, nil,

@@ -32,6 +32,10 @@ type RelatedFact struct {
 	// definition matching several types whose children differ) or on
 	// details computed per resource.
 	ScopeFixed bool `json:"scopeFixed"`
+	// Name is the one name the check reads, lower case, when details.name
+	// is a plain name (an assessment's key, a site's "web" config); "" when
+	// it is absent, computed, or a path or pattern.
+	Name string `json:"name,omitempty"`
 }
 
 // FieldFact is one field read by the rule.
@@ -81,6 +85,11 @@ func buildFacts(cr *CompiledReference, bIf, bDetails *binder) Facts {
 				}
 			}
 			rf.Scope, rf.ScopeFixed = scope, fixed && isConstOrNil(cr.details.scopeExpr)
+		}
+		if v, ok := constValue(cr.details.nameExpr); ok {
+			if name, _ := v.(string); name != "?" && !strings.Contains(name, "/") {
+				rf.Name = strings.ToLower(name)
+			}
 		}
 		f.Related = rf
 	}
