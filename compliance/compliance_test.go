@@ -212,8 +212,9 @@ func TestExistenceCheckReadsNamedAssessments(t *testing.T) {
 	named := assessment("17618b1a-ed14-49bb-b37f-9f8ba967be8b", "Healthy")
 	custom := assessment("0a1b2c3d-0000-4000-8000-00000000c0de", "Unhealthy")
 	e.wantState(vm.ID, mcsb, ref, posture.StateCompliant)
-	// The index is loaded at start (a default assignment made by a write
-	// is read from the store until then); writes after it keep it current.
+	// The index is loaded at start, with the default assignments it makes
+	// (a default assignment made by a write, for a new subscription, is
+	// answered from the store until then); writes after it keep it current.
 	e.open(true)
 	later := assessment("0a1b2c3d-0000-4000-8000-0000000c0de2", "Unhealthy")
 	for _, k := range []struct {
@@ -226,6 +227,18 @@ func TestExistenceCheckReadsNamedAssessments(t *testing.T) {
 	}
 	assessment("17618b1a-ed14-49bb-b37f-9f8ba967be8b", "Unhealthy")
 	e.wantState(vm.ID, mcsb, ref, posture.StateNonCompliant)
+
+	// A store without the benchmark assignment (an offline import): the
+	// start makes it, and indexes what it reads before evaluating.
+	e = newEnv(t, false)
+	e.put(`{"id":"%s","displayName":"A"}`, sub)
+	vm = e.put(`{"id":"%s/providers/Microsoft.Compute/virtualMachines/vm1","type":"Microsoft.Compute/virtualMachines","location":"westeurope"}`, rg)
+	named = assessment("17618b1a-ed14-49bb-b37f-9f8ba967be8b", "Healthy")
+	e.open(true)
+	if !e.svc.IndexedRelated(named.Key) {
+		t.Error("the start made the default assignment but did not index what it reads")
+	}
+	e.wantState(vm.ID, mcsb, ref, posture.StateCompliant)
 }
 
 // TestDeletingAResourceGroupDropsStates: states and assignments at a
