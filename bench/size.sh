@@ -21,6 +21,8 @@
 #   MAX_RSS_GB [15]       the server is killed (and the run reported failed) above this RSS
 #   GOMEMLIMIT []         passed to the server (e.g. 12GiB) when set
 #   OUT [a temp dir]      estate, data, logs and the binary; an estate already there is reused
+#   REUSE []              1: start from the data an earlier run imported and seeded (sqlite), as
+#                         the server that run stopped left it
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 RESOURCES=${RESOURCES:-1000000}
@@ -129,7 +131,13 @@ for run in "${runs[@]}"; do
 	echo
 	echo "== $run"
 	data="$OUT/data-$run"
-	rm -rf "$data"
+	if [ -n "${REUSE:-}" ] && [ "$run" = postgres ]; then
+		echo "REUSE works with sqlite only (each postgres run has its own schema)" >&2
+		exit 2
+	fi
+	if [ -z "${REUSE:-}" ]; then
+		rm -rf "$data"
+	fi
 	mkdir -p "$data"
 	store_flags="--data $data"
 	if [ "$run" = postgres ]; then
@@ -144,15 +152,20 @@ for run in "${runs[@]}"; do
 	fi
 
 	# 1. Import (no server: the estate is marked stale).
-	# shellcheck disable=SC2086
-	/usr/bin/time -v "$bin" import --direct $store_flags "$estate" >"$OUT/$run-import.log" 2>&1
-	grep '^imported' "$OUT/$run-import.log"
-	docs=$(grep -o '[0-9]* read' "$OUT/$run-import.log" | cut -d' ' -f1)
-	echo "import: peak RSS $(gb "$(kb "$OUT/$run-import.log" 'Maximum resident')"), CPU $(awk -F: '/User time|System time/{s+=$2} END{printf "%.0f s", s}' "$OUT/$run-import.log"), disk $(disk)"
+	if [ -n "${REUSE:-}" ]; then
+		docs=$(grep -o '[0-9]* read' "$OUT/$run-import.log" | cut -d' ' -f1)
+		echo "reusing the store of $OUT/$run-import.log: $docs documents, disk $(disk)"
+	else
+		# shellcheck disable=SC2086
+		/usr/bin/time -v "$bin" import --direct $store_flags "$estate" >"$OUT/$run-import.log" 2>&1
+		grep '^imported' "$OUT/$run-import.log"
+		docs=$(grep -o '[0-9]* read' "$OUT/$run-import.log" | cut -d' ' -f1)
+		echo "import: peak RSS $(gb "$(kb "$OUT/$run-import.log" 'Maximum resident')"), CPU $(awk -F: '/User time|System time/{s+=$2} END{printf "%.0f s", s}' "$OUT/$run-import.log"), disk $(disk)"
+	fi
 
 	# 2. Exemptions, written straight into the store (the estate is stale
 	# anyway: the first start evaluates and stamps them).
-	if [ "$EXEMPTIONS" -gt 0 ]; then
+	if [ "$EXEMPTIONS" -gt 0 ] && [ -z "${REUSE:-}" ]; then
 		t0=$(date +%s.%N)
 		seed_url=""
 		if [ "$run" = postgres ]; then seed_url=$db; fi
