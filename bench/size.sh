@@ -153,6 +153,7 @@ for run in "${runs[@]}"; do
 
 	# 1. Import (no server: the estate is marked stale).
 	if [ -n "${REUSE:-}" ]; then
+		token=$(cat "$data/bootstrap-token") # the store knows the first run's
 		docs=$(grep -o '[0-9]* read' "$OUT/$run-import.log" | cut -d' ' -f1)
 		echo "reusing the store of $OUT/$run-import.log: $docs documents, disk $(disk)"
 	else
