@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -18,7 +19,8 @@ func TestReadyz(t *testing.T) {
 	hang := make(chan struct{})
 	t.Cleanup(func() { close(hang) })
 	slow := false
-	srv := &api.Server{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), ReadyChecks: []api.ReadyCheck{
+	var logs bytes.Buffer
+	srv := &api.Server{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), ReadyChecks: []api.ReadyCheck{
 		{Name: "store", Check: func(context.Context) error { return storeErr }},
 		{Name: "views", Check: func(context.Context) error { return viewErr }},
 		{Name: "replica", Check: func(ctx context.Context) error {
@@ -56,6 +58,11 @@ func TestReadyz(t *testing.T) {
 	}
 	if strings.Contains(body, "replica") || strings.Contains(body, "second line") {
 		t.Errorf("a passing check or a second line reported: %q", body)
+	}
+	// Not ready is a state the probe reports, logged as a request, not an
+	// error (a replica loading its tables answers 503 for minutes).
+	if !strings.Contains(logs.String(), `"status":503`) || strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("the 503 is not logged, or logged as an error:\n%s", logs.String())
 	}
 	// Liveness does not depend on the checks.
 	if code, body := get("/healthz"); code != 200 || body != "ok\n" {

@@ -151,7 +151,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Hand
 		if p := rec.principal; p != "" {
 			attrs = append(attrs, "principal", p)
 		}
-		if rec.status >= 500 {
+		// A replica not ready yet answers its probe 503 every few seconds
+		// while it loads: that is its state, not an error to page on.
+		if rec.status >= 500 && !(route == "readyz" && rec.status == http.StatusServiceUnavailable) {
 			s.Logger.Error("request", attrs...)
 		} else {
 			s.Logger.Info("request", attrs...)
