@@ -11,15 +11,27 @@ import (
 	"github.com/posture/posture"
 )
 
-// queue starts write in a goroutine while the test holds WriteMu and
-// returns once it waits in the queue (it is then the n-th), so that the
-// writes queued together commit as one batch, in the order queued.
-func (e *env) queue(wg *sync.WaitGroup, n int, write func()) {
+// batch runs writes as one batch: it holds WriteMu, starts each write in a
+// goroutine and waits until it is queued (so they commit together, in the
+// order given), runs before (nil: nothing) while they wait, then releases
+// the lock and returns once every write has returned.
+func (e *env) batch(before func(), writes ...func()) {
 	e.t.Helper()
-	wg.Go(write)
-	for e.svc.QueuedWrites() < n {
-		runtime.Gosched()
+	if err := e.svc.WriteMu.Lock(context.Background()); err != nil {
+		e.t.Fatal(err)
 	}
+	var wg sync.WaitGroup
+	for i, write := range writes {
+		wg.Go(write)
+		for e.svc.QueuedWrites() < i+1 {
+			runtime.Gosched()
+		}
+	}
+	if before != nil {
+		before()
+	}
+	e.svc.WriteMu.Unlock()
+	wg.Wait()
 }
 
 func as(id string) context.Context {
@@ -37,22 +49,18 @@ func TestExemptionGroupCommit(t *testing.T) {
 	before := len(feed.changes)
 	ctx := context.Background()
 
-	if err := e.svc.WriteMu.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
 	results := make([]posture.ExemptionResult, 4)
 	errs := make([]error, 4)
 	ids := make([]string, 4)
+	writes := make([]func(), 4)
 	for i := range 4 {
 		ids[i] = []string{sa1, sa2}[i%2] + exemptionsPath + fmt.Sprintf("g%d", i)
-		e.queue(&wg, i+1, func() {
+		writes[i] = func() {
 			results[i], errs[i] = e.svc.PutExemption(as(fmt.Sprintf("user-%d", i)), posture.ExemptionWrite{ID: ids[i],
 				Body: exemptionBody("Mitigated", `"`+secureTransfer+`"`, "", ""), APIVersion: version})
-		})
+		}
 	}
-	e.svc.WriteMu.Unlock()
-	wg.Wait()
+	e.batch(nil, writes...)
 
 	for i := range 4 {
 		// g2 and g3 cover what g0 and g1 cover: the state stays stamped
@@ -82,18 +90,13 @@ func TestExemptionGroupCommitRefusal(t *testing.T) {
 	e := newEnv(t, true)
 	sa1, sa2 := e.base()
 	ctx := context.Background()
-	if err := e.svc.WriteMu.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
 	var errs [3]error
 	good := exemptionBody("Mitigated", `"`+secureTransfer+`"`, "", "")
 	bad := exemptionBody("Mitigated", `"notAMember"`, "", "")
-	e.queue(&wg, 1, func() { _, errs[0] = e.putExemption(sa1+exemptionsPath+"a", good, "") })
-	e.queue(&wg, 2, func() { _, errs[1] = e.putExemption(sa1+exemptionsPath+"b", bad, "") })
-	e.queue(&wg, 3, func() { _, errs[2] = e.putExemption(sa2+exemptionsPath+"c", good, "") })
-	e.svc.WriteMu.Unlock()
-	wg.Wait()
+	e.batch(nil,
+		func() { _, errs[0] = e.putExemption(sa1+exemptionsPath+"a", good, "") },
+		func() { _, errs[1] = e.putExemption(sa1+exemptionsPath+"b", bad, "") },
+		func() { _, errs[2] = e.putExemption(sa2+exemptionsPath+"c", good, "") })
 
 	if errs[0] != nil || errs[2] != nil {
 		t.Errorf("the good writes failed: %v, %v", errs[0], errs[2])
@@ -118,19 +121,14 @@ func TestExemptionGroupCommitPutThenDelete(t *testing.T) {
 	id := sa1 + exemptionsPath + "brief"
 	ctx := context.Background()
 	before := len(feed.changes)
-	if err := e.svc.WriteMu.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
 	var put posture.ExemptionResult
 	var putErr, delErr error
 	var old *posture.Resource
-	e.queue(&wg, 1, func() {
-		put, putErr = e.putExemption(id, exemptionBody("Mitigated", `"`+secureTransfer+`"`, "", ""), "")
-	})
-	e.queue(&wg, 2, func() { old, delErr = e.svc.DeleteExemption(ctx, id, "") })
-	e.svc.WriteMu.Unlock()
-	wg.Wait()
+	e.batch(nil,
+		func() {
+			put, putErr = e.putExemption(id, exemptionBody("Mitigated", `"`+secureTransfer+`"`, "", ""), "")
+		},
+		func() { old, delErr = e.svc.DeleteExemption(ctx, id, "") })
 
 	if putErr != nil || !put.Created || delErr != nil || old == nil || old.ETag != put.Resource.ETag {
 		t.Fatalf("put %+v %v, delete %+v %v", put, putErr, old, delErr)
@@ -173,21 +171,17 @@ func TestExemptionGroupCommitStoreFailure(t *testing.T) {
 	sa1, sa2 := e.base()
 	counter := &writeCounter{Store: e.store}
 	e.svc.Store = counter
-	ctx := context.Background()
-	if err := e.svc.WriteMu.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
 	var errs [3]error
 	good := exemptionBody("Mitigated", `"`+secureTransfer+`"`, "", "")
-	e.queue(&wg, 1, func() { _, errs[0] = e.putExemption(sa1+exemptionsPath+"a", good, "") })
-	e.queue(&wg, 2, func() { _, errs[1] = e.putExemption(sa2+exemptionsPath+"b", good, "") })
-	e.queue(&wg, 3, func() { _, errs[2] = e.putExemption(sa1+exemptionsPath+"c", good, "") })
-	if err := e.store.Close(); err != nil { // the database goes away under the queued batch
-		t.Fatal(err)
+	closeStore := func() { // the database goes away under the queued batch
+		if err := e.store.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	e.svc.WriteMu.Unlock()
-	wg.Wait()
+	e.batch(closeStore,
+		func() { _, errs[0] = e.putExemption(sa1+exemptionsPath+"a", good, "") },
+		func() { _, errs[1] = e.putExemption(sa2+exemptionsPath+"b", good, "") },
+		func() { _, errs[2] = e.putExemption(sa1+exemptionsPath+"c", good, "") })
 	for i, err := range errs {
 		if err == nil {
 			t.Errorf("write %d succeeded on a closed store", i)
