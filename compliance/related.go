@@ -305,10 +305,10 @@ func (l *lookup) queryStore(q policy.RelatedQuery) ([]*policy.Resource, error) {
 // be millions: they stay out of the index (the store answers for them).
 type nameSet map[string]bool
 
-// with adds name ("" for any) to s; first says s is not there yet (nil
-// then means none, not all).
-func (s nameSet) with(name string, first bool) nameSet {
-	if name == "" || !first && s == nil {
+// with adds name ("" for any) to s; seen says s is in the map already (a
+// nil s then means every name, not none yet).
+func (s nameSet) with(name string, seen bool) nameSet {
+	if name == "" || seen && s == nil {
 		return nil
 	}
 	if s == nil {

@@ -67,3 +67,38 @@ func TestRelatedIndexMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(ix)
 }
+
+// TestNameSet: the names a type's checks read merge into one set; a check
+// that names none (or computes its name) makes it every name, whatever
+// order the checks come in.
+func TestNameSet(t *testing.T) {
+	merge := func(names ...string) (nameSet, bool) {
+		m := map[string]nameSet{}
+		for _, n := range names {
+			s, seen := m["t"]
+			m["t"] = s.with(n, seen)
+		}
+		s, ok := m["t"]
+		return s, ok
+	}
+	if s, _ := merge("a", "b", "a"); len(s) != 2 || !s["a"] || !s["b"] {
+		t.Errorf("a, b, a: %v", s)
+	}
+	for _, order := range [][]string{{"a", ""}, {"", "a"}, {"a", "", "b"}} {
+		if s, ok := merge(order...); !ok || s != nil {
+			t.Errorf("%q: %v (present %v), want nil: every name", order, s, ok)
+		}
+	}
+	all, some := nameSet(nil), nameSet{"a": true}
+	if !all.covers(some) || some.covers(all) || !some.covers(nameSet{"a": true}) || some.covers(nameSet{"b": true}) {
+		t.Error("covers")
+	}
+	if u := some.union(nameSet{"b": true}); len(u) != 2 || some.union(nil) != nil {
+		t.Errorf("union: %v", u)
+	}
+	kept := map[string]nameSet{"x/y": some, "x/z": nil}
+	if !keeps(kept, "x/y", "/s/r/providers/x/y/a") || keeps(kept, "x/y", "/s/r/providers/x/y/b") ||
+		!keeps(kept, "x/z", "/s/r/providers/x/z/q") || keeps(kept, "x/w", "/s/r/providers/x/w/a") {
+		t.Error("keeps")
+	}
+}

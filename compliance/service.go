@@ -258,14 +258,13 @@ func relatedTypes(as map[string]*assignment) map[string]nameSet {
 	for _, a := range as {
 		for _, ref := range a.compiled.References {
 			if rel := ref.Facts.Related; rel != nil && rel.Type != "" && indexedType(rel.Type, rel.Scope) {
-				types[rel.Type] = types[rel.Type].with(rel.Name, !hasType(types, rel.Type))
+				names, seen := types[rel.Type]
+				types[rel.Type] = names.with(rel.Name, seen)
 			}
 		}
 	}
 	return types
 }
-
-func hasType(m map[string]nameSet, t string) bool { _, ok := m[t]; return ok }
 
 // loadRelated adds the documents of new related types to the index.
 func (s *Service) loadRelated(ctx context.Context, types map[string]nameSet) error {
