@@ -7,10 +7,12 @@ import (
 )
 
 // Table storage. A Table is an immutable snapshot made of chunks of up to
-// chunkRows rows. String columns are stored as dictionary codes; dynamic
-// columns of a row are stored together in one byte blob (each value in the
-// dynamic encoding, in column order), sub-sliced from a per-chunk arena when
-// bulk-loaded. A write copies only the chunks it touches.
+// chunkRows rows. String columns are stored as dictionary codes, once per
+// chunk when every row has the same (compact); dynamic columns of a row are
+// stored together in one byte blob (each value in the dynamic encoding, in
+// column order, nested containers many rows repeat held in the dictionary),
+// packed end to end when a bulk write fills the chunk (pack). A write
+// copies only the chunks it touches.
 
 const chunkRows = 1024
 
