@@ -16,6 +16,17 @@ type assignment struct {
 	key      string // lower-case id
 	scope    string // lower-case scope key
 	compiled *policy.CompiledAssignment
+	refIDs   []string // lower-case reference ids, in compiled.References order
+}
+
+// newAssignment returns a compiled assignment with its lower-case
+// reference ids (a follower compares them with every row it re-reads).
+func newAssignment(key, scope string, ca *policy.CompiledAssignment) *assignment {
+	a := &assignment{key: key, scope: scope, compiled: ca, refIDs: make([]string, len(ca.References))}
+	for i, ref := range ca.References {
+		a.refIDs[i] = strings.ToLower(ref.ReferenceID)
+	}
+	return a
 }
 
 // evaluation evaluates resources against assignments inside one write

@@ -183,25 +183,39 @@ func (s *Service) removedRefs(rows []*posture.ResourceStates, refs map[string]bo
 	as, _, _, _ := s.snapshot()
 	var out []posture.StateRef
 	for _, row := range rows {
-		have := make(map[string]bool, len(row.States))
-		for _, st := range row.States {
-			have[strings.ToLower(st.ReferenceID)] = true
+		// With refs (an exemption's re-stamp: one or a few), the row's
+		// states are searched for those alone, without lowering all of them.
+		var have map[string]bool
+		holds := func(id string) bool {
+			if refs != nil {
+				return slices.ContainsFunc(row.States, func(st posture.PolicyState) bool { return strings.EqualFold(st.ReferenceID, id) })
+			}
+			if have == nil {
+				have = make(map[string]bool, len(row.States))
+				for _, st := range row.States {
+					have[strings.ToLower(st.ReferenceID)] = true
+				}
+			}
+			return have[id]
 		}
+		done := map[string]bool{} // once, when both assignments name it
 		for _, a := range []*assignment{as[row.AssignmentKey], before[row.AssignmentKey]} {
 			if a == nil {
 				continue
 			}
-			for _, ref := range a.compiled.References {
-				id := strings.ToLower(ref.ReferenceID)
-				if have[id] || refs != nil && !refs[id] {
+			for i, ref := range a.compiled.References {
+				id := a.refIDs[i]
+				if refs != nil && !refs[id] || done[id] {
 					continue
 				}
 				f := ref.Facts
 				if row.ResourceType != "" && !f.AnyType && len(f.TypePatterns) == 0 && len(f.Types) > 0 && !slices.Contains(f.Types, row.ResourceType) {
 					continue // it cannot have a state for this type
 				}
-				have[id] = true // once, when both name it
-				out = append(out, posture.StateRef{ResourceKey: row.ResourceKey, AssignmentKey: row.AssignmentKey, ReferenceID: ref.ReferenceID})
+				done[id] = true
+				if !holds(id) {
+					out = append(out, posture.StateRef{ResourceKey: row.ResourceKey, AssignmentKey: row.AssignmentKey, ReferenceID: ref.ReferenceID})
+				}
 			}
 		}
 	}
@@ -280,7 +294,7 @@ func (s *Service) followObjects(ctx context.Context, c *posture.Change) error {
 			gone = append(gone, a.key)
 			continue
 		}
-		put[a.key] = &assignment{key: a.key, scope: a.scope, compiled: ca}
+		put[a.key] = newAssignment(a.key, a.scope, ca)
 	}
 	for _, d := range c.Deleted {
 		for k := range as {

@@ -380,7 +380,7 @@ func (s *Service) putAssignment(ctx context.Context, id armid.ID, r *posture.Res
 	if r, err = armdoc.FromPut(id, body); err != nil {
 		return posture.PutResult{}, err
 	}
-	a := &assignment{key: id.Key(), scope: id.Scope().Key(), compiled: ca}
+	a := newAssignment(id.Key(), id.Scope().Key(), ca)
 	_, hier, related, kept := s.snapshot()
 	// Related types new to the index are read from the store for this
 	// evaluation; installAssignments indexes them afterwards.

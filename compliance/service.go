@@ -330,7 +330,7 @@ func (s *Service) compile(r *posture.Resource) (*assignment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &assignment{key: r.Key, scope: id.Scope().Key(), compiled: ca}, nil
+	return newAssignment(r.Key, id.Scope().Key(), ca), nil
 }
 
 // sortedAssignments returns the assignments in key order, for stable work.
