@@ -173,6 +173,17 @@ type Gate struct {
 	pmu     sync.Mutex
 	publish []func()              // what the catch-ups left to publish, in order (pmu)
 	failed  atomic.Pointer[error] // the last Follow's error, nil after a success
+	rounds  rounds                // Sync's catch-ups
+}
+
+// rounds are the catch-ups of Sync: callers that come while one runs share
+// the next.
+type rounds struct {
+	mu                sync.Mutex
+	cond              *sync.Cond
+	started, finished uint64
+	running           bool
+	err               error // of the last round finished
 }
 
 var _ posture.EarlyReleaser = (*Gate)(nil)
@@ -265,6 +276,35 @@ func (g *Gate) Follow(ctx context.Context) error {
 	return err
 }
 
+// Sync catches up with every change committed before it was called, as
+// Follow does; callers that come while a catch-up runs wait for it to end
+// and share the next one. A follower calls it after each write it
+// forwarded to the leader, so that its next read shows the write:
+// concurrent writes then cost one catch-up, not one each.
+func (g *Gate) Sync(ctx context.Context) error {
+	r := &g.rounds
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cond == nil {
+		r.cond = sync.NewCond(&r.mu)
+	}
+	want := r.started + 1 // the one running, if any, may have read the log before the call
+	for r.finished < want {
+		if r.running {
+			r.cond.Wait()
+			continue
+		}
+		r.running = true
+		r.started++
+		r.mu.Unlock()
+		err := g.Follow(context.WithoutCancel(ctx)) // others wait on it
+		r.mu.Lock()
+		r.running, r.finished, r.err = false, r.started, err
+		r.cond.Broadcast()
+	}
+	return r.err
+}
+
 // Ready reports whether the last attempt to follow the log succeeded: a
 // replica that cannot read it serves stale views.
 func (g *Gate) Ready() error {
@@ -275,8 +315,13 @@ func (g *Gate) Ready() error {
 }
 
 // Run follows the log until ctx ends: at each wake (a notification) and
-// at least every poll, in case a notification was lost.
-func (g *Gate) Run(ctx context.Context, wake <-chan struct{}, poll time.Duration) {
+// at least every poll, in case a notification was lost. After a wake it
+// waits coalesce for more, so that one catch-up applies the writes of
+// several notifications together (one read of the log, one publication of
+// Defender's scores per subscription); a reader through this replica sees
+// them within poll all the same, and one that forwarded its write catches
+// up at once (api.Forward).
+func (g *Gate) Run(ctx context.Context, wake <-chan struct{}, poll, coalesce time.Duration) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
@@ -284,6 +329,17 @@ func (g *Gate) Run(ctx context.Context, wake <-chan struct{}, poll time.Duration
 		case <-ctx.Done():
 			return
 		case <-wake:
+			if coalesce > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(coalesce):
+				}
+				select { // the wakes that came meanwhile are this catch-up's
+				case <-wake:
+				default:
+				}
+			}
 		case <-t.C:
 		}
 		if err := g.Follow(ctx); err != nil && ctx.Err() == nil {

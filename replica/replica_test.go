@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/posture/posture"
 )
@@ -233,5 +235,93 @@ func TestFollowerReplayOwn(t *testing.T) {
 	want := [][]string{{"uncertain", "theirs"}, {"later"}}
 	if !slices.EqualFunc(applied, want, slices.Equal) {
 		t.Errorf("applied %q, want %q (own records once, after ReplayOwn)", applied, want)
+	}
+}
+
+// stallLog is a memLog safe for concurrent use whose first read of the
+// changes stalls, after reading, until release is closed.
+type stallLog struct {
+	mu      sync.Mutex
+	log     memLog
+	reads   int
+	stalled chan struct{} // closed when the first read stalls
+	release chan struct{}
+}
+
+func (l *stallLog) Changes(ctx context.Context, after int64, limit int) ([]posture.ChangeRecord, error) {
+	l.mu.Lock()
+	recs, _ := l.log.Changes(ctx, after, limit)
+	l.reads++
+	first := l.reads == 1
+	l.mu.Unlock()
+	if first {
+		close(l.stalled)
+		<-l.release
+	}
+	return recs, nil
+}
+
+func (l *stallLog) LastChange(ctx context.Context) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.log.LastChange(ctx)
+}
+
+func (l *stallLog) PrunedThrough(context.Context) (int64, error) { return 0, nil }
+
+func (l *stallLog) add(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log.add("leader", key)
+}
+
+// Sync returns once a catch-up that started after the call has applied
+// what was committed before it, and callers that come while a catch-up
+// runs share the next one: a follower's forwarded writes cost one read of
+// the log together, not one each.
+func TestSync(t *testing.T) {
+	ctx := context.Background()
+	log := &stallLog{stalled: make(chan struct{}), release: make(chan struct{})}
+	var mu sync.Mutex
+	var applied []string
+	f := &Follower{Log: log, Origin: "me", Apply: func(_ context.Context, k *posture.ChangeKeys) (func(), error) {
+		mu.Lock()
+		defer mu.Unlock()
+		applied = append(applied, k.Resources...)
+		return nil, nil
+	}}
+	if err := f.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g := &Gate{Follower: f}
+	log.add("a")
+	var wg sync.WaitGroup
+	wg.Go(func() { g.Sync(ctx) })
+	select { // the first catch-up read the log: "a" alone
+	case <-log.stalled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Sync did not catch up")
+	}
+	log.add("b") // committed after that read, before the calls below
+	for range 5 {
+		wg.Go(func() {
+			if err := g.Sync(ctx); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Contains(applied, "b") {
+				t.Errorf("Sync returned before the change committed before it was applied: %v", applied)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // the five wait for the first catch-up
+	close(log.release)
+	wg.Wait()
+	if log.reads != 2 {
+		t.Errorf("six Syncs, five of them during the first catch-up: %d catch-ups, want 2", log.reads)
+	}
+	if !slices.Equal(applied, []string{"a", "b"}) {
+		t.Errorf("applied %v, want [a b]", applied)
 	}
 }
