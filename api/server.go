@@ -80,7 +80,10 @@ type Server struct {
 	// Limits throttles callers and bounds slow bodies (limits.go); nil:
 	// bodies are bounded in size only.
 	Limits *Limits
-	Now    posture.Clock
+	// Forward sends this replica's ARM writes to the leader (forward.go);
+	// nil: it writes itself (SQLite, or no --advertise-url).
+	Forward *Forward
+	Now     posture.Clock
 
 	routes  map[string]*typeRoutes
 	metrics *httpMetrics
@@ -193,6 +196,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metrics http.Hand
 	if s.Portal != nil && s.Portal.Owns(r.URL.Path) {
 		route = portalRoute(r.URL.Path)
 		s.Portal.ServeHTTP(rec, r)
+		return
+	}
+	if s.forward(rec, r) {
+		route = "forwarded"
 		return
 	}
 	route = s.dispatch(rec, r)

@@ -6,8 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/posture/posture"
@@ -27,7 +31,19 @@ type replication struct {
 	follower *replica.Follower
 	store    *sqlstore.Store
 	log      *slog.Logger
+
+	// advertise is the URL the other replicas reach this one at ("": they
+	// do not forward writes to it); writer the leader's, as it announced
+	// it (writerSetting); leading whether this replica leads.
+	advertise string
+	writer    atomic.Pointer[string]
+	leading   atomic.Bool
 }
+
+// writerSetting holds the URL of the replica that leads, where the others
+// forward ARM writes (api.Forward); the leader writes it when it starts
+// leading, and the change log tells the others.
+const writerSetting = "replica:writer"
 
 // changeLogRetention is how long change rows are kept: a replica that was
 // away longer must restart (it reloads everything when it starts).
@@ -59,12 +75,86 @@ func (r *replication) start(ctx context.Context, apply func(context.Context, *po
 	if r.follower == nil {
 		return nil
 	}
-	r.follower.Apply = apply
+	r.follower.Apply = func(ctx context.Context, k *posture.ChangeKeys) (func(), error) {
+		if slices.Contains(k.Settings, writerSetting) {
+			if err := r.readWriter(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return apply(ctx, k)
+	}
 	if err := r.follower.Start(ctx); err != nil {
 		return fmt.Errorf("reading the change log: %w", err)
 	}
-	return nil
+	return r.readWriter(ctx)
 }
+
+// readWriter reads the URL the leader announced.
+func (r *replication) readWriter(ctx context.Context) error {
+	return r.store.Read(ctx, func(tx posture.Tx) error {
+		v, err := tx.Setting(writerSetting)
+		if err == nil {
+			r.writer.Store(&v)
+		}
+		return err
+	})
+}
+
+// announce tells the other replicas where to forward writes: here (or
+// nowhere, without an advertised URL: they write themselves).
+func (r *replication) announce(ctx context.Context) {
+	err := r.store.Write(ctx, func(tx posture.Tx) error { return tx.PutSetting(writerSetting, r.advertise) })
+	if err != nil && ctx.Err() == nil {
+		r.log.Warn("announcing this replica as the one that takes writes", "err", err)
+	}
+}
+
+// advertiseURL returns the URL the other replicas reach this one at: the
+// flag's, or http://{addr} when the listener has an address of its own
+// (not 0.0.0.0 or ::, which says nothing of how others reach it); "" for
+// none.
+func advertiseURL(flag string, addr net.Addr) (string, error) {
+	switch flag {
+	case "none":
+		return "", nil
+	case "":
+		tcp, ok := addr.(*net.TCPAddr)
+		if !ok || tcp.IP.IsUnspecified() {
+			return "", nil
+		}
+		return "http://" + tcp.String(), nil
+	}
+	u, err := url.Parse(flag)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
+		return "", usageError{fmt.Errorf("--advertise-url %q: want http(s)://host[:port], or none", flag)}
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// forward returns how this replica sends its ARM writes to the leader;
+// nil alone on SQLite or without an advertised URL.
+func (r *replication) forward() *api.Forward {
+	if r.cluster == nil || r.advertise == "" {
+		return nil
+	}
+	return &api.Forward{
+		Writer: func() string {
+			if r.leading.Load() {
+				return ""
+			}
+			if w := r.writer.Load(); w != nil && *w != r.advertise {
+				return *w
+			}
+			return ""
+		},
+		CaughtUp: r.gate.Sync,
+		Origin:   r.follower.Origin,
+	}
+}
+
+// followCoalesce is how long a replica waits after a notification for
+// more before it catches up (replica.Gate.Run).
+var followCoalesce = 10 * time.Millisecond
 
 // run follows the other replicas until ctx ends: on each of their
 // notifications and at least every second. Its own are not worth a read of
@@ -83,7 +173,7 @@ func (r *replication) run(ctx context.Context) {
 		default:
 		}
 	})
-	r.gate.Run(ctx, wake, time.Second)
+	r.gate.Run(ctx, wake, time.Second, followCoalesce)
 }
 
 // lead runs fn while this replica leads (always, alone on SQLite): the
@@ -93,7 +183,12 @@ func (r *replication) lead(ctx context.Context, fn func(context.Context)) {
 		fn(ctx)
 		return
 	}
-	r.cluster.Lead(ctx, 5*time.Second, fn)
+	r.cluster.Lead(ctx, 5*time.Second, func(ctx context.Context) {
+		r.leading.Store(true)
+		defer r.leading.Store(false)
+		r.announce(ctx)
+		fn(ctx)
+	})
 }
 
 // pruneChanges deletes old change rows, on the leader.

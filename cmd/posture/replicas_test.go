@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -127,6 +128,11 @@ func TestReplicas(t *testing.T) {
 		`{"properties":{"policyAssignmentId":"`+aid+`","policyDefinitionReferenceIds":["`+ref+`"],"exemptionCategory":"Mitigated"}}`)
 	if code != http.StatusCreated {
 		t.Fatalf("PUT one-reference exemption: %d %s", code, body)
+	}
+	// B forwarded the write to the leader (A) and caught up before it
+	// answered: its own next read shows the write.
+	if !strings.Contains(b.err.String(), `"method":"PUT","path":"`+rid+`/providers/Microsoft.Authorization/policyExemptions/one-ref","status":201`) || !strings.Contains(b.err.String(), `"route":"forwarded"`) {
+		t.Errorf("replica B did not forward its exemption write to the leader:\n%s", b.err)
 	}
 	statesWriter := fingerprint(b)
 	if statesWriter == statesBefore {
@@ -383,5 +389,38 @@ func TestUnsharedKeysWarning(t *testing.T) {
 	shared := startReplica(t, own, dbURL, "--session-key", key, "--link-key", key, "--ledger-key-file", ledgerFile)
 	if got := warned(shared); len(got) != 0 {
 		t.Errorf("a replica given every key warned of %v:\n%s", got, shared.err)
+	}
+}
+
+func TestAdvertiseURL(t *testing.T) {
+	tcp := func(s string) net.Addr { a, _ := net.ResolveTCPAddr("tcp", s); return a }
+	for _, c := range []struct {
+		flag string
+		addr net.Addr
+		want string // "!": a usage error
+	}{
+		{"", tcp("127.0.0.1:8080"), "http://127.0.0.1:8080"},
+		{"", tcp("10.1.2.3:9000"), "http://10.1.2.3:9000"},
+		{"", tcp("[::1]:8080"), "http://[::1]:8080"},
+		{"", tcp("0.0.0.0:8080"), ""}, // others reach it how? Not said.
+		{"", tcp("[::]:8080"), ""},
+		{"none", tcp("127.0.0.1:8080"), ""},
+		{"https://posture-1.internal:8443", tcp("0.0.0.0:8443"), "https://posture-1.internal:8443"},
+		{"http://posture-1.internal:8080/", tcp("0.0.0.0:8080"), "http://posture-1.internal:8080"},
+		{"posture-1:8080", tcp("0.0.0.0:8080"), "!"},
+		{"ftp://posture-1", tcp("0.0.0.0:8080"), "!"},
+		{"http://posture-1:8080/api", tcp("0.0.0.0:8080"), "!"},
+		{"http://user:pw@posture-1:8080", tcp("0.0.0.0:8080"), "!"},
+	} {
+		got, err := advertiseURL(c.flag, c.addr)
+		if c.want == "!" {
+			if _, ok := err.(usageError); !ok {
+				t.Errorf("advertiseURL(%q): %q, %v; want a usage error", c.flag, got, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("advertiseURL(%q, %v) = %q, %v; want %q", c.flag, c.addr, got, err, c.want)
+		}
 	}
 }

@@ -42,6 +42,8 @@ import (
 // ServeCmd runs the server.
 type ServeCmd struct {
 	Addr string `default:"127.0.0.1:8080" help:"Address to listen on." env:"POSTURE_ADDR"`
+	// AdvertiseURL: see replication.advertiseURL.
+	AdvertiseURL string `name:"advertise-url" help:"With --database-url: the URL the other replicas reach this one at; they forward ARM writes to the leader's (default: http://{addr} when --addr names an address, not 0.0.0.0 or ::; none: this replica neither forwards writes nor takes others')." env:"POSTURE_ADVERTISE_URL"`
 	StoreFlags
 	Demo     bool   `help:"Load the demo estate when the store is empty." env:"POSTURE_DEMO"`
 	Policies string `help:"Also load every policy definition and initiative under this checkout of the Azure/azure-policy repository layout." env:"POSTURE_POLICIES" type:"existingdir"`
@@ -335,6 +337,13 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		return fmt.Errorf("listening on %s: %w", c.Addr, err)
 	}
 	url := "http://" + ln.Addr().String()
+	if repl.advertise, err = advertiseURL(c.AdvertiseURL, ln.Addr()); err != nil {
+		ln.Close()
+		return err
+	}
+	if repl.cluster != nil && repl.advertise == "" {
+		log.Info("this replica neither forwards writes to the leader nor takes the others': --advertise-url is none, or --addr names no address others can reach")
+	}
 	publicURL := url
 	if c.PublicURL != "" {
 		publicURL = strings.TrimSuffix(c.PublicURL, "/")
@@ -379,6 +388,7 @@ func (c *ServeCmd) Run(ctx context.Context, streams *IO) error {
 		Registry: reg,
 		Gatherer: reg,
 		Now:      time.Now,
+		Forward:  repl.forward(),
 	}
 	srv.ReadyChecks = append(readyChecks(store, tables, log), repl.readyCheck()...)
 	csrfKey, err := c.sessionKey()
