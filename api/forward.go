@@ -48,6 +48,7 @@ type Forward struct {
 	// Client sends the forwarded requests; nil: NewForwardClient().
 	Client *http.Client
 
+	once sync.Once
 	mu   sync.Mutex
 	down map[string]time.Time // writer URL → until when it is taken as unreachable
 }
@@ -118,12 +119,12 @@ func (s *Server) forward(w *recorder, r *http.Request) bool {
 	copyHeader(req.Header, r.Header)
 	req.Header.Set(ForwardedHeader, f.Origin)
 	req.ContentLength = int64(len(body))
-	client := f.Client
-	if client == nil {
-		client = NewForwardClient()
-		f.Client = client
-	}
-	resp, err := client.Do(req)
+	f.once.Do(func() {
+		if f.Client == nil {
+			f.Client = NewForwardClient()
+		}
+	})
+	resp, err := f.Client.Do(req)
 	if err != nil {
 		if dialFailed(err) {
 			f.markDown(base)
