@@ -5,7 +5,8 @@
 // before each of its own writes. Writes that the views follow take one
 // cluster-wide lock (Gate), so each replica applies them in commit order
 // and evaluates with an up-to-date exemption index. Jobs that must run once
-// run on the leader.
+// run on the leader; the other replicas forward their writes to it
+// (api.Forward) and catch up before they answer (Gate.Sync).
 package replica
 
 import (
