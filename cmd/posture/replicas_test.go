@@ -424,3 +424,36 @@ func TestAdvertiseURL(t *testing.T) {
 		}
 	}
 }
+
+// When the leader is gone, a follower's writes are its own again: the
+// connection to the leader's announced URL is refused, so it writes
+// itself (and, within seconds, leads).
+func TestForwardLeaderGone(t *testing.T) {
+	dbURL := pgtest.Schema(t, "leadergone")
+	a := startServer(t, "--database-url", dbURL, "--demo")
+	b := startReplica(t, a, dbURL)
+	const sub = "/subscriptions/ce4b1091-e228-4a73-bfe9-32528bfbdb4d"
+	put := func(s *server, name string) (int, string) {
+		code, _, body := s.raw(t, http.MethodPut, sub+"/providers/Microsoft.Authorization/policyExemptions/"+name+"?api-version=2022-07-01-preview",
+			`{"properties":{"policyAssignmentId":"`+sub+`/providers/Microsoft.Authorization/policyAssignments/SecurityCenterBuiltIn","exemptionCategory":"Mitigated"}}`)
+		return code, string(body)
+	}
+	if code, body := put(b, "while-a-leads"); code != http.StatusCreated {
+		t.Fatalf("PUT through B while A leads: %d %s", code, body)
+	}
+	if !strings.Contains(b.err.String(), `"route":"forwarded"`) {
+		t.Fatalf("B did not forward its write to A, the leader:\n%s", b.err)
+	}
+	a.stop()
+	code := <-a.exit
+	a.exit <- code // for the cleanup
+	if code, body := put(b, "after-a"); code != http.StatusCreated {
+		t.Fatalf("PUT through B once A is gone: %d %s", code, body)
+	}
+	if !strings.Contains(b.err.String(), "the leader refused a forwarded write") {
+		t.Errorf("B does not say it wrote itself:\n%s", b.err)
+	}
+	if code, _, body := b.raw(t, http.MethodGet, sub+"/providers/Microsoft.Authorization/policyExemptions/after-a?api-version=2022-07-01-preview", ""); code != http.StatusOK {
+		t.Errorf("GET through B of its own write: %d %s", code, body)
+	}
+}
