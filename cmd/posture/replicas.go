@@ -154,7 +154,7 @@ func (r *replication) forward() *api.Forward {
 
 // followCoalesce is how long a replica waits after a notification for
 // more before it catches up (replica.Gate.Run).
-var followCoalesce = 10 * time.Millisecond
+const followCoalesce = 10 * time.Millisecond
 
 // run follows the other replicas until ctx ends: on each of their
 // notifications and at least every second. Its own are not worth a read of
