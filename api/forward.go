@@ -111,7 +111,7 @@ func (s *Server) forward(w *recorder, r *http.Request) bool {
 		}
 		body = b
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body)) // for a local write
+	r.Body = io.NopCloser(bytes.NewReader(body)) // for a local write, if the leader refuses
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, base+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		return false
@@ -129,8 +129,7 @@ func (s *Server) forward(w *recorder, r *http.Request) bool {
 		if dialFailed(err) {
 			f.markDown(base)
 			s.Logger.Warn("the leader refused a forwarded write; this replica writes itself for now", "leader", base, "err", err)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			return false
+			return false // r.Body is still whole: the request read a reader of its own
 		}
 		if r.Context().Err() != nil {
 			return true // the client went away: no one to answer
