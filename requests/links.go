@@ -46,6 +46,10 @@ type LinkClaims struct {
 	Expires int64  `json:"e"` // unix seconds
 }
 
+// maxLinkToken bounds a token: Verify reads no more, and Make makes none
+// longer (a target id of about 1,400 characters; ARM ids are far shorter).
+const maxLinkToken = 2048
+
 // linkDomain separates these MACs from any other use of the key.
 const linkDomain = "posture-link-v1."
 
@@ -65,6 +69,9 @@ func (l *Linker) Make(action, target string, now time.Time) string {
 	payload, _ := json.Marshal(c)
 	p := base64.RawURLEncoding.EncodeToString(payload)
 	tok := p + "." + base64.RawURLEncoding.EncodeToString(l.mac(p))
+	if len(tok) > maxLinkToken {
+		return "" // Verify would refuse it: no button rather than a dead one
+	}
 	return strings.TrimRight(l.BaseURL, "/") + LinkPath + "?token=" + url.QueryEscape(tok)
 }
 
@@ -78,7 +85,7 @@ func (l *Linker) mac(payload string) []byte {
 // verify is EFORBIDDEN with code InvalidLink; an expired one LinkExpired.
 func (l *Linker) Verify(token string, now time.Time) (*LinkClaims, error) {
 	bad := posture.Errorf(posture.EFORBIDDEN, "InvalidLink", "The link is not valid: it was not made by this server or was altered.")
-	if l == nil || len(l.Key) == 0 || len(token) > 2048 {
+	if l == nil || len(l.Key) == 0 || len(token) > maxLinkToken {
 		return nil, bad
 	}
 	p, sig, ok := strings.Cut(token, ".")
